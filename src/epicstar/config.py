@@ -1,0 +1,169 @@
+"""Settings from environment variables (``EPICSTAR_*``) and an optional TOML file.
+
+Environment variables win over the file named by ``EPICSTAR_CONFIG``. Every problem is
+reported as a :class:`ConfigError` whose message names the variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "EPICSTAR_"
+CONFIG_FILE_VARIABLE = "EPICSTAR_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration is missing something or holds a malformed value."""
+
+
+def _normalise_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    url = value.strip().rstrip("/")
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    github_user: str | None = None
+
+    onedev_url: str | None = None
+    onedev_token: SecretStr | None = None
+    onedev_parent: str = "github"
+
+    webhook_secret: SecretStr | None = None
+    queue_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    refresh_interval: int = Field(default=3600, ge=60, description="seconds between refreshes")
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_delay: int = Field(default=60, ge=1)
+    retry_max_delay: int = Field(default=6 * 3600, ge=1)
+    git_timeout: int = Field(default=300, ge=5, description="base seconds for one git command")
+    git_timeout_per_mib: float = Field(default=2.0, ge=0)
+    github_max_wait: int = Field(default=900, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("github_api_url", mode="before")
+    @classmethod
+    def _api_url(cls, value: Any) -> Any:
+        return _normalise_url(value) if isinstance(value, str) else value
+
+    @field_validator("onedev_url", mode="before")
+    @classmethod
+    def _onedev_url(cls, value: Any) -> Any:
+        return _normalise_url(value) if isinstance(value, str) else value
+
+    @field_validator("onedev_parent", mode="before")
+    @classmethod
+    def _parent(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part for part in value.strip().split("/") if part]
+            return "/".join(parts)
+        return value
+
+    @field_validator("github_token", "onedev_token", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            return value.strip()
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'epicstar.db').resolve()}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def require_onedev(self) -> tuple[str, str]:
+        """The OneDev URL and token, or a ConfigError naming whichever is missing."""
+        if not self.onedev_url:
+            raise ConfigError(
+                "EPICSTAR_ONEDEV_URL is not set: give the address of your OneDev server, "
+                "e.g. https://onedev.example.com"
+            )
+        if self.onedev_token is None:
+            raise ConfigError(
+                "EPICSTAR_ONEDEV_TOKEN is not set: create an access token in OneDev "
+                "(My Settings > Access Tokens, with 'has owner permissions') and export it"
+            )
+        return self.onedev_url, self.onedev_token.get_secret_value()
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction."""
+        values = [self.github_token, self.onedev_token, self.webhook_secret]
+        return [value.get_secret_value() for value in values if value is not None]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = [str(part) for part in error.get("loc", ()) if part is not None]
+    field = location[0] if location else ""
+    variable = f"{ENV_PREFIX}{field.upper()}" if field else CONFIG_FILE_VARIABLE
+    message = str(error.get("msg", "is invalid"))
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return f"{variable}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning every validation problem into one clear ConfigError."""
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"{CONFIG_FILE_VARIABLE}: no such file: {config_file}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(_describe(dict(item)) for item in error.errors())
+        raise ConfigError(problems) from None
+    except ValueError as error:  # a malformed TOML file
+        raise ConfigError(f"{CONFIG_FILE_VARIABLE}: {error}") from None

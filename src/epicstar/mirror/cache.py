@@ -1,0 +1,200 @@
+"""A persistent bare repository per mirrored repository: the only place git objects live.
+
+Only ``refs/heads/*`` and ``refs/tags/*`` are ever fetched or pushed. Fetch and push use
+explicit refspecs with ``--prune`` and force, so new, rewritten and deleted branches and tags
+end up exactly as upstream, GitHub's ``refs/pull/*`` never enter, and OneDev's own
+``refs/pulls/*`` and ``refs/updates/*`` are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from epicstar.mirror.credentials import HttpAuth
+from epicstar.mirror.process import GitError, GitResult, base_environment, run_git
+
+MIRRORED_NAMESPACES = ("refs/heads/", "refs/tags/")
+REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+
+# Settings for every git command epicstar runs. No credential helper may store or offer
+# anything; stalled transfers abort instead of hanging until the deadline.
+_COMMON_CONFIG = {
+    "credential.helper": "",
+    "http.lowSpeedLimit": "1000",
+    "http.lowSpeedTime": "120",
+    "protocol.version": "2",
+    "core.askPass": "",
+}
+_CACHE_CONFIG = (
+    ("core.logAllRefUpdates", "false"),
+    ("gc.autoDetach", "false"),
+    ("fetch.writeCommitGraph", "false"),
+)
+_LOCK_FILES = ("packed-refs.lock", "shallow.lock", "config.lock", "HEAD.lock", "index.lock")
+
+Refs = dict[str, str]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    changed: int
+    output: str
+
+
+class RepoCache:
+    """The bare cache of one repository, at ``path``."""
+
+    def __init__(self, path: Path, *, timeout: float, redact: Sequence[str] = ()) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._redact = tuple(redact)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return (self.path / "objects").is_dir() and (self.path / "HEAD").is_file()
+
+    def ensure(self) -> None:
+        """Create the cache if needed and clear what an interrupted command left behind."""
+        if not self.exists:
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._git(["init", "--quiet", "--bare", str(self.path)], cwd=self.path.parent)
+            for key, value in _CACHE_CONFIG:
+                self._git(["config", key, value])
+        self.remove_stale_locks()
+
+    def remove_stale_locks(self) -> None:
+        """Delete lock and temporary files left by a killed git.
+
+        Only safe while the caller holds the repository's lease, so no other git process
+        can be working in this cache.
+        """
+        for name in _LOCK_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        refs = self.path / "refs"
+        if refs.is_dir():
+            for lock in refs.rglob("*.lock"):
+                lock.unlink(missing_ok=True)
+        pack_dir = self.path / "objects" / "pack"
+        if pack_dir.is_dir():
+            for temporary in pack_dir.glob("tmp_*"):
+                temporary.unlink(missing_ok=True)
+        for quarantine in (self.path / "objects").glob("incoming-*"):
+            shutil.rmtree(quarantine, ignore_errors=True)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def local_refs(self) -> Refs:
+        result = self._git(
+            ["for-each-ref", "--format=%(objectname) %(refname)", *MIRRORED_NAMESPACES]
+        )
+        return _parse_refs(result.stdout, separator=" ")
+
+    def remote_refs(self, url: str, auth: HttpAuth | None) -> Refs:
+        """Branches and tags the remote advertises (peeled tag lines left out)."""
+        result = self._git(["ls-remote", "--heads", "--tags", "--refs", url], auth=auth)
+        return _parse_refs(result.stdout, separator="\t")
+
+    def object_bytes(self) -> int:
+        total = 0
+        for directory, _subdirs, files in os.walk(self.path / "objects"):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(directory, name)).st_size
+                except FileNotFoundError:
+                    continue
+        return total
+
+    def count_commits(self, tips: Sequence[str], exclude: Sequence[str]) -> int:
+        """Commits reachable from ``tips`` but not from ``exclude`` (tags may point anywhere)."""
+        if not tips:
+            return 0
+        wanted = [f"{sha}^{{commit}}" for sha in tips]
+        wanted += [f"^{sha}^{{commit}}" for sha in exclude if self._has_commit(sha)]
+        try:
+            result = self._git(["rev-list", "--count", *wanted])
+        except GitError:
+            # A tag on a tree or blob has no commit; count from the commit-ish tips only.
+            commits = [sha for sha in tips if self._has_commit(sha)]
+            if len(commits) == len(tips):
+                raise
+            return self.count_commits(commits, exclude)
+        return int(result.stdout.strip() or 0)
+
+    def _has_commit(self, sha: str) -> bool:
+        try:
+            self._git(["cat-file", "-e", f"{sha}^{{commit}}"])
+        except GitError:
+            return False
+        return True
+
+    # -- transferring ------------------------------------------------------------------------
+
+    def fetch(self, url: str, auth: HttpAuth | None) -> None:
+        """Make the cache's branches and tags exactly those of ``url``."""
+        self._git(
+            [
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--force",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                url,
+                *REFSPECS,
+            ],
+            auth=auth,
+        )
+
+    def push(self, url: str, auth: HttpAuth | None) -> PushResult:
+        """Make ``url``'s branches and tags exactly the cache's, leaving other refs alone."""
+        result = self._git(
+            ["push", "--porcelain", "--prune", "--force", "--no-verify", url, *REFSPECS],
+            auth=auth,
+        )
+        return PushResult(changed=_count_pushed(result.stdout), output=result.stdout)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _git(
+        self, args: Sequence[str], *, auth: HttpAuth | None = None, cwd: Path | None = None
+    ) -> GitResult:
+        config = dict(_COMMON_CONFIG)
+        redact = list(self._redact)
+        if auth is not None:
+            config.update(auth.git_config())
+            redact.append(auth.header)
+        env = base_environment(config)
+        return run_git(args, cwd=cwd or self.path, env=env, timeout=self.timeout, redact=redact)
+
+
+def _parse_refs(output: str, *, separator: str) -> Refs:
+    refs: Refs = {}
+    for line in output.splitlines():
+        sha, _, name = line.partition(separator)
+        if name.startswith(MIRRORED_NAMESPACES) and not name.endswith("^{}"):
+            refs[name] = sha
+    return refs
+
+
+def _count_pushed(porcelain: str) -> int:
+    """Refs a ``push --porcelain`` changed: new, updated, forced or deleted."""
+    changed = 0
+    for line in porcelain.splitlines():
+        if len(line) > 1 and line[1] == "\t" and line[0] in " +-*":
+            changed += 1
+    return changed
+
+
+def diff_refs(before: Mapping[str, str], after: Mapping[str, str]) -> int:
+    """How many refs were created, moved or deleted between two snapshots."""
+    names = set(before) | set(after)
+    return sum(1 for name in names if before.get(name) != after.get(name))

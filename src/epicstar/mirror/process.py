@@ -1,0 +1,143 @@
+"""Run git in a subprocess with a hard deadline that kills its whole process group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Variables that would redirect git to another repository, change its configuration
+# behind our back, or make it ask someone for a password.
+_SCRUBBED_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+_SCRUBBED = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_NAMESPACE",
+        "GIT_ASKPASS",
+        "SSH_ASKPASS",
+        "GIT_PROTOCOL",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_CONFIG",
+        "GIT_CONFIG_COUNT",
+        "GIT_CONFIG_PARAMETERS",
+        "GIT_TRACE_REDACT",
+    }
+)
+_STDERR_TAIL = 2000
+
+
+class GitError(Exception):
+    """A git command failed; the message holds its command name and the end of stderr."""
+
+    def __init__(self, message: str, *, stderr: str = "", returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+        self.returncode = returncode
+
+
+class GitTimeout(GitError):
+    """A git command ran past its deadline and was killed with its children."""
+
+
+@dataclass(frozen=True)
+class GitResult:
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def base_environment(config: Mapping[str, str]) -> dict[str, str]:
+    """The environment for git: ours, minus anything that could leak or prompt, plus ``config``.
+
+    ``config`` is passed as ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``,
+    which git reads like ``-c`` options without them ever appearing on a command line.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _SCRUBBED and not key.startswith(_SCRUBBED_PREFIXES)
+    }
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_TRACE_REDACT"] = "1"
+    env["LC_ALL"] = "C"
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+def run_git(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str],
+    timeout: float,
+    redact: Sequence[str] = (),
+) -> GitResult:
+    """Run ``git <args>``; raise GitTimeout after ``timeout`` seconds, GitError on failure."""
+    command = ["git", *args]
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        stdout, stderr = process.communicate()
+        raise GitTimeout(
+            f"git {args[0]} did not finish within {timeout:.0f}s and was stopped",
+            stderr=_clean(stderr, redact),
+        ) from None
+    except BaseException:
+        _kill_group(process)
+        process.communicate()
+        raise
+    seconds = time.monotonic() - started
+    if process.returncode != 0:
+        tail = _clean(stderr, redact)
+        summary = _summary(tail) or f"exit status {process.returncode}"
+        raise GitError(
+            f"git {args[0]} failed: {summary}", stderr=tail, returncode=process.returncode
+        )
+    return GitResult(stdout=stdout, stderr=stderr, seconds=seconds)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _clean(stderr: str, redact: Sequence[str]) -> str:
+    text = stderr[-_STDERR_TAIL:]
+    for secret in redact:
+        if secret:
+            text = text.replace(secret, "***")
+    return text.strip()
+
+
+def _summary(stderr: str) -> str:
+    """The most telling line of git's stderr: the last fatal/error line, else the last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith(("fatal:", "error:", "remote:")) or "rejected" in line:
+            return line
+    return lines[-1] if lines else ""

@@ -1,0 +1,183 @@
+"""The tables: one row per mirrored GitHub repository, one row per sync attempt."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class RepoState(enum.StrEnum):
+    ACTIVE = "active"
+    UNSTARRED = "unstarred"
+    SOURCE_GONE = "source_gone"
+    BLOCKED = "blocked"
+    EXCLUDED = "excluded"
+
+
+class SyncStatus(enum.StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PERMANENT_FAILURE = "permanent_failure"
+
+
+class Origin(enum.StrEnum):
+    """How a repository came to be tracked."""
+
+    STAR = "star"
+    MANUAL = "manual"
+
+
+class AttemptOutcome(enum.StrEnum):
+    MIRRORED = "mirrored"  # refs were fetched and pushed
+    UNCHANGED = "unchanged"  # the source advertised what was already mirrored
+    SOURCE_GONE = "source_gone"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    PERMANENT_FAILURE = "permanent_failure"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+
+    github_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    full_name: Mapped[str] = mapped_column(String(300))
+    origin: Mapped[str] = mapped_column(String(16), default=Origin.MANUAL)
+
+    clone_url: Mapped[str | None] = mapped_column(Text)
+    html_url: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    default_branch: Mapped[str | None] = mapped_column(String(255))
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    fork: Mapped[bool] = mapped_column(Boolean, default=False)
+    size_kb: Mapped[int] = mapped_column(BigInteger, default=0)
+    metadata_etag: Mapped[str | None] = mapped_column(String(200))
+
+    state: Mapped[str] = mapped_column(String(16), default=RepoState.ACTIVE)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    sync_status: Mapped[str] = mapped_column(String(24), default=SyncStatus.PENDING)
+
+    onedev_project_id: Mapped[int | None] = mapped_column(BigInteger)
+    onedev_path: Mapped[str | None] = mapped_column(String(1024))
+    onedev_description: Mapped[str | None] = mapped_column(Text)
+    onedev_default_branch: Mapped[str | None] = mapped_column(String(255))
+    mirrored_refs: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+    last_synced_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    next_due_at: Mapped[datetime | None]
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    attempts: Mapped[list[SyncAttempt]] = relationship(
+        back_populates="repository", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        Index("ix_repositories_full_name", "full_name"),
+        Index("ix_repositories_onedev_path", "onedev_path", unique=True),
+        Index("ix_repositories_due", "state", "next_due_at"),
+    )
+
+    def as_status(self) -> dict[str, Any]:
+        return {
+            "github_id": self.github_id,
+            "full_name": self.full_name,
+            "onedev_path": self.onedev_path,
+            "onedev_project_id": self.onedev_project_id,
+            "state": self.state,
+            "state_reason": self.state_reason,
+            "sync_status": self.sync_status,
+            "origin": self.origin,
+            "last_synced_at": _iso(self.last_synced_at),
+            "last_attempt_at": _iso(self.last_attempt_at),
+            "next_due_at": _iso(self.next_due_at),
+            "retry_count": self.retry_count,
+            "refs": len(self.mirrored_refs or {}),
+            "error": self.error,
+        }
+
+
+class SyncAttempt(Base):
+    __tablename__ = "sync_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repository_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("repositories.github_id", ondelete="CASCADE")
+    )
+    trigger: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    refs_changed: Mapped[int] = mapped_column(Integer, default=0)
+    new_commits: Mapped[int | None] = mapped_column(Integer)
+    bytes_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    repository: Mapped[Repository] = relationship(back_populates="attempts")
+
+    __table_args__ = (Index("ix_sync_attempts_repository", "repository_id", "started_at"),)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
