@@ -1,0 +1,120 @@
+"""Command definitions; each command's work lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated, NoReturn
+
+import typer
+
+from epicstar.cli.errors import user_error_message
+from epicstar.config import Settings, load_settings
+from epicstar.logs import configure
+
+app = typer.Typer(
+    name="epicstar",
+    help="Keep a private, always-current copy of your starred GitHub repositories in OneDev.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"epicstar: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_and_logs() -> Settings:
+    settings = load_settings()
+    configure(
+        secrets=settings.secrets(),
+        level=settings.log_level,
+        log_file=settings.log_dir / "epicstar.log",
+    )
+    return settings
+
+
+@app.command()
+def add(
+    repository: Annotated[str, typer.Argument(metavar="OWNER/NAME", help="e.g. fastapi/fastapi")],
+) -> None:
+    """Track a GitHub repository; the next `epicstar sync` mirrors it."""
+    from epicstar.cli.add_command import run_add
+
+    run_add(settings_and_logs(), repository)
+
+
+@app.command()
+def sync(
+    force: Annotated[
+        bool, typer.Option("--force", help="Fetch and push even when nothing changed.")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Also retry permanent failures.")
+    ] = False,
+) -> None:
+    """Mirror every tracked repository once; exit 0 only if all are up to date."""
+    from epicstar.cli.sync_command import run_sync_command
+
+    code = run_sync_command(settings_and_logs(), force=force, retry_failed=retry_failed)
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array instead of a table.")
+    ] = False,
+    state: Annotated[
+        list[str] | None, typer.Option("--state", help="Only repositories in this state.")
+    ] = None,
+) -> None:
+    """Show every tracked repository and how its last pass went."""
+    from epicstar.cli.status_command import run_status
+
+    run_status(settings_and_logs(), as_json=as_json, states=state or [])
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database or bring its schema up to date."""
+    from epicstar.cli.status_command import run_db_upgrade
+
+    run_db_upgrade(settings_and_logs())
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        str, typer.Option("--dir", help="Where the demo keeps its data.")
+    ] = "demo-data",
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the sandbox servers running afterwards.")
+    ] = False,
+) -> None:
+    """Mirror sample repositories between local GitHub and OneDev stand-ins (no accounts)."""
+    from epicstar.cli.demo_command import run_demo
+
+    raise typer.Exit(run_demo(directory, serve=serve))
+
+
+def main(argv: list[str] | None = None) -> None:
+    _run(lambda: app(args=argv, prog_name="epicstar", standalone_mode=True))
+
+
+def _run(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except KeyboardInterrupt:
+        typer.echo("epicstar: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:
+        message = user_error_message(error)
+        if message is None:
+            raise
+        typer.echo(f"epicstar: error: {message}", err=True)
+        sys.exit(2)

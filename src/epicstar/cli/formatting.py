@@ -1,0 +1,65 @@
+"""Words and numbers for people: one line per pass, one line per run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from epicstar.state.models import AttemptOutcome
+from epicstar.sync.mirror_pass import PassReport
+from epicstar.sync.runner import RunSummary
+
+
+def size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def describe_report(report: PassReport) -> str:
+    took = f"{report.seconds:.1f}s"
+    where = f" -> {report.onedev_path}" if report.onedev_path else ""
+    if report.outcome is None:
+        return "skipped: another worker is mirroring it right now"
+    if report.outcome == AttemptOutcome.MIRRORED:
+        created = "new project, " if report.project_created else ""
+        commits = f", {report.new_commits} new commits" if report.new_commits is not None else ""
+        return (
+            f"mirrored ({created}{report.refs_changed} refs updated{commits}, "
+            f"{size(report.bytes_fetched)} fetched) in {took}{where}"
+        )
+    if report.outcome == AttemptOutcome.UNCHANGED:
+        return f"up to date in {took}{where}"
+    return f"{report.outcome}: {report.error}"
+
+
+def summary_line(summary: RunSummary) -> str:
+    counts = Counter(report.outcome for report in summary.reports)
+    parts = [
+        f"{counts[AttemptOutcome.MIRRORED]} mirrored",
+        f"{counts[AttemptOutcome.UNCHANGED]} up to date",
+    ]
+    for outcome in (
+        AttemptOutcome.FAILED,
+        AttemptOutcome.PERMANENT_FAILURE,
+        AttemptOutcome.SOURCE_GONE,
+        AttemptOutcome.BLOCKED,
+    ):
+        if counts[outcome]:
+            parts.append(f"{counts[outcome]} {outcome.value.replace('_', ' ')}")
+    line = f"{len(summary.reports)} repositories: " + ", ".join(parts)
+    if summary.skipped_permanent:
+        line += (
+            f"; {summary.skipped_permanent} in permanent failure not retried "
+            "(see `epicstar status`, then `epicstar sync --retry-failed`)"
+        )
+    return line
+
+
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

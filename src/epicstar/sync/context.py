@@ -1,0 +1,98 @@
+"""Everything one mirror pass needs, built once per run from the settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from epicstar import __version__
+from epicstar.config import Settings
+from epicstar.destination import OneDevClient
+from epicstar.discovery import GitHubClient
+from epicstar.mirror.cache import RepoCache
+from epicstar.mirror.credentials import HttpAuth
+from epicstar.state.database import Database
+from epicstar.state.models import utcnow
+from epicstar.sync.placement import ProjectPlacer
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class SyncContext:
+    settings: Settings
+    db: Database
+    github: GitHubClient
+    onedev: OneDevClient
+    clock: Callable[[], datetime] = utcnow
+    worker_id: str = field(default_factory=new_worker_id)
+
+    def __post_init__(self) -> None:
+        self.placer = ProjectPlacer(self.onedev, self.settings.onedev_parent)
+
+    @property
+    def secrets(self) -> list[str]:
+        return self.settings.secrets()
+
+    def git_timeout(self, size_kb: int) -> float:
+        return self.settings.git_timeout + size_kb / 1024 * self.settings.git_timeout_per_mib
+
+    def lease_duration(self, size_kb: int) -> timedelta:
+        # ls-remote, fetch and push each get the full timeout; then some slack.
+        return timedelta(seconds=3 * self.git_timeout(size_kb) + 120)
+
+    def cache(self, github_id: int, size_kb: int) -> RepoCache:
+        path = self.settings.cache_dir / f"{github_id}.git"
+        return RepoCache(path, timeout=self.git_timeout(size_kb), redact=self.secrets)
+
+    def github_auth(self, clone_url: str) -> HttpAuth | None:
+        token = self.settings.github_token
+        if token is None:
+            return None
+        return HttpAuth.basic(clone_url, token.get_secret_value())
+
+    def onedev_auth(self) -> HttpAuth:
+        url, token = self.settings.require_onedev()
+        return HttpAuth.bearer(url, token)
+
+
+def user_agent() -> str:
+    return f"epicstar/{__version__} (+https://github.com/epicstar/epicstar)"
+
+
+@contextmanager
+def open_context(settings: Settings, *, db: Database | None = None) -> Iterator[SyncContext]:
+    """Open the database (migrating it) and both API clients; close them afterwards."""
+    onedev_url, onedev_token = settings.require_onedev()
+    own_db = db is None
+    database = db or open_database(settings)
+    github_token = settings.github_token.get_secret_value() if settings.github_token else None
+    try:
+        with (
+            GitHubClient(
+                settings.github_api_url,
+                github_token,
+                user_agent=user_agent(),
+                max_wait=float(settings.github_max_wait),
+            ) as github,
+            OneDevClient(onedev_url, onedev_token) as onedev,
+        ):
+            yield SyncContext(settings=settings, db=database, github=github, onedev=onedev)
+    finally:
+        if own_db:
+            database.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    database.upgrade()
+    return database

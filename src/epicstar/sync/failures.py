@@ -1,0 +1,99 @@
+"""What a failed pass means: retry later, give up on this repository, or stop the whole run."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from epicstar.destination import (
+    OneDevAuthError,
+    OneDevError,
+    ProjectNameTaken,
+)
+from epicstar.discovery import (
+    GitHubAuthError,
+    GitHubError,
+    GitHubForbidden,
+    RateLimited,
+)
+from epicstar.mirror.process import GitError, GitTimeout
+
+
+class ProjectConflict(Exception):
+    """The OneDev project at the chosen path holds someone else's content."""
+
+
+class StepFailed(Exception):
+    """A git command failed during one step of a pass (``fetch`` from GitHub or ``push``)."""
+
+    def __init__(self, step: str, error: GitError) -> None:
+        super().__init__(f"{step}: {error}")
+        self.step = step
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+    permanent: bool = False
+    fatal: bool = False  # the configuration is wrong: stop the run, nothing else can succeed
+    retry_at: datetime | None = None
+
+
+def classify(error: Exception) -> Failure:
+    if isinstance(error, GitHubAuthError):
+        return Failure(str(error), permanent=False, fatal=True)
+    if isinstance(error, RateLimited):
+        return Failure(str(error), retry_at=error.retry_at)
+    if isinstance(error, GitHubForbidden):
+        return Failure(str(error))
+    if isinstance(error, GitHubError):
+        return Failure(str(error))
+    if isinstance(error, OneDevAuthError):
+        return Failure(str(error), permanent=True, fatal=error.status == 401)
+    if isinstance(error, ProjectConflict):
+        return Failure(str(error), permanent=True)
+    if isinstance(error, ProjectNameTaken | OneDevError):
+        return Failure(str(error))
+    if isinstance(error, StepFailed):
+        return _classify_git(error)
+    if isinstance(error, GitError):
+        return Failure(str(error))
+    return Failure(f"unexpected error: {type(error).__name__}: {error}")
+
+
+def _classify_git(failed: StepFailed) -> Failure:
+    if isinstance(failed.error, GitTimeout):
+        return Failure(str(failed))
+    stderr = failed.error.stderr
+    if failed.step == "push":
+        if "returned error: 401" in stderr:
+            return Failure(
+                "push: OneDev rejected EPICSTAR_ONEDEV_TOKEN (401); check that it is valid",
+                permanent=True,
+                fatal=True,
+            )
+        if "returned error: 403" in stderr:
+            return Failure(
+                "push: OneDev refused the push (403): the token's user needs the "
+                "'Write Code' permission on this project",
+                permanent=True,
+            )
+        if "pre-receive hook declined" in stderr or "[remote rejected]" in stderr:
+            return Failure(
+                f"{failed}; OneDev rejected some refs (branch or tag protection on the "
+                "project or a parent?); fix it in OneDev, then run epicstar sync --retry-failed",
+                permanent=True,
+            )
+    return Failure(str(failed))
+
+
+def backoff(attempt: int, *, base: int, cap: int) -> timedelta:
+    """Exponential delay with ±20 % jitter for the ``attempt``-th consecutive failure."""
+    return jittered(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def jittered(seconds: float) -> timedelta:
+    """``seconds`` ± 20 %, so repositories added together do not stay in lockstep."""
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # noqa: S311 - not crypto

@@ -1,0 +1,120 @@
+"""Where a repository lives in OneDev: the project is chosen once, stored, and reused.
+
+Identity is the GitHub id. The stored project id wins over any name; a path is derived only
+when a repository has no project yet, and a derived path that another repository already
+uses, or that holds someone else's content, is never reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from epicstar.destination import OneDevClient, ProjectNameTaken, mirror_path, suffixed
+from epicstar.sync.failures import ProjectConflict
+
+
+def marker(github_id: int) -> str:
+    """The line that marks a OneDev project as epicstar's mirror of one GitHub repository."""
+    return f"(epicstar mirror, GitHub id {github_id})"
+
+
+def mirror_description(github_id: int, description: str | None, html_url: str | None) -> str:
+    origin = f"Mirror of {html_url} " if html_url else "Mirror "
+    footer = f"{origin}{marker(github_id)}"
+    text = (description or "").strip()
+    return f"{text}\n\n{footer}" if text else footer
+
+
+@dataclass(frozen=True)
+class Placement:
+    project_id: int
+    path: str
+    created: bool
+
+
+class ProjectPlacer:
+    """Finds or creates OneDev projects; remembers parent ids for the length of a run."""
+
+    def __init__(self, onedev: OneDevClient, parent: str) -> None:
+        self._onedev = onedev
+        self._parent = parent
+        self._parents: dict[str, int] = {}
+
+    def place(
+        self,
+        *,
+        github_id: int,
+        owner: str,
+        name: str,
+        stored_id: int | None,
+        stored_path: str | None,
+        description: str,
+        path_in_use: Callable[[str], bool],
+    ) -> Placement:
+        if stored_id is not None:
+            project = self._onedev.get_project(stored_id)
+            if project is not None:
+                return Placement(stored_id, str(project.get("path") or stored_path), False)
+            if stored_path:
+                # The project was deleted in OneDev: recreate it where it was.
+                return self._create_at(stored_path, description)
+        path = mirror_path(self._parent, owner, name)
+        for candidate in (path, _with_suffix(path, github_id)):
+            if path_in_use(candidate):
+                continue
+            existing = self._onedev.find_project_id(candidate)
+            if existing is None:
+                return self._create_at(candidate, description)
+            if self._adoptable(existing, github_id):
+                return Placement(existing, candidate, False)
+            if candidate == path:
+                raise ProjectConflict(
+                    f"OneDev project '{candidate}' already exists, was not created by epicstar "
+                    "and is not empty; epicstar will not push into it. Move or delete it in "
+                    "OneDev, then run epicstar sync --retry-failed"
+                )
+        raise ProjectConflict(
+            f"neither '{path}' nor '{_with_suffix(path, github_id)}' is free in OneDev"
+        )
+
+    def _adoptable(self, project_id: int, github_id: int) -> bool:
+        """An existing project may be used if it is epicstar's mirror of this repo, or empty."""
+        project = self._onedev.get_project(project_id)
+        if project is None:
+            return False
+        if marker(github_id) in str(project.get("description") or ""):
+            return True
+        return not self._onedev.branches(project_id) and not self._onedev.tags(project_id)
+
+    def _create_at(self, path: str, description: str) -> Placement:
+        parent_path, _, name = path.rpartition("/")
+        parent_id = self._ensure_parents(parent_path) if parent_path else None
+        project_id = self._onedev.create_project(name, parent_id, description=description)
+        return Placement(project_id, path, True)
+
+    def _ensure_parents(self, path: str) -> int:
+        """The id of ``path``, creating each missing level one at a time."""
+        if path in self._parents:
+            return self._parents[path]
+        parent_path, _, name = path.rpartition("/")
+        parent_id = self._ensure_parents(parent_path) if parent_path else None
+        project_id = self._onedev.find_project_id(path)
+        if project_id is None:
+            try:
+                project_id = self._onedev.create_project(
+                    name, parent_id, code_management=False, issue_management=False
+                )
+            except ProjectNameTaken:
+                # Created meanwhile by someone else: use theirs.
+                project_id = self._onedev.find_project_id(path)
+                if project_id is None:
+                    raise
+        self._parents[path] = project_id
+        return project_id
+
+
+def _with_suffix(path: str, github_id: int) -> str:
+    parent, _, name = path.rpartition("/")
+    named = suffixed(name, github_id)
+    return f"{parent}/{named}" if parent else named

@@ -1,0 +1,73 @@
+"""One sync run: every repository that should be mirrored gets one pass, one at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+
+from epicstar.state import repositories
+from epicstar.state.models import Repository, RepoState, SyncStatus
+from epicstar.sync.context import SyncContext
+from epicstar.sync.mirror_pass import PassReport, mirror_once
+
+
+@dataclass
+class RunSummary:
+    reports: list[PassReport] = field(default_factory=list)
+    aborted: str | None = None
+    skipped_permanent: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Every repository that should be mirrored is up to date."""
+        if self.aborted or self.skipped_permanent:
+            return False
+        return all(report.ok or report.outcome is None for report in self.reports)
+
+
+def run_sync(
+    ctx: SyncContext,
+    *,
+    force: bool = False,
+    retry_failed: bool = False,
+    trigger: str = "cli",
+    on_start: Callable[[Repository, int, int], None] | None = None,
+    on_finish: Callable[[PassReport], None] | None = None,
+) -> RunSummary:
+    summary = RunSummary()
+    ctx.onedev.server_version()  # a wrong URL or token stops the run before any repository
+    with ctx.db.session() as session:
+        if retry_failed:
+            session.execute(
+                update(Repository)
+                .where(
+                    Repository.state == RepoState.ACTIVE,
+                    Repository.sync_status == SyncStatus.PERMANENT_FAILURE,
+                )
+                .values(retry_count=0, sync_status=SyncStatus.PENDING)
+            )
+        todo = repositories.to_mirror(session, include_permanent_failures=retry_failed)
+        summary.skipped_permanent = (
+            session.scalar(
+                select(func.count())
+                .select_from(Repository)
+                .where(
+                    Repository.state == RepoState.ACTIVE,
+                    Repository.sync_status == SyncStatus.PERMANENT_FAILURE,
+                )
+            )
+            or 0
+        )
+    for index, repo in enumerate(todo, start=1):
+        if on_start is not None:
+            on_start(repo, index, len(todo))
+        report = mirror_once(ctx, repo.github_id, trigger=trigger, force=force)
+        summary.reports.append(report)
+        if on_finish is not None:
+            on_finish(report)
+        if report.fatal:
+            summary.aborted = report.error
+            break
+    return summary

@@ -1,0 +1,62 @@
+"""Start tracking a repository by name (``epicstar add``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from epicstar.discovery import GitHubClient
+from epicstar.state.database import Database
+from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
+from epicstar.sync.metadata import apply_metadata
+
+_FULL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_URL = re.compile(r"(?:https?://[^/]+/|git@[^:]+:)(?P<name>[^/]+/[^/]+?)(?:\.git)?/?")
+
+
+class BadRepositoryName(ValueError):
+    pass
+
+
+def parse_full_name(text: str) -> str:
+    """``owner/name`` from ``owner/name`` or a GitHub URL; a clear error otherwise."""
+    candidate = text.strip()
+    url = _URL.fullmatch(candidate)
+    if url:
+        candidate = url.group("name")
+    if not _FULL_NAME.fullmatch(candidate) or candidate.endswith("/.") or "/.." in candidate:
+        raise BadRepositoryName(
+            f"'{text}' is not a GitHub repository name: expected OWNER/NAME, e.g. fastapi/fastapi"
+        )
+    return candidate
+
+
+@dataclass(frozen=True)
+class Added:
+    github_id: int
+    full_name: str
+    created: bool
+
+
+def add_repository(db: Database, github: GitHubClient, text: str) -> Added:
+    full_name = parse_full_name(text)
+    source = github.get_repository(full_name).repository
+    if source is None:  # only a conditional request can answer "not modified"
+        raise LookupError(f"GitHub returned no repository for {full_name}")
+    with db.session() as session:
+        row = session.get(Repository, source.id)
+        created = row is None
+        if row is None:
+            row = Repository(
+                github_id=source.id,
+                full_name=source.full_name,
+                origin=Origin.MANUAL,
+                state=RepoState.ACTIVE,
+                sync_status=SyncStatus.PENDING,
+                next_due_at=utcnow(),
+            )
+            session.add(row)
+        else:
+            row.origin = Origin.MANUAL
+        apply_metadata(row, source, None)
+        return Added(source.id, source.full_name, created)

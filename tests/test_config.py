@@ -1,0 +1,70 @@
+"""Settings: defaults, the config file, and errors that name the variable to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from epicstar.config import ConfigError, load_settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.github_api_url == "https://api.github.com"
+    assert settings.onedev_parent == "github"
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'data' / 'epicstar.db'}"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+
+
+def test_environment_and_normalisation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EPICSTAR_ONEDEV_URL", "https://onedev.example.com/")
+    monkeypatch.setenv("EPICSTAR_ONEDEV_PARENT", "/mirrors//github/")
+    monkeypatch.setenv("EPICSTAR_GITHUB_TOKEN", "ghp_secret")
+    settings = load_settings()
+    assert settings.onedev_url == "https://onedev.example.com"
+    assert settings.onedev_parent == "mirrors/github"
+    assert "ghp_secret" not in repr(settings)
+    assert settings.secrets() == ["ghp_secret"]
+
+
+def test_malformed_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EPICSTAR_PORT", "eighty")
+    with pytest.raises(ConfigError, match=r"^EPICSTAR_PORT: "):
+        load_settings()
+    monkeypatch.delenv("EPICSTAR_PORT")
+    monkeypatch.setenv("EPICSTAR_ONEDEV_URL", "onedev.example.com")
+    with pytest.raises(ConfigError, match="EPICSTAR_ONEDEV_URL: must be an http"):
+        load_settings()
+
+
+def test_missing_onedev_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="EPICSTAR_ONEDEV_URL is not set"):
+        load_settings().require_onedev()
+    monkeypatch.setenv("EPICSTAR_ONEDEV_URL", "https://onedev.example.com")
+    with pytest.raises(ConfigError, match="EPICSTAR_ONEDEV_TOKEN is not set"):
+        load_settings().require_onedev()
+
+
+def test_config_file_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "epicstar.toml"
+    config.write_text('onedev_url = "https://file.example.com"\nonedev_parent = "from-file"\n')
+    monkeypatch.setenv("EPICSTAR_CONFIG", str(config))
+    monkeypatch.setenv("EPICSTAR_ONEDEV_PARENT", "from-env")
+    settings = load_settings()
+    assert settings.onedev_url == "https://file.example.com"
+    assert settings.onedev_parent == "from-env"
+
+
+def test_missing_or_broken_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EPICSTAR_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match="EPICSTAR_CONFIG: no such file"):
+        load_settings()
+    broken = tmp_path / "broken.toml"
+    broken.write_text("onedev_url = \n")
+    monkeypatch.setenv("EPICSTAR_CONFIG", str(broken))
+    with pytest.raises(ConfigError, match="EPICSTAR_CONFIG"):
+        load_settings()
