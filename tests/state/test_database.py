@@ -1,0 +1,85 @@
+"""The state database on SQLite and PostgreSQL: migrations, leases, timestamps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import StatementError
+
+from epicstar.state import repositories
+from epicstar.state.database import Database, DatabaseError, current_revision
+from epicstar.state.models import Repository, SyncAttempt, SyncStatus
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+def test_upgrade_creates_the_schema_once(db: Database) -> None:
+    db.upgrade()  # a second upgrade is a no-op
+    assert current_revision(db.engine) == "0001"
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"repositories", "sync_attempts", "alembic_version"} <= tables
+
+
+def test_timestamps_come_back_in_utc(db: Database) -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with db.session() as session:
+        session.add(Repository(github_id=1, full_name="a/b", last_synced_at=moment))
+    with db.session() as session:
+        row = session.get(Repository, 1)
+        assert row is not None
+        assert row.last_synced_at == moment
+        assert row.last_synced_at.tzinfo is not None
+    with db.session() as session:
+        session.add(Repository(github_id=2, full_name="c/d", last_synced_at=datetime(2026, 1, 1)))
+        with pytest.raises(StatementError, match="naive datetime"):
+            session.flush()
+        session.rollback()
+
+
+def test_github_ids_beyond_32_bits(db: Database) -> None:
+    big = 2**40 + 5
+    with db.session() as session:
+        session.add(Repository(github_id=big, full_name="big/id"))
+        session.add(SyncAttempt(repository_id=big, trigger="test"))
+    with db.session() as session:
+        row = session.get(Repository, big)
+        assert row is not None
+        assert len(row.attempts) == 1
+
+
+def test_lease_is_exclusive_until_it_expires(db: Database) -> None:
+    now = datetime.now(UTC)
+    with db.session() as session:
+        session.add(Repository(github_id=7, full_name="o/r"))
+    with db.session() as session:
+        assert repositories.take_lease(session, 7, "w1", now=now, duration=timedelta(minutes=5))
+    with db.session() as session:
+        assert not repositories.take_lease(session, 7, "w2", now=now, duration=timedelta(minutes=5))
+        row = session.get(Repository, 7)
+        assert row is not None
+        assert row.sync_status == SyncStatus.IN_PROGRESS
+    later = now + timedelta(minutes=6)
+    with db.session() as session:
+        assert repositories.take_lease(session, 7, "w2", now=later, duration=timedelta(minutes=5))
+    with db.session() as session:
+        repositories.release_lease(session, 7, "w1")  # not the holder: no effect
+        row = session.get(Repository, 7)
+        assert row is not None
+        assert row.lease_owner == "w2"
+
+
+def test_unreachable_database_is_one_clear_error() -> None:
+    database = Database("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(DatabaseError, match=r"cannot open the database .*127\.0\.0\.1:1"):
+        database.upgrade()
+    with pytest.raises(DatabaseError, match="not a valid database URL"):
+        Database("not a url")
