@@ -1,0 +1,286 @@
+"""Git smart HTTP served by the real ``git http-backend`` (CGI), streamed both ways.
+
+:func:`git_http_backend` is a plain ASGI coroutine: it spawns ``git http-backend`` without a
+shell, feeds the request body into its stdin while the CGI output is streamed back, and always
+reaps the child (also when the client disconnects mid-transfer).  Only the smart protocol is
+served: ``GET …/info/refs?service=…``, ``POST …/git-upload-pack`` and ``POST …/git-receive-pack``;
+anything else (dumb HTTP) gets 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+
+import anyio
+from starlette.types import Message, Receive, Scope, Send
+
+from epicstar.sandbox.gitrepo import git_env
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+SERVICES = ("git-upload-pack", "git-receive-pack")
+# git http-backend buffers upload-pack requests (wants/haves) in memory up to this size.
+MAX_REQUEST_BUFFER = str(256 * 1024 * 1024)
+
+
+def smart_suffix(path: str, method: str, query: str) -> str | None:
+    """``info/refs`` / ``git-upload-pack`` / ``git-receive-pack`` when ``path`` is a smart-HTTP
+    request, else None.  ``info/refs`` without a known ``service`` parameter is dumb HTTP."""
+    if method == "GET" and path.endswith("/info/refs"):
+        services = [p[len("service=") :] for p in query.split("&") if p.startswith("service=")]
+        return "info/refs" if len(services) == 1 and services[0] in SERVICES else None
+    if method == "POST":
+        for service in SERVICES:
+            if path.endswith("/" + service):
+                return service
+    return None
+
+
+def requested_service(path: str, method: str, query: str) -> str | None:
+    suffix = smart_suffix(path, method, query)
+    if suffix == "info/refs":
+        return next(p[len("service=") :] for p in query.split("&") if p.startswith("service="))
+    return suffix
+
+
+def repo_prefix(path: str, suffix: str) -> str:
+    """The part of ``path`` before the smart-HTTP suffix, without slashes at either end."""
+    return path[: -len(suffix)].strip("/")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def cgi_environment(
+    scope: Scope,
+    repo_dir: Path,
+    suffix: str,
+    *,
+    push_allowed: bool,
+    remote_user: str | None,
+    extra_env: Mapping[str, str] | None,
+) -> dict[str, str]:
+    query = scope.get("query_string", b"").decode("latin-1")
+    env = git_env(extra_env)
+    env.update(
+        GIT_PROJECT_ROOT=str(repo_dir.parent),
+        PATH_INFO=f"/{repo_dir.name}/{suffix}",
+        GIT_HTTP_EXPORT_ALL="1",
+        GIT_HTTP_MAX_REQUEST_BUFFER=MAX_REQUEST_BUFFER,
+        REQUEST_METHOD=scope["method"],
+        QUERY_STRING=query,
+        GATEWAY_INTERFACE="CGI/1.1",
+        SERVER_PROTOCOL=f"HTTP/{scope.get('http_version', '1.1')}",
+        # http.receivepack comes from the environment, never argv (and is explicit either way,
+        # because http-backend would otherwise enable it for any REMOTE_USER).
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0="http.receivepack",
+        GIT_CONFIG_VALUE_0="true" if push_allowed else "false",
+    )
+    client = scope.get("client")
+    env["REMOTE_ADDR"] = client[0] if client else "127.0.0.1"
+    if remote_user:
+        env["REMOTE_USER"] = remote_user
+    for header, var in (
+        (b"content-type", "CONTENT_TYPE"),
+        (b"content-length", "CONTENT_LENGTH"),
+        (b"content-encoding", "HTTP_CONTENT_ENCODING"),
+        (b"git-protocol", "GIT_PROTOCOL"),
+    ):
+        value = _header(scope, header)
+        if value is not None:
+            env[var] = value
+    return env
+
+
+async def _read_cgi_headers(
+    stdout: asyncio.StreamReader,
+) -> tuple[int, list[tuple[bytes, bytes]]]:
+    status = 200
+    headers: list[tuple[bytes, bytes]] = []
+    while True:
+        line = await stdout.readline()
+        if not line:
+            # The backend died before finishing its headers.
+            return 502, [(b"content-type", b"text/plain")]
+        line = line.rstrip(b"\r\n")
+        if not line:
+            return status, headers
+        name, _, value = line.partition(b":")
+        value = value.strip()
+        if name.lower() == b"status":
+            status = int(value.split(b" ", 1)[0])
+        else:
+            headers.append((name.lower(), value))
+
+
+class _Exchange:
+    """Shared flags between the request pump and the response streamer."""
+
+    def __init__(self) -> None:
+        self.disconnected = anyio.Event()
+        self.response_done = False
+
+    def client_gone(self, proc: asyncio.subprocess.Process) -> None:
+        # After the last body chunk uvicorn reports "disconnect" for a finished response;
+        # that is not a client going away, and the backend must be allowed to finish.
+        if not self.response_done:
+            self.disconnected.set()
+            _kill(proc)
+
+
+async def _pump_request(
+    receive: Receive,
+    stdin: asyncio.StreamWriter,
+    proc: asyncio.subprocess.Process,
+    exchange: _Exchange,
+) -> None:
+    """Copy the request body into stdin, close it, then keep listening for a disconnect."""
+    writing = True
+    more_body = True
+    while more_body:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            exchange.client_gone(proc)
+            return
+        more_body = bool(message.get("more_body", False))
+        chunk = message.get("body", b"")
+        if chunk and writing:
+            try:
+                stdin.write(chunk)
+                await stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                writing = False  # the backend stopped reading (it answered early)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        stdin.close()
+        await stdin.wait_closed()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            exchange.client_gone(proc)
+            return
+
+
+async def _drain_stderr(stderr: asyncio.StreamReader, sink: list[bytes]) -> None:
+    while chunk := await stderr.read(CHUNK):
+        if sum(map(len, sink)) < 16 * 1024:
+            sink.append(chunk)
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Kill the backend *and* its children (upload-pack, pack-objects, receive-pack, hooks):
+    they share the backend's process group and would otherwise keep the stdout pipe open."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def git_http_backend(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    repo_dir: Path,
+    push_allowed: bool,
+    remote_user: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> int:
+    """Serve one smart-HTTP request for the bare repository ``repo_dir``; return the status.
+
+    ``extra_env`` is passed to ``git http-backend`` and so to ``receive-pack`` and its hooks.
+    """
+    query = scope.get("query_string", b"").decode("latin-1")
+    suffix = smart_suffix(scope["path"], scope["method"], query)
+    if suffix is None:
+        await _plain(send, 404, b"Not Found")
+        return 404
+    env = cgi_environment(
+        scope,
+        repo_dir,
+        suffix,
+        push_allowed=push_allowed,
+        remote_user=remote_user,
+        extra_env=extra_env,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        "git",
+        "http-backend",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=os.fspath(repo_dir.parent),
+        process_group=0,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    exchange = _Exchange()
+    errors: list[bytes] = []
+    status = 0
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_pump_request, receive, proc.stdin, proc, exchange)
+            tg.start_soon(_drain_stderr, proc.stderr, errors)
+            status = await _stream_response(proc.stdout, send, exchange)
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _reap(proc, kill=exchange.disconnected.is_set() or not exchange.response_done)
+    if errors:
+        log.debug("git http-backend stderr: %s", b"".join(errors).decode(errors="replace"))
+    return status
+
+
+async def _reap(proc: asyncio.subprocess.Process, *, kill: bool) -> None:
+    """Wait for the backend, reading its pipes to EOF so asyncio closes the transport."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    if kill:
+        _kill(proc)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        proc.stdin.close()
+    with anyio.move_on_after(30) as scope:
+        await proc.wait()
+        while await proc.stdout.read(CHUNK):
+            pass
+        while await proc.stderr.read(CHUNK):
+            pass
+    if scope.cancelled_caught:  # a hung backend: kill it for good
+        _kill(proc)
+        await proc.wait()
+
+
+async def _stream_response(stdout: asyncio.StreamReader, send: Send, exchange: _Exchange) -> int:
+    status, headers = await _read_cgi_headers(stdout)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    while not exchange.disconnected.is_set():
+        chunk = await stdout.read(CHUNK)
+        if not chunk:
+            break
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    if not exchange.disconnected.is_set():
+        exchange.response_done = True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return status
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,422 @@
+"""GitHub stand-in: state, content helpers and the ASGI app (see :mod:`.github_app`).
+
+``FakeGitHub`` keeps repositories as real bare git repositories under ``root`` and their
+metadata in memory.  Tests mutate it directly (create, commit, rename, delete, block, …) while
+the app (``FakeGitHub.app``) serves the REST API and git smart HTTP from another thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from starlette.types import ASGIApp
+
+from epicstar.sandbox import gitrepo
+from epicstar.sandbox.github_model import (
+    DMCA_NOTICE_URL,
+    Block,
+    GitHubRepo,
+    RateLimit,
+    RateLimiter,
+    TokenUser,
+)
+from epicstar.sandbox.gitrepo import CommitSpec, FileContent
+from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
+
+
+class FakeGitHub(ObservableServer):
+    """In-memory GitHub with real bare repositories on disk.
+
+    ``tokens`` are the valid API/git tokens; each gets a user ``user1``, ``user2``, …
+    """
+
+    def __init__(self, root: Path, tokens: Iterable[str] = ()) -> None:
+        self.root = Path(root)
+        self.repos_dir = self.root / "repositories"
+        self.repos_dir.mkdir(parents=True, exist_ok=True)
+        self._template = self.root / "git-template"
+        self._template.mkdir(exist_ok=True)
+        self.lock = threading.RLock()
+        self._by_id: dict[int, GitHubRepo] = {}
+        self._by_name: dict[str, int] = {}  # lower-case full name -> id (live repos)
+        self._redirects: dict[str, int] = {}  # lower-case old full name -> id
+        self._deleted: dict[str, int] = {}  # lower-case full name -> id
+        self._owner_ids: dict[str, int] = {}
+        self._next_id = 100_000
+        self.tokens: dict[str, TokenUser] = {}
+        self.limits = RateLimiter()
+        self.log = RequestLog()
+        self.faults = FaultInjector(default_text_type="text/plain; charset=utf-8")
+        for token in tokens:
+            self.add_token(token)
+        from epicstar.sandbox.github_app import build_app  # the app module imports this one
+
+        self.app: ASGIApp = build_app(self)
+
+    # ------------------------------------------------------------------ tokens, rate limits
+
+    def add_token(self, token: str, login: str | None = None) -> TokenUser:
+        with self.lock:
+            user = TokenUser(login or f"user{len(self.tokens) + 1}", 1000 + len(self.tokens) + 1)
+            self.tokens[token] = user
+            return user
+
+    def set_rate_limit(
+        self,
+        token: str | None,
+        limit: int,
+        remaining: int | None = None,
+        reset: float | None = None,
+    ) -> None:
+        """Set the primary (core) limit of ``token`` (None: anonymous clients); ``reset`` is
+        epoch seconds (default: an hour from now).  Once ``reset`` passes the bucket refills."""
+        self.limits.set(token, limit, remaining, reset)
+
+    def reset_rate_limits(self) -> None:
+        """Forget every bucket (all back to the defaults: 5000 per token, 60 anonymous)."""
+        self.limits.reset()
+
+    def rate_limit(self, token: str | None) -> RateLimit:
+        """A snapshot of the current bucket of ``token`` (None: anonymous)."""
+        return self.limits.snapshot(token)
+
+    # ------------------------------------------------------------------ lookup
+
+    def find(self, full_name: str) -> GitHubRepo | None:
+        """A live (not deleted) repository by current name, case-insensitively."""
+        with self.lock:
+            repo_id = self._by_name.get(full_name.lower())
+            return self._by_id.get(repo_id) if repo_id is not None else None
+
+    def find_redirect(self, full_name: str) -> GitHubRepo | None:
+        """The live repository an old (renamed/transferred) name now points to."""
+        with self.lock:
+            if full_name.lower() in self._by_name:
+                return None
+            repo_id = self._redirects.get(full_name.lower())
+            repo = self._by_id.get(repo_id) if repo_id is not None else None
+            return repo if repo is not None and not repo.deleted else None
+
+    def by_id(self, repo_id: int) -> GitHubRepo | None:
+        with self.lock:
+            repo = self._by_id.get(repo_id)
+            return repo if repo is not None and not repo.deleted else None
+
+    def repo(self, full_name: str) -> GitHubRepo:
+        found = self.find(full_name)
+        if found is None:
+            raise KeyError(full_name)
+        return found
+
+    def repos(self) -> list[GitHubRepo]:
+        with self.lock:
+            return [r for r in self._by_id.values() if not r.deleted]
+
+    def owner_id(self, login: str) -> int:
+        with self.lock:
+            return self._owner_ids.setdefault(login.lower(), 5000 + len(self._owner_ids) + 1)
+
+    # ------------------------------------------------------------------ repository lifecycle
+
+    def create_repo(
+        self,
+        owner: str,
+        name: str,
+        *,
+        private: bool = False,
+        description: str | None = None,
+        default_branch: str = "main",
+        archived: bool = False,
+        fork: bool = False,
+        empty: bool = False,
+        id: int | None = None,
+        topics: Iterable[str] = (),
+        language: str | None = None,
+    ) -> GitHubRepo:
+        """Create a repository.  Unless ``empty`` it gets an initial commit on
+        ``default_branch`` plus GitHub-style pull refs (``refs/pull/1/head``,
+        ``refs/pull/1/merge``, ``refs/pull/2/head``) whose commits are on no branch."""
+        full = f"{owner}/{name}"
+        with self.lock:
+            if full.lower() in self._by_name:
+                raise ValueError(f"repository {full} already exists")
+            repo_id = id if id is not None else self._allocate_id()
+            if repo_id in self._by_id:
+                raise ValueError(f"repository id {repo_id} already used")
+            self._next_id = max(self._next_id, repo_id + 1)
+        path = self.repos_dir / f"{repo_id}.git"
+        gitrepo.init_bare(path, default_branch, self._template)
+        now = time.time()
+        repo = GitHubRepo(
+            id=repo_id,
+            owner=owner,
+            name=name,
+            path=path,
+            private=private,
+            description=description,
+            default_branch=default_branch,
+            archived=archived,
+            fork=fork,
+            created_at=now,
+            updated_at=now,
+            pushed_at=now,
+            topics=list(topics),
+            language=language,
+        )
+        if not empty:
+            self._seed_content(repo)
+        with self.lock:
+            self.owner_id(owner)
+            self._by_id[repo_id] = repo
+            self._by_name[full.lower()] = repo_id
+            self._redirects.pop(full.lower(), None)
+        return repo
+
+    def _allocate_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _seed_content(self, repo: GitHubRepo) -> None:
+        readme = f"# {repo.name}\n\n{repo.description or ''}\n"
+        branch_ref = f"refs/heads/{repo.default_branch}"
+        gitrepo.fast_import(
+            repo.path,
+            [
+                CommitSpec(branch_ref, {"README.md": readme}, "Initial commit\n"),
+                CommitSpec("refs/pull/1/head", {"feature.txt": "open PR\n"}, "PR 1\n", ":1"),
+                CommitSpec(
+                    "refs/pull/1/merge",
+                    {"feature.txt": "open PR\n"},
+                    "Merge PR 1\n",
+                    ":1",
+                    merge=(":2",),
+                ),
+                CommitSpec("refs/pull/2/head", {"closed.txt": "closed PR\n"}, "PR 2\n", ":1"),
+            ],
+        )
+
+    def rename(self, old_full_name: str, new_full_name: str) -> GitHubRepo:
+        """Rename and/or transfer; the old name then answers 301 (API) and keeps serving git."""
+        new_owner, _, new_name = new_full_name.partition("/")
+        with self.lock:
+            repo = self.repo(old_full_name)
+            clash = self._by_name.get(new_full_name.lower())
+            if clash is not None and clash != repo.id:
+                raise ValueError(f"repository {new_full_name} already exists")
+            old_key = repo.full_name.lower()
+            del self._by_name[old_key]
+            self._redirects[old_key] = repo.id
+            repo.owner, repo.name = new_owner, new_name
+            self.owner_id(new_owner)
+            self._by_name[new_full_name.lower()] = repo.id
+            self._redirects.pop(new_full_name.lower(), None)
+            self._touch(repo)
+            return repo
+
+    def delete(self, full_name: str) -> None:
+        """Delete (404 from now on); the data is kept so :meth:`restore` can undo it."""
+        with self.lock:
+            repo = self.repo(full_name)
+            repo.deleted = True
+            key = repo.full_name.lower()
+            del self._by_name[key]
+            self._deleted[key] = repo.id
+
+    def restore(self, full_name: str) -> GitHubRepo:
+        with self.lock:
+            key = full_name.lower()
+            repo_id = self._deleted.pop(key, None)
+            if repo_id is None:
+                raise KeyError(full_name)
+            if key in self._by_name:
+                raise ValueError(f"repository {full_name} already exists")
+            repo = self._by_id[repo_id]
+            repo.deleted = False
+            self._by_name[key] = repo_id
+            self._touch(repo)
+            return repo
+
+    def purge(self, full_name: str) -> None:
+        """Delete for good, including the bare repository on disk."""
+        with self.lock:
+            key = full_name.lower()
+            repo_id = self._by_name.pop(key, None)
+            if repo_id is None:
+                repo_id = self._deleted.pop(key, None)
+            if repo_id is None:
+                raise KeyError(full_name)
+            repo = self._by_id.pop(repo_id)
+        shutil.rmtree(repo.path, ignore_errors=True)
+
+    def block(self, full_name: str, reason: str = "dmca", html_url: str | None = None) -> None:
+        """Block for legal reasons: API 451 with a ``block`` object, git access refused."""
+        with self.lock:
+            repo = self.repo(full_name)
+            repo.block = Block(reason, time.time(), html_url or DMCA_NOTICE_URL)
+            self._touch(repo)
+
+    def unblock(self, full_name: str) -> None:
+        self._update(full_name, block=None)
+
+    # ------------------------------------------------------------------ metadata
+
+    def _touch(self, repo: GitHubRepo, *, pushed: bool = False) -> None:
+        """Advance updated_at (and pushed_at) strictly, so ETags always change."""
+        now = max(time.time(), repo.updated_at + 1)
+        repo.updated_at = now
+        if pushed:
+            repo.pushed_at = max(time.time(), repo.pushed_at + 1)
+            repo.size_cache = None
+
+    def set_default_branch(self, full_name: str, branch: str) -> None:
+        repo = self.repo(full_name)
+        if gitrepo.resolve(repo.path, f"refs/heads/{branch}") is None:
+            raise ValueError(f"branch {branch} does not exist in {full_name}")
+        gitrepo.set_head(repo.path, branch)
+        with self.lock:
+            repo.default_branch = branch
+            self._touch(repo)
+
+    def _update(self, full_name: str, **changes: object) -> None:
+        with self.lock:
+            repo = self.repo(full_name)
+            for name, value in changes.items():
+                setattr(repo, name, value)
+            self._touch(repo)
+
+    def set_description(self, full_name: str, description: str | None) -> None:
+        self._update(full_name, description=description)
+
+    def set_archived(self, full_name: str, archived: bool = True) -> None:
+        self._update(full_name, archived=archived)
+
+    def set_private(self, full_name: str, private: bool = True) -> None:
+        self._update(full_name, private=private)
+
+    def set_disabled(self, full_name: str, disabled: bool = True) -> None:
+        self._update(full_name, disabled=disabled)
+
+    def set_topics(self, full_name: str, topics: Iterable[str]) -> None:
+        self._update(full_name, topics=list(topics))
+
+    # ------------------------------------------------------------------ content
+
+    def refs(self, full_name: str) -> dict[str, str]:
+        """Every ref (heads, tags, pull refs) -> object sha."""
+        return gitrepo.list_refs(self.repo(full_name).path)
+
+    def commit(
+        self,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, FileContent],
+        message: str = "Update files",
+        parent: str | None = None,
+    ) -> str:
+        """Commit ``files`` (``None`` deletes a path) on top of ``parent`` — by default the
+        branch tip, or the default branch tip when the branch is new — and move ``branch``
+        there (creating it).  Returns the new commit sha."""
+        repo = self.repo(full_name)
+        if parent is None:
+            parent = gitrepo.resolve(repo.path, f"refs/heads/{branch}") or gitrepo.resolve(
+                repo.path, f"refs/heads/{repo.default_branch}"
+            )
+        spec = CommitSpec(f"refs/heads/{branch}", files, message.rstrip("\n") + "\n", parent)
+        sha = gitrepo.fast_import(repo.path, [spec])[0]
+        with self.lock:
+            self._touch(repo, pushed=True)
+        return sha
+
+    def generate_history(
+        self,
+        full_name: str,
+        branch: str | None = None,
+        *,
+        commits: int = 100,
+        files_per_commit: int = 10,
+        file_size: int = 512,
+        seed: int = 0,
+    ) -> str:
+        """Bulk content for benchmarks: append ``commits`` commits (each adding
+        ``files_per_commit`` distinct files) to ``branch`` in a single fast-import run."""
+        repo = self.repo(full_name)
+        branch = branch or repo.default_branch
+        parent = gitrepo.resolve(repo.path, f"refs/heads/{branch}")
+        sha = gitrepo.generate_history(
+            repo.path,
+            f"refs/heads/{branch}",
+            parent,
+            commits=commits,
+            files_per_commit=files_per_commit,
+            file_size=file_size,
+            seed=seed,
+        )
+        with self.lock:
+            self._touch(repo, pushed=True)
+        return sha
+
+    def reset_branch(self, full_name: str, branch: str, sha: str) -> None:
+        """Point ``branch`` at ``sha`` (a force-push / history rewrite)."""
+        repo = self.repo(full_name)
+        gitrepo.update_refs(repo.path, {f"refs/heads/{branch}": sha})
+        with self.lock:
+            self._touch(repo, pushed=True)
+
+    def delete_branch(self, full_name: str, branch: str) -> None:
+        repo = self.repo(full_name)
+        gitrepo.update_refs(repo.path, {f"refs/heads/{branch}": None})
+        with self.lock:
+            self._touch(repo, pushed=True)
+
+    def tag(
+        self,
+        full_name: str,
+        tag: str,
+        target: str,
+        annotated: bool = True,
+        message: str | None = None,
+    ) -> str:
+        """Tag ``target`` (a sha or branch name); returns the tag object or target sha."""
+        repo = self.repo(full_name)
+        rev = (
+            target
+            if gitrepo.is_sha(target) or target.startswith("refs/")
+            else f"refs/heads/{target}"
+        )
+        sha = gitrepo.resolve(repo.path, rev)
+        if sha is None:
+            raise ValueError(f"{target} does not resolve in {full_name}")
+        result = gitrepo.create_tag(
+            repo.path, tag, sha, annotated=annotated, message=message or f"Release {tag}"
+        )
+        with self.lock:
+            self._touch(repo, pushed=True)
+        return result
+
+    def delete_tag(self, full_name: str, tag: str) -> None:
+        repo = self.repo(full_name)
+        gitrepo.update_refs(repo.path, {f"refs/tags/{tag}": None})
+        with self.lock:
+            self._touch(repo, pushed=True)
+
+    def add_pull_request(self, full_name: str, number: int, head_sha: str) -> dict[str, str]:
+        """Create ``refs/pull/<n>/head`` (and ``/merge`` when the default branch exists)."""
+        repo = self.repo(full_name)
+        updates: dict[str, str | None] = {f"refs/pull/{number}/head": head_sha}
+        base = gitrepo.resolve(repo.path, f"refs/heads/{repo.default_branch}")
+        if base is not None:
+            merge = gitrepo.merge_commit(repo.path, base, head_sha, f"Merge PR {number}")
+            updates[f"refs/pull/{number}/merge"] = merge
+        gitrepo.update_refs(repo.path, updates)
+        return {k: v for k, v in updates.items() if v is not None}
+
+    def size_kib(self, repo: GitHubRepo) -> int:
+        """``size`` as the API reports it (cached until the content changes)."""
+        cached = repo.size_cache
+        if cached is None:
+            cached = repo.size_cache = gitrepo.disk_usage_kib(repo.path)
+        return cached

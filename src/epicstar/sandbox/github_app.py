@@ -1,0 +1,375 @@
+"""ASGI app of the GitHub stand-in: REST API (auth, rate limits, ETags) and git smart HTTP.
+
+REST endpoints are plain functions ``(ctx: ApiContext) -> ApiResult`` registered in
+``API_ROUTES``; :func:`api_response` wraps them with GitHub's cross-cutting behaviour, so
+further endpoints (e.g. ``GET /user/starred``) are added by writing one function and one route.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from epicstar.sandbox.githttp import (
+    git_http_backend,
+    repo_prefix,
+    requested_service,
+    smart_suffix,
+)
+from epicstar.sandbox.github_model import GitHubRepo, RateLimit, TokenUser, iso, repo_json
+from epicstar.sandbox.reqlog import RecordingMiddleware
+
+if TYPE_CHECKING:
+    from epicstar.sandbox.github import FakeGitHub
+
+DOCS = "https://docs.github.com/rest"
+JSON_TYPE = "application/json; charset=utf-8"
+GIT_REALM = 'Basic realm="GitHub"'
+
+
+@dataclass
+class Caller:
+    """Who is calling: ``token``/``user`` are None for anonymous requests."""
+
+    token: str | None
+    user: TokenUser | None
+
+
+@dataclass
+class ApiContext:
+    request: Request
+    github: FakeGitHub
+    caller: Caller
+    params: dict[str, str]
+
+    @property
+    def base(self) -> str:
+        return str(self.request.base_url).rstrip("/")
+
+
+@dataclass
+class ApiResult:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+ApiHandler = Callable[[ApiContext], ApiResult]
+
+
+def error(status: int, message: str, **extra: Any) -> ApiResult:
+    body: dict[str, Any] = {"message": message, **extra}
+    body.setdefault("documentation_url", DOCS)
+    body["status"] = str(status)
+    return ApiResult(status, body)
+
+
+def not_found() -> ApiResult:
+    return error(404, "Not Found", documentation_url=f"{DOCS}/repos/repos#get-a-repository")
+
+
+def visible(repo: GitHubRepo, caller: Caller) -> bool:
+    return not repo.private or caller.user is not None
+
+
+def repository_result(ctx: ApiContext, repo: GitHubRepo | None) -> ApiResult:
+    if repo is None or not visible(repo, ctx.caller):
+        return not_found()
+    if repo.block is not None:
+        return error(
+            451,
+            "Repository access blocked",
+            block={
+                "reason": repo.block.reason,
+                "created_at": iso(repo.block.created_at),
+                "html_url": repo.block.html_url,
+            },
+        )
+    body = repo_json(
+        repo,
+        owner_id=ctx.github.owner_id(repo.owner),
+        size_kib=ctx.github.size_kib(repo),
+        base=ctx.base,
+        authenticated=ctx.caller.user is not None,
+    )
+    return ApiResult(200, body)
+
+
+# ---------------------------------------------------------------------------- endpoints
+
+
+def get_repo(ctx: ApiContext) -> ApiResult:
+    full = f"{ctx.params['owner']}/{ctx.params['name']}"
+    repo = ctx.github.find(full)
+    if repo is None:
+        moved = ctx.github.find_redirect(full)
+        if moved is not None and visible(moved, ctx.caller):
+            url = f"{ctx.base}/repositories/{moved.id}"
+            result = error(
+                301,
+                "Moved Permanently",
+                url=url,
+                documentation_url="https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects",
+            )
+            result.headers["location"] = url
+            return result
+    return repository_result(ctx, repo)
+
+
+def get_repository_by_id(ctx: ApiContext) -> ApiResult:
+    return repository_result(ctx, ctx.github.by_id(int(ctx.params["id"])))
+
+
+def get_user(ctx: ApiContext) -> ApiResult:
+    user = ctx.caller.user
+    if user is None:
+        return error(401, "Requires authentication", documentation_url=f"{DOCS}/users/users")
+    return ApiResult(
+        200,
+        {
+            "login": user.login,
+            "id": user.id,
+            "node_id": "U_" + base64.b64encode(f"user:{user.id}".encode()).decode(),
+            "type": "User",
+            "site_admin": False,
+            "url": f"{ctx.base}/users/{user.login}",
+            "html_url": f"{ctx.base}/{user.login}",
+        },
+    )
+
+
+API_ROUTES: list[tuple[str, re.Pattern[str], ApiHandler]] = [
+    ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/?$"), get_repo),
+    ("GET", re.compile(r"^/repositories/(?P<id>[0-9]+)/?$"), get_repository_by_id),
+    ("GET", re.compile(r"^/user/?$"), get_user),
+    # Room for ("GET", re.compile(r"^/user/starred/?$"), list_starred) and
+    # ("GET", re.compile(r"^/users/(?P<user>[^/]+)/starred/?$"), list_user_starred).
+]
+
+
+# ---------------------------------------------------------------------------- cross-cutting
+
+
+def parse_api_auth(request: Request, github: FakeGitHub) -> Caller | None:
+    """``token X`` / ``Bearer X`` / Basic with the token as password.  None = bad credentials."""
+    header = request.headers.get("authorization")
+    if not header:
+        return Caller(None, None)
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    token: str | None
+    if scheme in ("token", "bearer"):
+        token = value.strip()
+    elif scheme == "basic":
+        token = basic_token(value, github)
+        if token is None:
+            return None
+    else:
+        return Caller(None, None)
+    user = github.tokens.get(token)
+    return Caller(token, user) if user is not None else None
+
+
+def basic_token(value: str, github: FakeGitHub) -> str | None:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    for candidate in (password, user):
+        if candidate in github.tokens:
+            return candidate
+    return None
+
+
+def rate_headers(bucket: RateLimit) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": str(bucket.limit),
+        "x-ratelimit-remaining": str(bucket.remaining),
+        "x-ratelimit-used": str(bucket.used),
+        "x-ratelimit-reset": str(bucket.reset),
+        "x-ratelimit-resource": "core",
+    }
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    for raw in if_none_match.split(","):
+        candidate = raw.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def json_response(result: ApiResult, extra: dict[str, str]) -> Response:
+    body = b"" if result.body is None else json.dumps(result.body, indent=2).encode()
+    headers = {**extra, **result.headers}
+    return Response(body, status_code=result.status, headers=headers, media_type=JSON_TYPE)
+
+
+def api_response(
+    request: Request, github: FakeGitHub, handler: ApiHandler, params: dict[str, str]
+) -> Response:
+    common = {
+        "x-github-media-type": "github.v3; format=json",
+        "x-github-api-version-selected": "2022-11-28",
+        "vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
+    }
+    caller = parse_api_auth(request, github)
+    if caller is None:
+        bucket = github.limits.consume(None) or github.limits.snapshot(None)
+        return json_response(error(401, "Bad credentials"), {**common, **rate_headers(bucket)})
+    counted = github.limits.consume(caller.token)
+    if counted is None:
+        return json_response(
+            rate_limited(request, caller),
+            {**common, **rate_headers(github.limits.snapshot(caller.token))},
+        )
+    result = handler(ApiContext(request, github, caller, params))
+    if result.status != 200:
+        return json_response(result, {**common, **rate_headers(counted)})
+    body = json.dumps(result.body, indent=2).encode()
+    etag = etag_of(body)
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        # A 304 is free: it does not count against the primary rate limit.
+        refunded = github.limits.refund(caller.token)
+        headers = {**common, **rate_headers(refunded), "etag": etag}
+        return Response(status_code=304, headers=headers)
+    headers = {
+        **common,
+        **rate_headers(counted),
+        "etag": etag,
+        "cache-control": "private, max-age=60, s-maxage=60",
+    }
+    return Response(body, status_code=200, headers=headers, media_type=JSON_TYPE)
+
+
+def rate_limited(request: Request, caller: Caller) -> ApiResult:
+    if caller.user is not None:
+        message = f"API rate limit exceeded for user ID {caller.user.id}."
+    else:
+        host = request.client.host if request.client else "127.0.0.1"
+        message = (
+            f"API rate limit exceeded for {host}. (But here's the good news: Authenticated"
+            " requests get a higher rate limit. Check out the documentation for more details.)"
+        )
+    return error(403, message, documentation_url=f"{DOCS}/overview/rate-limits-for-the-rest-api")
+
+
+# ---------------------------------------------------------------------------- git
+
+
+_GIT_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+)$")
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(message, status_code=status, headers=headers, media_type="text/plain")
+
+
+class GitHubApp:
+    """The ASGI entry point (wrapped in the recording/fault middleware by :func:`build_app`)."""
+
+    def __init__(self, github: FakeGitHub) -> None:
+        self.github = github
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        method, path = request.method, request.url.path
+        query = scope.get("query_string", b"").decode("latin-1")
+        suffix = smart_suffix(path, method, query)
+        if suffix is not None:
+            await self.serve_git(scope, receive, send, suffix)
+            return
+        for route_method, pattern, handler in API_ROUTES:
+            match = pattern.match(path)
+            if match and method in (route_method, "HEAD"):
+                response = api_response(request, self.github, handler, match.groupdict())
+                break
+        else:
+            response = api_response(request, self.github, lambda _ctx: not_found(), {})
+        await response(scope, receive, send)
+
+    async def serve_git(self, scope: Scope, receive: Receive, send: Send, suffix: str) -> None:
+        request = Request(scope, receive)
+        response = self.refuse_git(request, suffix)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        token = git_token(request, self.github)
+        match = _GIT_PATH.match("/" + repo_prefix(request.url.path, suffix))
+        assert match is not None  # refuse_git() checked it
+        full = f"{match['owner']}/{match['name'].removesuffix('.git')}"
+        repo = self.github.find(full) or self.github.find_redirect(full)
+        assert repo is not None
+        user = self.github.tokens[token].login if token is not None else None
+        await git_http_backend(
+            scope, receive, send, repo_dir=repo.path, push_allowed=False, remote_user=user
+        )
+
+    def refuse_git(self, request: Request, suffix: str) -> Response | None:
+        """GitHub's answers before any git runs: bad credentials, unknown or private repository
+        (401 to anonymous callers, so git asks for credentials), blocked, or a push."""
+        github = self.github
+        challenge = {"www-authenticate": GIT_REALM}
+        token = git_token(request, github)
+        if token is None and request.headers.get("authorization"):
+            msg = (
+                "Invalid username or token."
+                " Password authentication is not supported for Git operations.\n"
+            )
+            return _text(401, msg, challenge)
+        match = _GIT_PATH.match("/" + repo_prefix(request.url.path, suffix))
+        repo: GitHubRepo | None = None
+        if match is not None:
+            full = f"{match['owner']}/{match['name'].removesuffix('.git')}"
+            repo = github.find(full) or github.find_redirect(full)
+        if repo is None or (repo.private and token is None):
+            if token is None:
+                return _text(401, "", challenge)
+            return _text(404, "Repository not found.\n")
+        if repo.block is not None:
+            reason = "DMCA takedown" if repo.block.reason == "dmca" else repo.block.reason
+            msg = (
+                f"Repository unavailable due to {reason}.\n"
+                f"See the takedown notice for more details:\n  {repo.block.html_url}\n"
+            )
+            return _text(451, msg)
+        service = requested_service(request.url.path, request.method, request.url.query)
+        if service == "git-receive-pack":
+            if token is None:
+                return _text(401, "", challenge)
+            login = github.tokens[token].login
+            return _text(403, f"Permission to {repo.full_name}.git denied to {login}.\n")
+        return None
+
+
+def git_token(request: Request, github: FakeGitHub) -> str | None:
+    """The valid token of a git request (Basic with the token as password or user, or a
+    ``token``/``Bearer`` header), else None."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        return basic_token(value, github)
+    if scheme.lower() in ("token", "bearer") and value.strip() in github.tokens:
+        return value.strip()
+    return None
+
+
+def build_app(github: FakeGitHub) -> ASGIApp:
+    return RecordingMiddleware(GitHubApp(github), github.log, github.faults)

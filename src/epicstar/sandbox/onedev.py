@@ -1,0 +1,335 @@
+"""OneDev 16.5 stand-in: projects, roles, bare repositories with OneDev-like hooks.
+
+The REST API and git smart HTTP live in :mod:`.onedev_app` (``FakeOneDev.app``); this module
+holds the state and the test helpers.  Behaviour follows ``/work/shared/research/onedev.md``
+and OneDev's source (see the module docstrings of the app for details).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp
+
+from epicstar.sandbox import gitrepo
+from epicstar.sandbox.gitrepo import CommitSpec
+from epicstar.sandbox.onedev_data import Project, project_data
+from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
+
+VERSION = "16.5.6"
+MANAGER_ENV = "EPICSTAR_ONEDEV_MANAGER"
+
+# Hooks are plain sh + awk (no interpreter start-up per push).  OneDev's callbacks walk the
+# hook's stdin lines in *reverse* order (GitPreReceiveCallback/GitPostReceiveCallback reverse
+# the concatenated ref-update text), so the ref named in the error and the branch HEAD gets
+# linked to are the *last* matching lines.
+PRE_RECEIVE = f"""#!/bin/sh
+# OneDev stand-in: only project managers may create/update/delete refs/pulls/* and refs/updates/*
+if [ "${{{MANAGER_ENV}:-0}}" = "1" ]; then
+    exec cat >/dev/null
+fi
+bad=$(awk '$3 ~ /^refs\\/(pulls|updates)\\// {{ ref = $3 }} END {{ print ref }}')
+if [ -n "$bad" ]; then
+    printf '\\n*******************************************************\\n*\\n'
+    printf '*  ERROR PUSHING REF: %s\\n' "$bad"
+    printf -- '-------------------------------------------------------\\n'
+    printf '*  Only project managers can update onedev refs.\\n'
+    printf '*\\n*******************************************************\\n\\n'
+    exit 1
+fi
+exit 0
+"""
+
+POST_RECEIVE = """#!/bin/sh
+# OneDev stand-in: when HEAD does not resolve, link it to a branch of this push.
+if git rev-parse -q --verify HEAD >/dev/null 2>&1; then
+    exec cat >/dev/null
+fi
+ref=$(awk '$3 ~ /^refs\\/heads\\// && $2 !~ /^0+$/ { ref = $3 } END { print ref }')
+if [ -n "$ref" ]; then
+    git symbolic-ref HEAD "$ref"
+fi
+exit 0
+"""
+
+GIT_CONFIG = """[diff]
+\talgorithm = histogram
+[uploadpack]
+\tallowAnySHA1InWant = true
+"""
+
+GIT_PACK_KEYS = {
+    "windowMemory": "pack.windowMemory",
+    "packSizeLimit": "pack.packSizeLimit",
+    "threads": "pack.threads",
+    "window": "pack.window",
+}
+
+
+class Role(StrEnum):
+    """Token roles.
+
+    * ``admin``: everything (administrator).
+    * ``creator``: may create root projects and children of projects it owns, manages what it
+      owns (the creator is owner), may read and push everywhere.
+    * ``no_create``: may read and push, may not create projects nor manage them.
+    * ``read_only``: may read (API and clone) only.
+    """
+
+    ADMIN = "admin"
+    CREATOR = "creator"
+    NO_CREATE = "no_create"
+    READ_ONLY = "read_only"
+
+
+@dataclass(frozen=True)
+class Principal:
+    token: str
+    role: Role
+    login: str
+
+
+class FakeOneDev(ObservableServer):
+    """In-memory OneDev with real bare repositories (by project id) under ``root``."""
+
+    version = VERSION
+
+    def __init__(self, root: Path, tokens: Mapping[str, Role | str]) -> None:
+        self.root = Path(root)
+        self.repos_dir = self.root / "projects"
+        self.repos_dir.mkdir(parents=True, exist_ok=True)
+        self.template = self.root / "git-template"
+        hooks = self.template / "hooks"
+        hooks.mkdir(parents=True, exist_ok=True)
+        (self.template / "config").write_text(GIT_CONFIG)
+        for name, script in (("pre-receive", PRE_RECEIVE), ("post-receive", POST_RECEIVE)):
+            hook = hooks / name
+            hook.write_text(script)
+            hook.chmod(0o755)
+        self.lock = threading.RLock()
+        self.principals: dict[str, Principal] = {}
+        for i, (token, role_name) in enumerate(tokens.items(), start=1):
+            role = Role(role_name)
+            self.principals[token] = Principal(token, role, f"{role.value.replace('_', '-')}{i}")
+        self._projects: dict[int, Project] = {}
+        self._paths: dict[str, int] = {}
+        self._next_id = 1
+        self.log = RequestLog()
+        self.faults = FaultInjector()
+        from epicstar.sandbox.onedev_app import build_app
+
+        self.app: ASGIApp = build_app(self)
+
+    # ------------------------------------------------------------------ permissions
+
+    def user_exists(self, login: str) -> bool:
+        return any(p.login == login for p in self.principals.values())
+
+    def owns(self, principal: Principal, project: Project) -> bool:
+        """Owner of the project or of an ancestor (OneDev roles are inherited)."""
+        current: Project | None = project
+        while current is not None:
+            if current.owner == principal.login:
+                return True
+            current = self.get(current.parent_id) if current.parent_id is not None else None
+        return False
+
+    def can_manage(self, principal: Principal, project: Project) -> bool:
+        return principal.role is Role.ADMIN or (
+            principal.role is Role.CREATOR and self.owns(principal, project)
+        )
+
+    def can_write(self, principal: Principal, project: Project) -> bool:
+        return principal.role is not Role.READ_ONLY
+
+    def can_read(self, principal: Principal, project: Project) -> bool:
+        return True
+
+    def can_create_root(self, principal: Principal) -> bool:
+        return principal.role in (Role.ADMIN, Role.CREATOR)
+
+    def can_create_children(self, principal: Principal, parent: Project) -> bool:
+        return self.can_manage(principal, parent)
+
+    # ------------------------------------------------------------------ structure
+
+    def get(self, project_id: int) -> Project | None:
+        with self.lock:
+            return self._projects.get(project_id)
+
+    def by_path(self, path: str) -> Project | None:
+        with self.lock:
+            project_id = self._paths.get(path.strip("/").lower())
+            return self._projects.get(project_id) if project_id is not None else None
+
+    def all_projects(self) -> list[Project]:
+        with self.lock:
+            return list(self._projects.values())
+
+    def children(self, project_id: int) -> list[Project]:
+        with self.lock:
+            return [p for p in self._projects.values() if p.parent_id == project_id]
+
+    def find_child(self, parent_id: int | None, name: str) -> Project | None:
+        """Same parent, name equal ignoring case (DefaultProjectService.find)."""
+        with self.lock:
+            for project in self._projects.values():
+                if project.parent_id == parent_id and project.name.lower() == name.lower():
+                    return project
+            return None
+
+    def descendant_ids(self, project_id: int) -> list[int]:
+        with self.lock:
+            found = [project_id]
+            for pid in found:
+                found.extend(p.id for p in self._projects.values() if p.parent_id == pid)
+            return found
+
+    def refresh_paths(self) -> None:
+        with self.lock:
+
+            def path_of(project: Project) -> str:
+                names = [project.name]
+                current = project
+                while current.parent_id is not None:
+                    current = self._projects[current.parent_id]
+                    names.append(current.name)
+                return "/".join(reversed(names))
+
+            self._paths.clear()
+            for project in self._projects.values():
+                project.path = path_of(project)
+                self._paths.setdefault(project.path.lower(), project.id)
+
+    def reserve(self, project: Project) -> Project:
+        """Insert a new project record (id allocated here)."""
+        with self.lock:
+            project.id = self._next_id
+            self._next_id += 1
+            self._projects[project.id] = project
+            self.refresh_paths()
+            return project
+
+    def discard(self, project_ids: Sequence[int]) -> None:
+        with self.lock:
+            for pid in project_ids:
+                self._projects.pop(pid, None)
+            self.refresh_paths()
+        for pid in project_ids:
+            shutil.rmtree(self.repo_path(pid), ignore_errors=True)
+
+    def repo_path(self, project_id: int) -> Path:
+        return self.repos_dir / f"{project_id}.git"
+
+    # ------------------------------------------------------------------ test helpers
+
+    def _require(self, path_or_id: str | int) -> Project:
+        project = self.get(path_or_id) if isinstance(path_or_id, int) else self.by_path(path_or_id)
+        if project is None:
+            raise KeyError(path_or_id)
+        return project
+
+    def project(self, path: str) -> dict[str, Any] | None:
+        """ProjectData (as the API returns it) of ``path``, or None."""
+        found = self.by_path(path)
+        return project_data(found) if found is not None else None
+
+    def projects(self) -> list[dict[str, Any]]:
+        return [project_data(p) for p in sorted(self.all_projects(), key=lambda p: p.id)]
+
+    def repo_dir(self, path_or_id: str | int) -> Path:
+        return self.repo_path(self._require(path_or_id).id)
+
+    def refs(self, path: str) -> dict[str, str]:
+        """All refs of the project's repository (including ``refs/pulls/*``)."""
+        return gitrepo.list_refs(self.repo_dir(path))
+
+    def default_branch(self, path: str) -> str | None:
+        """What ``GET …/default-branch`` would say (None for 204)."""
+        repo = self.repo_dir(path)
+        target = gitrepo.head_target(repo)
+        if target is None or not target.startswith("refs/heads/"):
+            return None
+        return target[len("refs/heads/") :] if gitrepo.resolve(repo, target) else None
+
+    def init_repository(self, project: Project) -> None:
+        gitrepo.init_bare(self.repo_path(project.id), "main", self.template)
+
+    def add_project(
+        self,
+        path: str,
+        *,
+        with_content: bool = False,
+        description: str | None = None,
+        owner: str | None = None,
+    ) -> int:
+        """Create ``path`` (and missing ancestors, like ``ProjectService.setup``: those get
+        ``codeManagement``/``issueManagement`` off) as if someone created it in OneDev's UI.
+        ``with_content`` adds a commit on ``main``.  Returns the project id."""
+        names = [n for n in path.strip("/").split("/") if n]
+        if not names:
+            raise ValueError("empty project path")
+        parent: Project | None = None
+        for depth, name in enumerate(names):
+            last = depth == len(names) - 1
+            existing = self.find_child(parent.id if parent else None, name)
+            if existing is not None:
+                if last:
+                    raise ValueError(f"project {path} already exists")
+                parent = existing
+                continue
+            project = Project(
+                id=0,
+                name=name,
+                parent_id=parent.id if parent else None,
+                create_date=time.time(),
+                description=description if last else None,
+                code_management=last,
+                issue_management=last,
+                owner=owner,
+                last_activity=time.time(),
+            )
+            self.reserve(project)
+            self.init_repository(project)
+            parent = project
+        assert parent is not None
+        if with_content:
+            gitrepo.fast_import(
+                self.repo_path(parent.id),
+                [CommitSpec("refs/heads/main", {"README.md": f"# {names[-1]}\n"}, "Initial\n")],
+            )
+        return parent.id
+
+    def add_onedev_refs(self, path: str, number: int = 1) -> dict[str, str]:
+        """Create ``refs/pulls/<n>/head``, ``refs/pulls/<n>/merge`` and
+        ``refs/updates/<n>/head`` as if a OneDev user had opened pull request ``n``."""
+        repo = self.repo_dir(path)
+        tip = gitrepo.resolve(repo, "HEAD")
+        if tip is None:
+            tip = gitrepo.fast_import(
+                repo, [CommitSpec(f"refs/pulls/{number}/head", {"pr.txt": "pr\n"}, "PR\n")]
+            )[0]
+        refs = {
+            f"refs/pulls/{number}/head": tip,
+            f"refs/pulls/{number}/merge": tip,
+            f"refs/updates/{number}/head": tip,
+        }
+        gitrepo.update_refs(repo, dict(refs))
+        return refs
+
+    def apply_git_pack_config(self, project: Project, previous: Mapping[str, str | None]) -> None:
+        """Mirror ``gitPackConfig`` into ``pack.*`` of the repository (set or unset)."""
+        repo = self.repo_path(project.id)
+        for field_name, key in GIT_PACK_KEYS.items():
+            value = project.git_pack_config.get(field_name)
+            if value is not None:
+                gitrepo.run_git(repo, "config", key, value)
+            elif previous.get(field_name) is not None:
+                gitrepo.run_git(repo, "config", "--unset-all", key)

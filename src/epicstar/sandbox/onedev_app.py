@@ -1,0 +1,93 @@
+"""ASGI app of the OneDev stand-in: ``/~api`` (see :mod:`.onedev_api`) and git smart HTTP.
+
+Git requests follow ``GitFilter``: the project is looked up by the full path first, then with
+``.git`` stripped (case-insensitively); anonymous callers get 401 + ``WWW-Authenticate``, an
+authenticated caller 404 for an unknown project and 403 without push permission.  Pushes run
+the repository's real hooks (see :mod:`.onedev`).  Everything else is the (absent) web UI: 404.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from epicstar.sandbox.githttp import git_http_backend, repo_prefix, requested_service, smart_suffix
+from epicstar.sandbox.onedev import MANAGER_ENV
+from epicstar.sandbox.onedev_api import OneDevApi, dispatch_api, text
+from epicstar.sandbox.onedev_auth import REALM, authenticate
+from epicstar.sandbox.onedev_data import RestError
+from epicstar.sandbox.reqlog import RecordingMiddleware
+
+if TYPE_CHECKING:
+    from epicstar.sandbox.onedev import FakeOneDev
+
+
+class OneDevApp:
+    def __init__(self, onedev: FakeOneDev) -> None:
+        self.onedev = onedev
+        self.api = OneDevApi(onedev)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        path = request.url.path
+        if path == "/~api" or path.startswith("/~api/"):
+            response = await dispatch_api(self.api, request)
+            await response(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        suffix = smart_suffix(path, request.method, query)
+        if suffix is None:
+            # Everything else is OneDev's web UI, which the stand-in does not have.
+            page = "<html><body><h1>Page Not Found</h1></body></html>"
+            await Response(page, 404, media_type="text/html")(scope, receive, send)
+            return
+        try:
+            await self.serve_git(scope, receive, send, request, suffix)
+        except RestError as exc:
+            await text(exc.status, exc.message, exc.headers)(scope, receive, send)
+
+    async def serve_git(
+        self, scope: Scope, receive: Receive, send: Send, request: Request, suffix: str
+    ) -> None:
+        onedev = self.onedev
+        principal = authenticate(request, onedev)
+        project_path = repo_prefix(request.url.path, suffix)
+        project = onedev.by_path(project_path)
+        if project is None and project_path.endswith(".git"):
+            project_path = project_path[: -len(".git")]
+            project = onedev.by_path(project_path)
+        if not project_path.strip():
+            raise RestError(500, "Project not specified")
+        if project is None or principal is None:
+            if principal is None:
+                raise RestError(401, "Authentication required", REALM)
+            raise RestError(404, f"Project not found or inaccessible: {project_path}")
+        service = requested_service(request.url.path, request.method, request.url.query)
+        push = service == "git-receive-pack"
+        if push and not onedev.can_write(principal, project):
+            raise RestError(403, "You do not have permission to push to this project.")
+        if not push and not onedev.can_read(principal, project):
+            raise RestError(403, "You do not have permission to pull from this project.")
+        manager = "1" if onedev.can_manage(principal, project) else "0"
+        status = await git_http_backend(
+            scope,
+            receive,
+            send,
+            repo_dir=onedev.repo_path(project.id),
+            push_allowed=push,
+            remote_user=principal.login,
+            extra_env={MANAGER_ENV: manager},
+        )
+        if push and suffix == "git-receive-pack" and status == 200:
+            project.last_activity = time.time()
+
+
+def build_app(onedev: FakeOneDev) -> ASGIApp:
+    headers = (b"onedevauthorization", b"authorization")
+    return RecordingMiddleware(OneDevApp(onedev), onedev.log, onedev.faults, auth_headers=headers)
