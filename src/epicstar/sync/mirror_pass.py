@@ -49,8 +49,8 @@ class PassReport:
     fatal: bool = False
 
     @property
-    def ok(self) -> bool:
-        return self.outcome in (AttemptOutcome.MIRRORED, AttemptOutcome.UNCHANGED)
+    def failed(self) -> bool:
+        return self.outcome in (AttemptOutcome.FAILED, AttemptOutcome.PERMANENT_FAILURE)
 
 
 def mirror_once(

@@ -21,10 +21,14 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        """Every repository that should be mirrored is up to date."""
+        """Every repository that should be mirrored is up to date.
+
+        A repository whose source is gone or blocked is no longer one that can be mirrored:
+        it changes state, its mirror is kept, and it does not fail the run.
+        """
         if self.aborted or self.skipped_permanent:
             return False
-        return all(report.ok or report.outcome is None for report in self.reports)
+        return not any(report.failed for report in self.reports)
 
 
 def run_sync(

@@ -1,0 +1,3 @@
+from epicstar.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""A sandboxed GitHub and OneDev plus an epicstar data dir, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from epicstar.config import Settings, load_settings
+from epicstar.sandbox import Role, Sandbox
+from epicstar.state.database import Database
+from epicstar.state.models import Repository, SyncAttempt
+from epicstar.sync.context import open_context, open_database
+from epicstar.sync.runner import RunSummary, run_sync
+from epicstar.sync.tracking import Added, add_repository
+
+
+@dataclass
+class World:
+    sandbox: Sandbox
+    data_dir: Path
+    database_url: str
+    github_token: str
+    onedev_token: str
+    limited_onedev_token: str
+    overrides: dict[str, str]
+
+    @property
+    def github(self) -> Any:
+        return self.sandbox.github
+
+    @property
+    def onedev(self) -> Any:
+        return self.sandbox.onedev
+
+    def env(self) -> dict[str, str]:
+        values = {
+            "EPICSTAR_DATA_DIR": str(self.data_dir),
+            "EPICSTAR_DATABASE_URL": self.database_url,
+            "EPICSTAR_GITHUB_API_URL": self.sandbox.github_api_url,
+            "EPICSTAR_GITHUB_TOKEN": self.github_token,
+            "EPICSTAR_ONEDEV_URL": self.sandbox.onedev_url,
+            "EPICSTAR_ONEDEV_TOKEN": self.onedev_token,
+        }
+        values.update(self.overrides)
+        return values
+
+    def settings(self) -> Settings:
+        saved = dict(os.environ)
+        try:
+            os.environ.update(self.env())
+            return load_settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def add(self, full_name: str) -> Added:
+        settings = self.settings()
+        with open_context(settings) as ctx:
+            return add_repository(ctx.db, ctx.github, full_name)
+
+    def sync(self, **options: Any) -> RunSummary:
+        with open_context(self.settings()) as ctx:
+            return run_sync(ctx, **options)
+
+    def db(self) -> Database:
+        return open_database(self.settings())
+
+    def row(self, github_id: int) -> Repository:
+        database = self.db()
+        try:
+            with database.session() as session:
+                row = session.get(Repository, github_id)
+                assert row is not None
+                return row
+        finally:
+            database.dispose()
+
+    def attempts(self, github_id: int) -> list[SyncAttempt]:
+        database = self.db()
+        try:
+            with database.session() as session:
+                row = session.get(Repository, github_id)
+                assert row is not None
+                return sorted(row.attempts, key=lambda attempt: attempt.id)
+        finally:
+            database.dispose()
+
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, **self.env(), **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "epicstar", *args],
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    github_token = f"ghp_{secrets.token_hex(16)}"
+    onedev_token = f"od_{secrets.token_hex(16)}"
+    limited_token = f"od_limited_{secrets.token_hex(8)}"
+    with Sandbox(
+        tmp_path / "sandbox",
+        github_tokens=[github_token],
+        onedev_tokens={onedev_token: Role.ADMIN, limited_token: Role.NO_CREATE},
+    ) as sandbox:
+        yield World(
+            sandbox=sandbox,
+            data_dir=tmp_path / "data",
+            database_url=database_url,
+            github_token=github_token,
+            onedev_token=onedev_token,
+            limited_onedev_token=limited_token,
+            overrides={},
+        )
