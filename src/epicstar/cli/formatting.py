@@ -19,16 +19,29 @@ def size(count: int) -> str:
     return f"{value:.1f} GiB"
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
 def describe_report(report: PassReport) -> str:
     took = f"{report.seconds:.1f}s"
     where = f" -> {report.onedev_path}" if report.onedev_path else ""
+    if report.renamed_from:
+        where += f" (renamed on GitHub from {report.renamed_from})"
     if report.outcome is None:
         return "skipped: another worker is mirroring it right now"
+    if report.outcome == AttemptOutcome.MIRRORED and report.refs_total == 0:
+        created = "new project; " if report.project_created else ""
+        return f"{created}the repository has no commits yet, nothing to push{where}"
     if report.outcome == AttemptOutcome.MIRRORED:
         created = "new project, " if report.project_created else ""
-        commits = f", {report.new_commits} new commits" if report.new_commits is not None else ""
+        commits = (
+            f", {plural(report.new_commits, 'new commit')}"
+            if report.new_commits is not None
+            else ""
+        )
         return (
-            f"mirrored ({created}{report.refs_changed} refs updated{commits}, "
+            f"mirrored ({created}{plural(report.refs_changed, 'ref')} updated{commits}, "
             f"{size(report.bytes_fetched)} fetched) in {took}{where}"
         )
     if report.outcome == AttemptOutcome.UNCHANGED:
@@ -37,6 +50,8 @@ def describe_report(report: PassReport) -> str:
 
 
 def summary_line(summary: RunSummary) -> str:
+    if not summary.reports and not summary.skipped_permanent:
+        return "No repositories to mirror yet: `epicstar add OWNER/NAME`."
     counts = Counter(report.outcome for report in summary.reports)
     parts = [
         f"{counts[AttemptOutcome.MIRRORED]} mirrored",
@@ -50,7 +65,7 @@ def summary_line(summary: RunSummary) -> str:
     ):
         if counts[outcome]:
             parts.append(f"{counts[outcome]} {outcome.value.replace('_', ' ')}")
-    line = f"{len(summary.reports)} repositories: " + ", ".join(parts)
+    line = f"{plural(len(summary.reports), 'repository', 'repositories')}: " + ", ".join(parts)
     if summary.skipped_permanent:
         line += (
             f"; {summary.skipped_permanent} in permanent failure not retried "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -11,6 +13,7 @@ from epicstar.cli.formatting import when
 from epicstar.config import Settings
 from epicstar.state import repositories
 from epicstar.state.database import current_revision, describe_url
+from epicstar.state.models import Repository
 from epicstar.sync.context import open_database
 
 
@@ -19,32 +22,32 @@ def run_status(settings: Settings, *, as_json: bool, states: list[str]) -> None:
     try:
         with database.session() as session:
             rows = repositories.listing(session, states)
-            records = [row.as_status() for row in rows]
-            table_rows = [
-                (
-                    row.full_name,
-                    row.onedev_path or "-",
-                    row.state,
-                    row.sync_status,
-                    when(row.last_synced_at),
-                    row.error or "",
-                )
-                for row in rows
-            ]
+            if as_json:
+                print(json.dumps([row.as_status() for row in rows], indent=2))
+                return
+            print_table(rows)
     finally:
         database.dispose()
-    if as_json:
-        print(json.dumps(records, indent=2))
-        return
-    console = Console()
-    if not table_rows:
+
+
+def print_table(rows: Sequence[Repository]) -> None:
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    if not rows:
         console.print("No repositories tracked yet: `epicstar add OWNER/NAME`.")
         return
-    table = Table(show_lines=False)
-    for column in ("repository", "OneDev path", "state", "sync", "last synced", "error"):
-        table.add_column(column, overflow="fold")
-    for values in table_rows:
-        table.add_row(*values)
+    table = Table()
+    for column in ("repository", "OneDev path", "state", "sync", "last synced"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("error", overflow="fold", ratio=1)
+    for row in rows:
+        table.add_row(
+            row.full_name,
+            row.onedev_path or "-",
+            row.state,
+            row.sync_status,
+            when(row.last_synced_at),
+            row.error or "",
+        )
     console.print(table)
 
 

@@ -16,13 +16,8 @@ from epicstar.sync.runner import RunSummary, run_sync
 
 
 def run_sync_command(settings: Settings, *, force: bool, retry_failed: bool) -> int:
-    console = Console(stderr=False, highlight=False)
-    interactive = console.is_terminal and sys.stdout.isatty()
     with open_context(settings) as ctx:
-        if interactive:
-            summary = _with_progress(console, ctx, force=force, retry_failed=retry_failed)
-        else:
-            summary = _with_lines(ctx, force=force, retry_failed=retry_failed)
+        summary = sync_with_report(ctx, force=force, retry_failed=retry_failed)
     if summary.aborted:
         print(f"epicstar: error: {summary.aborted}", file=sys.stderr)
         return 2
@@ -30,19 +25,26 @@ def run_sync_command(settings: Settings, *, force: bool, retry_failed: bool) -> 
     return 0 if summary.ok else 1
 
 
+def sync_with_report(
+    ctx: SyncContext, *, force: bool = False, retry_failed: bool = False
+) -> RunSummary:
+    """Run a sync, showing each repository as it finishes."""
+    console = Console(highlight=False)
+    if console.is_terminal:
+        return _with_progress(console, ctx, force=force, retry_failed=retry_failed)
+    return _with_lines(ctx, force=force, retry_failed=retry_failed)
+
+
 def _with_lines(ctx: SyncContext, *, force: bool, retry_failed: bool) -> RunSummary:
     def started(repo: Repository, index: int, total: int) -> None:
         print(f"[{index}/{total}] {repo.full_name} ...", flush=True)
 
     def finished(report: PassReport) -> None:
-        print(f"    {describe_report(report)}", flush=True)
+        if not report.fatal:  # a fatal error is reported once, by the caller
+            print(f"    {describe_report(report)}", flush=True)
 
     return run_sync(
-        ctx,
-        force=force,
-        retry_failed=retry_failed,
-        on_start=started,
-        on_finish=finished,
+        ctx, force=force, retry_failed=retry_failed, on_start=started, on_finish=finished
     )
 
 
@@ -63,14 +65,11 @@ def _with_progress(
         progress.update(task, total=total, completed=index - 1, description=repo.full_name)
 
     def finished(report: PassReport) -> None:
-        progress.console.print(f"{report.full_name}: {describe_report(report)}")
+        if not report.fatal:
+            progress.console.print(f"{report.full_name}: {describe_report(report)}")
         progress.advance(task)
 
     with progress:
         return run_sync(
-            ctx,
-            force=force,
-            retry_failed=retry_failed,
-            on_start=started,
-            on_finish=finished,
+            ctx, force=force, retry_failed=retry_failed, on_start=started, on_finish=finished
         )

@@ -42,6 +42,8 @@ class PassReport:
     onedev_path: str | None = None
     project_created: bool = False
     refs_changed: int = 0
+    refs_total: int = 0
+    renamed_from: str | None = None
     new_commits: int | None = None
     bytes_fetched: int = 0
     seconds: float = 0.0
@@ -114,8 +116,10 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         # The name now belongs to another repository; ours is only known by its id now.
         response = ctx.github.get_repository_by_id(repo.github_id, etag=repo.metadata_etag)
     if response.repository is not None:
+        previous_name = repo.full_name
         apply_metadata(repo, response.repository, response.etag)
-    report.full_name = repo.full_name
+        if repo.full_name != previous_name:
+            report.renamed_from = previous_name
     if repo.disabled:
         repo.error = "disabled on GitHub: not fetched"
         repo.sync_status = SyncStatus.COMPLETED
@@ -154,6 +158,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         repo.onedev_description = description
 
     _mirror_refs(ctx, repo, report, force=force)
+    report.refs_total = len(repo.mirrored_refs or {})
     _ensure_default_branch(ctx, repo)
     repo.sync_status = SyncStatus.COMPLETED
     repo.retry_count = 0

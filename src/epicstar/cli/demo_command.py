@@ -1,0 +1,165 @@
+"""``epicstar demo``: the real engine between local GitHub and OneDev stand-ins, no accounts."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import threading
+from pathlib import Path
+
+from epicstar.cli.formatting import summary_line
+from epicstar.cli.status_command import print_table
+from epicstar.cli.sync_command import sync_with_report
+from epicstar.config import load_settings
+from epicstar.logs import configure
+from epicstar.sandbox import Role, Sandbox
+from epicstar.sandbox.github import FakeGitHub
+from epicstar.state import repositories
+from epicstar.sync.context import SyncContext, open_context
+from epicstar.sync.tracking import add_repository
+
+SAMPLES = (
+    "demo-org/website",
+    "octocat/.github",
+    "demo-org/private-notes",
+    "alice/empty-idea",
+    "alice/dotfiles",
+    "bob/dotfiles",
+)
+
+
+def _create_samples(github: FakeGitHub) -> None:
+    github.create_repo("demo-org", "website", description="A static website", default_branch="main")
+    base = github.commit("demo-org/website", "main", {"index.html": "<h1>Hello</h1>\n"}, "Home")
+    github.commit("demo-org/website", "gh-pages", {"CNAME": "example.com\n"}, "Pages", parent=base)
+    github.tag("demo-org/website", "v1.0", base, annotated=True, message="First release")
+    github.tag("demo-org/website", "v1.1", base, annotated=False)
+    github.create_repo("octocat", ".github", description="Community health files")
+    github.create_repo(
+        "demo-org", "private-notes", private=True, description="Private: needs the token"
+    )
+    github.create_repo("alice", "empty-idea", empty=True, description="No commits yet")
+    github.create_repo("alice", "dotfiles", description="Alice's dotfiles")
+    github.create_repo("bob", "dotfiles", description="Bob's dotfiles", default_branch="trunk")
+
+
+def _change_upstream(github: FakeGitHub) -> None:
+    refs = github.refs("demo-org/website")
+    github.commit("demo-org/website", "main", {"about.html": "<p>About</p>\n"}, "About page")
+    rewritten = github.commit(
+        "demo-org/website",
+        "rewrite",
+        {"CNAME": "www.example.com\n"},
+        "New domain",
+        parent=refs["refs/heads/main"],
+    )
+    github.reset_branch("demo-org/website", "gh-pages", rewritten)  # a force-push
+    github.delete_branch("demo-org/website", "rewrite")
+    github.delete_tag("demo-org/website", "v1.1")
+    github.tag("demo-org/website", "v2.0", "main", annotated=True, message="Second release")
+    github.commit("alice/empty-idea", "main", {"IDEA.md": "# The idea\n"}, "First commit")
+    github.rename("octocat/.github", "octocat/community")
+
+
+def _heading(text: str) -> None:
+    print(f"\n== {text}")
+
+
+def _verify(ctx: SyncContext, sandbox: Sandbox) -> bool:
+    """Compare every mirror's branches and tags with its source's, ref by ref."""
+    exact = True
+    with ctx.db.session() as session:
+        rows = repositories.listing(session)
+    for row in rows:
+        if row.onedev_path is None:
+            continue
+        wanted = ("refs/heads/", "refs/tags/")
+        source = {
+            k: v for k, v in sandbox.github.refs(row.full_name).items() if k.startswith(wanted)
+        }
+        mirror = sandbox.onedev.refs(row.onedev_path)
+        same = {k: v for k, v in mirror.items() if k.startswith(wanted)} == source
+        pulls = [name for name in mirror if name.startswith("refs/pull/")]
+        exact = exact and same and not pulls
+        verdict = "exact" if same and not pulls else "DIFFERENT"
+        print(f"  {row.full_name:24} -> {row.onedev_path:40} {len(source):2} refs  {verdict}")
+    return exact
+
+
+def run_demo(directory: str, *, serve: bool) -> int:
+    root = Path(directory).resolve()
+    for part in ("sandbox", "data"):
+        shutil.rmtree(root / part, ignore_errors=True)
+    github_token = f"demo_gh_{secrets.token_hex(8)}"
+    onedev_token = f"demo_od_{secrets.token_hex(8)}"
+    with Sandbox(
+        root / "sandbox", github_tokens=[github_token], onedev_tokens={onedev_token: Role.ADMIN}
+    ) as sandbox:
+        settings = load_settings(
+            data_dir=root / "data",
+            database_url=f"sqlite:///{root / 'data' / 'epicstar.db'}",
+            github_api_url=sandbox.github_api_url,
+            github_token=github_token,
+            onedev_url=sandbox.onedev_url,
+            onedev_token=onedev_token,
+            onedev_parent="github",
+            github_max_wait=5,
+        )
+        configure(
+            secrets=settings.secrets(), level="info", log_file=settings.log_dir / "epicstar.log"
+        )
+        print(f"Sandbox GitHub at {sandbox.github_url}, sandbox OneDev at {sandbox.onedev_url}")
+        _create_samples(sandbox.github)
+        with open_context(settings) as ctx:
+            for name in SAMPLES:
+                add_repository(ctx.db, ctx.github, name)
+            _heading("First sync: every repository gets its OneDev project and an exact copy")
+            first = sync_with_report(ctx)
+            print(summary_line(first))
+
+            _heading(
+                "Upstream changes: a new commit, a force-push, a deleted and a new tag, "
+                "a first commit in the empty repository, a rename"
+            )
+            _change_upstream(sandbox.github)
+            second = sync_with_report(ctx)
+            print(summary_line(second))
+
+            _heading(
+                "Nothing changed: each repository costs one free conditional request "
+                "and one ls-remote"
+            )
+            sandbox.github.clear_log()
+            sandbox.onedev.clear_log()
+            third = sync_with_report(ctx)
+            print(summary_line(third))
+            print(
+                f"  GitHub API requests: {sandbox.github.count(git=False)} "
+                f"({sandbox.github.count(git=False, status=304)} answered 304, free); "
+                f"git requests to GitHub: {sandbox.github.count(git=True)}; "
+                f"pushes to OneDev: {sandbox.onedev.count(git_service='git-receive-pack')}"
+            )
+
+            _heading("Mirrors compared ref by ref with their sources")
+            exact = _verify(ctx, sandbox)
+            _heading("epicstar status")
+            with ctx.db.session() as session:
+                print_table(repositories.listing(session))
+        ok = first.ok and second.ok and third.ok and exact
+        website = sandbox.onedev.repo_dir("github/demo-org/website")
+        _heading("Where to look")
+        print(f"  OneDev's copy of demo-org/website: git --git-dir={website} log --oneline --all")
+        print(f"  epicstar's database, caches and JSON logs: {root / 'data'}")
+        print(f"  the same status again: EPICSTAR_DATA_DIR={root / 'data'} epicstar status")
+        if serve:
+            print(
+                f"\nServing until Ctrl+C. Clone a mirror with:\n"
+                f"  git -c http.extraHeader='Authorization: Bearer {onedev_token}' clone "
+                f"{sandbox.onedev_url}/github/demo-org/website.git\n"
+                "(a throwaway token of this sandbox only)"
+            )
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                print("stopped")
+    return 0 if ok else 1

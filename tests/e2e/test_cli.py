@@ -1,0 +1,81 @@
+"""The ``epicstar`` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.conftest import World
+
+STATUS_FIELDS = {
+    "github_id",
+    "full_name",
+    "onedev_path",
+    "state",
+    "sync_status",
+    "last_synced_at",
+    "error",
+}
+
+
+def test_add_sync_status_round_trip(world: World) -> None:
+    repo = world.github.create_repo("octo", "cli")
+    assert world.cli("add", "octo/cli").returncode == 0
+    again = world.cli("add", "https://github.com/octo/cli.git")
+    assert again.returncode == 0
+    assert "already tracked" in again.stdout
+
+    pending = json.loads(world.cli("status", "--json").stdout)
+    assert [(item["full_name"], item["sync_status"]) for item in pending] == [
+        ("octo/cli", "pending")
+    ]
+
+    synced = world.cli("sync")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "1 repository: 1 mirrored, 0 up to date" in synced.stdout
+
+    [item] = json.loads(world.cli("status", "--json").stdout)
+    assert set(item) >= STATUS_FIELDS
+    assert item["github_id"] == repo.id
+    assert item["onedev_path"] == "github/octo/cli"
+    assert (item["state"], item["sync_status"], item["error"]) == ("active", "completed", None)
+    assert item["last_synced_at"] is not None
+
+    table = world.cli("status")
+    assert "octo/cli" in table.stdout
+    assert "github/octo/cli" in table.stdout
+    filtered = json.loads(world.cli("status", "--json", "--state", "source_gone").stdout)
+    assert filtered == []
+
+
+def test_sync_exit_code_is_non_zero_while_anything_is_not_up_to_date(world: World) -> None:
+    world.github.create_repo("octo", "ok")
+    world.github.create_repo("octo", "blocked-by-project")
+    world.onedev.add_project("github/octo/blocked-by-project", with_content=True)
+    world.cli("add", "octo/ok")
+    world.cli("add", "octo/blocked-by-project")
+
+    result = world.cli("sync")
+    assert result.returncode == 1
+    assert "1 permanent failure" in result.stdout
+    second = world.cli("sync")
+    assert second.returncode == 1
+    assert "1 in permanent failure not retried" in second.stdout
+
+
+def test_bad_input_is_one_line_without_traceback(world: World) -> None:
+    cases = [
+        (("add", "not a name"), {}, "expected OWNER/NAME"),
+        (("add", "octo/missing"), {}, "not found (404"),
+        (("sync",), {"EPICSTAR_ONEDEV_URL": ""}, "EPICSTAR_ONEDEV_URL is not set"),
+        (("sync",), {"EPICSTAR_ONEDEV_TOKEN": ""}, "EPICSTAR_ONEDEV_TOKEN is not set"),
+        (("sync",), {"EPICSTAR_ONEDEV_URL": "ftp://x"}, "EPICSTAR_ONEDEV_URL: must be an http"),
+        (("status",), {"EPICSTAR_PORT": "x"}, "EPICSTAR_PORT"),
+        (("status",), {"EPICSTAR_DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, "cannot open"),
+    ]
+    for args, env, expected in cases:
+        result = world.cli(*args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith("epicstar: error: ")
+        assert expected in lines[0], (args, lines[0])
