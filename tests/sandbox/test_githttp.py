@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import os
 import socket
+import statistics
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import httpx
 
 from epicstar.sandbox import Sandbox
 from epicstar.sandbox.githttp import smart_suffix
-from tests.sandbox.conftest import OD_ADMIN, git, with_credentials
+from tests.sandbox.conftest import OD_ADMIN, git, git_env, with_credentials
 
 
 def pkt(line: str) -> bytes:
@@ -126,3 +128,47 @@ def test_client_disconnect_reaps_the_backend(sandbox: Sandbox) -> None:
     # The client went away mid-pack: the backend is killed and reaped, no zombies left.
     assert wait_for_no_children() == []
     assert "refs/heads/main" in git("ls-remote", f"{sandbox.github_url}/octo/huge.git").stdout
+
+
+def post_client_seconds(trace: str) -> float:
+    """From a ``GIT_TRACE_CURL`` log: the time from sending the (only) POST until the last
+    bytes of its response arrived, by git's own timestamps."""
+    lines = trace.splitlines()
+    sent = next(i for i, line in enumerate(lines) if "=> Send header: POST " in line)
+    received = [line for line in lines[sent:] if "<= Recv data" in line]
+    assert received, trace
+
+    def seconds(line: str) -> float:
+        hours, minutes, secs = line.split(" ", 1)[0].split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+
+    return (seconds(received[-1]) - seconds(lines[sent])) % 86400
+
+
+def test_v2_ls_remote_post_is_not_held_back(sandbox: Sandbox) -> None:
+    """Regression: the server's sockets had Nagle on, so the POST of a v2 ls-remote (on the
+    kept-alive connection, its response written as headers, body, chunk terminator) waited for
+    the client's delayed ACK: +40 ms on Linux, for every POST.
+
+    What git sees of the POST must be close to what the server spent on it (request log).
+    The stall hit every POST; the median of a few runs stays far from it even on a heavily
+    loaded machine."""
+    sandbox.github.create_repo("octo", "fast")
+    url = f"{sandbox.github_url}/octo/fast.git"
+    env = {**git_env(), "GIT_TRACE_CURL": "1"}
+    overheads: list[float] = []
+    for _ in range(5):
+        sandbox.github.clear_log()
+        proc = subprocess.run(
+            ["git", "-c", "protocol.version=2", "ls-remote", "--heads", url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert "refs/heads/main" in proc.stdout
+        (post,) = sandbox.github.requests("POST")  # logged before the response ended
+        assert (post.git_service, post.status) == ("git-upload-pack", 200)
+        overheads.append(post_client_seconds(proc.stderr) - post.duration)
+    assert statistics.median(overheads) < 0.020, [round(o * 1000, 1) for o in overheads]

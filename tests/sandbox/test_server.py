@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from epicstar.sandbox import Role, Sandbox, serve
+from epicstar.sandbox.reqlog import ObservableServer
+from tests.sandbox.conftest import GH_TOKEN, OD_ADMIN
 
 
 def sandbox_threads() -> list[str]:
@@ -55,3 +59,27 @@ def test_serve_blocks_until_stopped(tmp_path: Path) -> None:
     assert not runner.is_alive()
     assert seen
     assert sandbox_threads() == []
+
+
+@pytest.mark.parametrize("which", ["github", "onedev"])
+def test_kept_alive_connections_answer_without_delay(sandbox: Sandbox, which: str) -> None:
+    """Regression: without TCP_NODELAY on accepted sockets every response after the first
+    on a kept-alive connection (headers and body are separate writes) waited for the
+    client's delayed ACK, ~40 ms on Linux.  The client's time for a request must stay close
+    to the server-side time the request log measured."""
+    server: ObservableServer
+    if which == "github":
+        server, url, auth = sandbox.github, f"{sandbox.github_api_url}/user", GH_TOKEN
+    else:
+        server, url, auth = sandbox.onedev, f"{sandbox.onedev_url}/~api/version/server", OD_ADMIN
+    overheads: list[float] = []
+    with httpx.Client(headers={"Authorization": f"Bearer {auth}"}, timeout=10) as client:
+        for _ in range(6):
+            server.clear_log()
+            started = time.perf_counter()
+            assert client.get(url).status_code == 200
+            elapsed = time.perf_counter() - started
+            (entry,) = server.requests()  # logged before the response ended
+            overheads.append(elapsed - entry.duration)
+    # The first request (new connection, TCP quick-ACK mode) never showed the stall.
+    assert statistics.median(overheads[1:]) < 0.020, [round(o * 1000, 1) for o in overheads]

@@ -3,8 +3,10 @@
 Both fakes wrap their ASGI app in :class:`RecordingMiddleware`, which
 
 * answers with an injected fault when one matches (before the real app sees the request), and
-* records every request (method, path, query, status, git service, auth *scheme*) once the
-  response has started.  Credentials are never recorded, only the scheme word.
+* records every request (method, path, query, status, git service, auth *scheme*), at the
+  latest just before the last byte of its response is sent (so a client finds its request in
+  the log as soon as the request returns).  Credentials are never recorded, only the scheme
+  word.
 """
 
 from __future__ import annotations
@@ -244,19 +246,14 @@ class RecordingMiddleware:
         started = time.time()
         t0 = self.clock()
         capture = _Capture()
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                capture.status = int(message["status"])
-            await send(message)
-
         fault = self.faults.take(method, path)
-        try:
-            if fault is not None:
-                await _send_fault(fault, send_wrapper)
-            else:
-                await self.app(scope, receive, send_wrapper)
-        finally:
+        logged = False
+
+        def record() -> None:
+            nonlocal logged
+            if logged:
+                return
+            logged = True
             self.log.add(
                 LoggedRequest(
                     method=method,
@@ -270,6 +267,24 @@ class RecordingMiddleware:
                     duration=self.clock() - t0,
                 )
             )
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                capture.status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Recorded *before* the client can see the response end, so whoever made the
+                # request finds it in the log as soon as the request returns (the app may
+                # still be cleaning up, e.g. reaping ``git http-backend``).
+                record()
+            await send(message)
+
+        try:
+            if fault is not None:
+                await _send_fault(fault, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            record()  # a response that never completed (error, client gone)
 
 
 async def _send_fault(fault: Fault, send: Send) -> None:
