@@ -636,3 +636,28 @@ def test_enterprise_api_url_keeps_its_path():
         str(handler.requests[0].url) == "https://ghe.example.com/api/v3/repos/octocat/Hello-World"
     )
     assert handler.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+# ---------------------------------------------------------------- token check
+
+
+def test_check_token_uses_the_free_rate_limit_endpoint(make_client: MakeClient):
+    handler = Recorder(github_json(200, {"resources": {}}, headers=rate_headers()))
+    make_client(handler).check_token()
+    assert [str(request.url) for request in handler.requests] == [f"{API}/rate_limit"]
+
+
+def test_check_token_rejects_a_bad_token(make_client: MakeClient):
+    client = make_client(Recorder(github_json(401, {"message": "Bad credentials"})))
+    with pytest.raises(GitHubAuthError, match="EPICSTAR_GITHUB_TOKEN"):
+        client.check_token()
+
+
+def test_check_token_accepts_a_server_without_rate_limits(make_client: MakeClient):
+    make_client(Recorder(not_found())).check_token()
+
+
+def test_check_token_without_a_token_sends_nothing(make_client: MakeClient):
+    handler = Recorder(github_json(200, {}))
+    make_client(handler, token=None).check_token()
+    assert handler.requests == []

@@ -105,7 +105,7 @@ def test_wrong_onedev_token_stops_the_run_before_any_repository(world: World) ->
 
 
 def test_wrong_github_token_stops_the_run_with_one_line(world: World) -> None:
-    world.github.create_repo("octo", "x")
+    repo = world.github.create_repo("octo", "x")
     world.add("octo/x")
     world.github_token = "ghp_wrong"
     result = world.cli("sync")
@@ -115,3 +115,4 @@ def test_wrong_github_token_stops_the_run_with_one_line(world: World) -> None:
     assert "EPICSTAR_GITHUB_TOKEN" in lines[0]
     assert "Traceback" not in result.stderr
     assert "ghp_wrong" not in result.stderr + result.stdout
+    assert world.attempts(repo.id) == [], "a configuration problem is no failed attempt"

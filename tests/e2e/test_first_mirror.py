@@ -158,5 +158,5 @@ def test_description_follows_github(world: World) -> None:
     project = world.onedev.project("github/octo/hello")
     assert project is not None
     assert project["description"].startswith("Says hello, louder\n\n")
-    assert project["parentId"] == world.onedev.project("github/octo")["id"]  # type: ignore[index]
+    assert project["parentId"] == world.onedev.project("github/octo")["id"]
     assert world.row(github_id).onedev_description == project["description"]

@@ -135,7 +135,7 @@ def test_empty_foreign_project_is_adopted(world: World) -> None:
     world.add("octo/prepared")
     assert world.sync().ok
     assert_exact_mirror(world, "octo/prepared", "github/octo/prepared")
-    assert world.onedev.project("github/octo/prepared")["id"] == project_id  # type: ignore[index]
+    assert world.onedev.project("github/octo/prepared")["id"] == project_id
 
 
 def test_project_deleted_in_onedev_is_recreated_where_it_was(world: World) -> None:

@@ -237,3 +237,14 @@ def test_generate_history_for_benchmarks(sandbox: Sandbox) -> None:
     assert gh.refs("octo/big")["refs/heads/main"] == tip
     count = git("--git-dir", str(gh.repo("octo/big").path), "rev-list", "--count", "main")
     assert count.stdout.strip() == "51"
+
+
+def test_rate_limit_endpoint_is_free_and_checks_the_token(tmp_path: Path) -> None:
+    with Sandbox(tmp_path, github_tokens=["tok"]) as sb, httpx.Client() as client:
+        url = f"{sb.github_api_url}/rate_limit"
+        first = client.get(url, headers={"Authorization": "Bearer tok"})
+        second = client.get(url, headers={"Authorization": "Bearer tok"})
+        assert first.status_code == second.status_code == 200
+        assert first.json()["resources"]["core"]["remaining"] == 5000
+        assert second.headers["x-ratelimit-remaining"] == "5000"
+        assert client.get(url, headers={"Authorization": "Bearer bad"}).status_code == 401

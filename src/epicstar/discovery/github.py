@@ -194,6 +194,19 @@ class GitHubClient:
             raise ValueError(f"expected a positive repository id, got {repo_id!r}")
         return self._repository(f"repositories/{repo_id}", etag, f"repository #{repo_id}")
 
+    def check_token(self) -> None:
+        """Fail fast on a rejected token: ``GET /rate_limit`` costs no rate limit.
+
+        Without a token there is nothing to check. A server with rate limiting turned off
+        (GitHub Enterprise) answers 404 there, which says nothing against the token.
+        """
+        if self._token is None:
+            return
+        try:
+            self._request("GET", "rate_limit", subject="the token check")
+        except SourceGone:
+            return
+
     def _repository(self, path: str, etag: str | None, subject: str) -> RepositoryResponse:
         headers = {"If-None-Match": _quoted_etag(etag)} if etag else None
         reply = self._request("GET", path, headers=headers, subject=subject)

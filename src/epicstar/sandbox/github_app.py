@@ -148,13 +148,30 @@ def get_user(ctx: ApiContext) -> ApiResult:
     )
 
 
+def get_rate_limit(ctx: ApiContext) -> ApiResult:
+    """``GET /rate_limit``: the caller's budget; asking costs nothing (see ``FREE_HANDLERS``)."""
+    bucket = ctx.github.limits.snapshot(ctx.caller.token)
+    core = {
+        "limit": bucket.limit,
+        "remaining": bucket.remaining,
+        "reset": bucket.reset,
+        "used": bucket.used,
+        "resource": "core",
+    }
+    return ApiResult(200, {"resources": {"core": core}, "rate": core})
+
+
 API_ROUTES: list[tuple[str, re.Pattern[str], ApiHandler]] = [
+    ("GET", re.compile(r"^/rate_limit/?$"), get_rate_limit),
     ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/?$"), get_repo),
     ("GET", re.compile(r"^/repositories/(?P<id>[0-9]+)/?$"), get_repository_by_id),
     ("GET", re.compile(r"^/user/?$"), get_user),
     # Room for ("GET", re.compile(r"^/user/starred/?$"), list_starred) and
     # ("GET", re.compile(r"^/users/(?P<user>[^/]+)/starred/?$"), list_user_starred).
 ]
+
+# GitHub does not count these against the primary rate limit.
+FREE_HANDLERS: frozenset[ApiHandler] = frozenset({get_rate_limit})
 
 
 # ---------------------------------------------------------------------------- cross-cutting
@@ -234,7 +251,10 @@ def api_response(
     if caller is None:
         bucket = github.limits.consume(None) or github.limits.snapshot(None)
         return json_response(error(401, "Bad credentials"), {**common, **rate_headers(bucket)})
-    counted = github.limits.consume(caller.token)
+    if handler in FREE_HANDLERS:
+        counted: RateLimit | None = github.limits.snapshot(caller.token)
+    else:
+        counted = github.limits.consume(caller.token)
     if counted is None:
         return json_response(
             rate_limited(request, caller),

@@ -94,6 +94,13 @@ def mirror_once(
         report.outcome = AttemptOutcome(repo.sync_status)
         report.error = repo.error
         report.fatal = failure.fatal
+    except BaseException:  # interrupted (Ctrl+C, shutdown): release the lease, keep no lie
+        repo.sync_status = previous_status
+        report.outcome = AttemptOutcome.FAILED
+        report.error = "interrupted before the pass finished"
+        report.seconds = time.monotonic() - started
+        _record(ctx, repo, attempt_id, report)
+        raise
     report.seconds = time.monotonic() - started
     report.full_name = repo.full_name
     report.onedev_path = repo.onedev_path

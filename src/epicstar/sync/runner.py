@@ -41,7 +41,9 @@ def run_sync(
     on_finish: Callable[[PassReport], None] | None = None,
 ) -> RunSummary:
     summary = RunSummary()
-    ctx.onedev.server_version()  # a wrong URL or token stops the run before any repository
+    # A wrong URL or token stops the run before any repository is touched.
+    ctx.onedev.server_version()
+    ctx.github.check_token()
     with ctx.db.session() as session:
         if retry_failed:
             session.execute(
