@@ -22,7 +22,7 @@ def test_demo_mirrors_the_samples_exactly(tmp_path: Path) -> None:
     out = result.stdout
     assert "6 repositories: 6 mirrored, 0 up to date" in out
     assert "6 repositories: 0 mirrored, 6 up to date" in out
-    assert "(6 answered 304, free)" in out
+    assert "repository metadata requests: 6 (6 answered 304); GitHub rate limit used: 0;" in out
     assert "pushes to OneDev: 0" in out
     assert out.count(" refs  exact\n") == 6
     assert "DIFFERENT" not in out

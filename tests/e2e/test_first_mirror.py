@@ -61,6 +61,7 @@ def test_unchanged_resync_is_one_conditional_request_and_one_ls_remote(world: Wo
     world.add("octo/hello")
     world.sync()
     projects_before = world.onedev.projects()
+    budget_before = world.github.rate_limit(world.github_token).remaining
     world.github.clear_log()
     world.onedev.clear_log()
 
@@ -68,8 +69,9 @@ def test_unchanged_resync_is_one_conditional_request_and_one_ls_remote(world: Wo
 
     assert summary.ok
     assert [report.outcome for report in summary.reports] == [AttemptOutcome.UNCHANGED]
-    api = world.github.requests(git=False)
+    api = world.github.requests(git=False, path_prefix="/repos/")
     assert [(request.method, request.status) for request in api] == [("GET", 304)]
+    assert world.github.rate_limit(world.github_token).remaining == budget_before
     git = world.github.requests(git=True)
     assert len(git) == 2, "one ls-remote: the advertisement and the ls-refs command"
     assert world.onedev.count(git=True) == 0, "nothing is pushed"

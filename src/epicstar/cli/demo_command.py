@@ -131,11 +131,15 @@ def run_demo(directory: str, *, serve: bool) -> int:
             )
             sandbox.github.clear_log()
             sandbox.onedev.clear_log()
+            budget = sandbox.github.rate_limit(github_token).remaining
             third = sync_with_report(ctx)
             print(summary_line(third))
+            metadata = sandbox.github.count(git=False, path_prefix="/repos/")
+            used = budget - sandbox.github.rate_limit(github_token).remaining
             print(
-                f"  GitHub API requests: {sandbox.github.count(git=False)} "
-                f"({sandbox.github.count(git=False, status=304)} answered 304, free); "
+                f"  repository metadata requests: {metadata} "
+                f"({sandbox.github.count(path_prefix='/repos/', status=304)} answered 304); "
+                f"GitHub rate limit used: {used}; "
                 f"git requests to GitHub: {sandbox.github.count(git=True)}; "
                 f"pushes to OneDev: {sandbox.onedev.count(git_service='git-receive-pack')}"
             )
