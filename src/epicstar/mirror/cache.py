@@ -20,20 +20,20 @@ from epicstar.mirror.process import GitError, GitResult, base_environment, run_g
 MIRRORED_NAMESPACES = ("refs/heads/", "refs/tags/")
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
-# Settings for every git command epicstar runs. No credential helper may store or offer
-# anything; stalled transfers abort instead of hanging until the deadline.
+# Settings for every git command epicstar runs, passed in the environment so the cache's
+# config file stays git's default. No credential helper may store or offer anything;
+# stalled transfers abort instead of hanging until the deadline; garbage collection runs in
+# the foreground, inside the command's deadline and process group, never detached.
 _COMMON_CONFIG = {
     "credential.helper": "",
+    "core.askPass": "",
     "http.lowSpeedLimit": "1000",
     "http.lowSpeedTime": "120",
     "protocol.version": "2",
-    "core.askPass": "",
+    "core.logAllRefUpdates": "false",
+    "gc.autoDetach": "false",
+    "fetch.writeCommitGraph": "false",
 }
-_CACHE_CONFIG = (
-    ("core.logAllRefUpdates", "false"),
-    ("gc.autoDetach", "false"),
-    ("fetch.writeCommitGraph", "false"),
-)
 _LOCK_FILES = ("packed-refs.lock", "shallow.lock", "config.lock", "HEAD.lock", "index.lock")
 
 Refs = dict[str, str]
@@ -66,8 +66,6 @@ class RepoCache:
                 shutil.rmtree(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._git(["init", "--quiet", "--bare", str(self.path)], cwd=self.path.parent)
-            for key, value in _CACHE_CONFIG:
-                self._git(["config", key, value])
         self.remove_stale_locks()
 
     def remove_stale_locks(self) -> None:

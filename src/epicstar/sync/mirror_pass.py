@@ -154,11 +154,12 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         repo.mirrored_refs = None
         repo.onedev_default_branch = None
         repo.onedev_description = description if placement.created else None
-    repo.onedev_project_id = placement.project_id
-    repo.onedev_path = placement.path
+    if (placement.project_id, placement.path) != (repo.onedev_project_id, repo.onedev_path):
+        repo.onedev_project_id = placement.project_id
+        repo.onedev_path = placement.path
+        _save_placement(ctx, repo)
     report.project_created = placement.created
     report.onedev_path = placement.path
-    _save_placement(ctx, repo)
 
     if repo.onedev_description != description:
         ctx.onedev.set_description(placement.project_id, description)
