@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import gzip
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -12,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
+from starlette.types import Message, Scope
 
-from epicstar.sandbox import Sandbox
-from epicstar.sandbox.githttp import smart_suffix
+from epicstar.sandbox import Sandbox, githttp, server
+from epicstar.sandbox.githttp import git_http_backend, smart_suffix
+from epicstar.sandbox.github import FakeGitHub
 from tests.sandbox.conftest import OD_ADMIN, git, git_env, with_credentials
 
 
@@ -172,3 +179,170 @@ def test_v2_ls_remote_post_is_not_held_back(sandbox: Sandbox) -> None:
         assert (post.git_service, post.status) == ("git-upload-pack", 200)
         overheads.append(post_client_seconds(proc.stderr) - post.duration)
     assert statistics.median(overheads) < 0.020, [round(o * 1000, 1) for o in overheads]
+
+
+def sandbox_backends(root: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of live processes started by a sandbox under ``root``: every
+    ``git http-backend`` and its children (upload-pack, pack-objects) carry its project root."""
+    marker = f"GIT_PROJECT_ROOT={root}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if any(var.startswith(marker) for var in environ.split(b"\0")):
+            found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+    return found
+
+
+def start_stalled_clone(sb: Sandbox, dest: Path) -> subprocess.Popen[bytes]:
+    """A ``git clone`` of a big repository, frozen (SIGSTOP, whole process group) in the middle
+    of its pack, once the server has backed up behind it: socket buffers full, the backend's
+    stdout reader paused with a full buffer."""
+    sb.github.create_repo("octo", "big")
+    sb.github.generate_history("octo/big", commits=400, files_per_commit=20, file_size=4096)
+    url = f"{sb.github_url}/octo/big.git"
+    clone = subprocess.Popen(
+        ["git", "-c", "credential.helper=", "clone", "--mirror", "--quiet", url, str(dest)],
+        env=git_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while clone.poll() is None:
+            packs = list(dest.glob("objects/pack/tmp_pack_*"))
+            with contextlib.suppress(OSError):
+                if packs and max(p.stat().st_size for p in packs) >= 1024 * 1024:
+                    break
+            assert time.monotonic() < deadline, "the clone never got into its pack"
+            time.sleep(0.005)
+        assert clone.poll() is None, "the clone finished before it could be interrupted"
+        os.killpg(clone.pid, signal.SIGSTOP)
+        time.sleep(0.2)
+    except BaseException:
+        kill_group(clone)
+        raise
+    return clone
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def closed_in(sb: Sandbox) -> float:
+    started = time.monotonic()
+    sb.close()
+    return time.monotonic() - started
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("error::ResourceWarning")
+def test_clone_killed_mid_pack_then_sandbox_closed_at_once(tmp_path: Path) -> None:
+    """Regression: a backend whose client was SIGKILLed mid-pack (as the git engine does at a
+    deadline) was never reaped: ``proc.wait()`` only returns once stdout is at EOF, but the
+    handler had stopped reading it, leaving its reader paused with a full buffer.  Closing the
+    sandbox then sat out uvicorn's graceful timeout, cancelled the handler and closed the loop
+    under a live subprocess transport, whose ``__del__`` failed later: "Event loop is closed"."""
+    root = tmp_path / "sb"
+    sb = Sandbox(root, github_tokens=["t"]).start()
+    try:
+        kill_group(start_stalled_clone(sb, tmp_path / "clone.git"))
+    finally:
+        seconds = closed_in(sb)
+    gc.collect()  # a transport that outlived its loop fails here, in __del__
+    assert sandbox_backends(root) == []
+    assert wait_for_no_children() == []
+    assert seconds < 2, "the handler was still busy with the dead client's backend"
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("error::ResourceWarning")
+def test_sandbox_closed_under_a_stalled_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client is still connected (frozen) when the sandbox closes: after the graceful
+    timeout uvicorn cancels the handler, and the backend is still killed, reaped and its
+    transport closed before the loop closes."""
+    monkeypatch.setattr(server, "GRACEFUL_SHUTDOWN_TIMEOUT", 0.3)
+    root = tmp_path / "sb"
+    sb = Sandbox(root, github_tokens=["t"]).start()
+    clone = None
+    try:
+        clone = start_stalled_clone(sb, tmp_path / "clone.git")
+        seconds = closed_in(sb)
+        assert sandbox_backends(root) == []
+    finally:
+        sb.close()
+        if clone is not None:
+            kill_group(clone)
+    gc.collect()
+    assert wait_for_no_children() == []
+    assert seconds < 0.3 + 2
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("error::ResourceWarning")
+def test_shutdown_backends_leaves_nothing_to_the_closing_loop(tmp_path: Path) -> None:
+    """A handler stuck in ``send`` (its client stopped reading, the server is forced to exit):
+    the shutdown kills the backend and, as the handler does not come back, closes its
+    transport itself, all before the loop closes."""
+    gh = FakeGitHub(tmp_path / "gh")
+    repo = gh.create_repo("octo", "big")
+    tip = gh.generate_history("octo/big", commits=100, files_per_commit=20, file_size=4096)
+    body = upload_request(tip)
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/octo/big.git/git-upload-pack",
+        "query_string": b"",
+        "http_version": "1.1",
+        "client": ("127.0.0.1", 1),
+        "headers": [
+            (b"content-type", b"application/x-git-upload-pack-request"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+
+    async def main() -> tuple[int, int, float]:
+        streaming = asyncio.Event()
+        requests = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> Message:
+            if requests:
+                return requests.pop()
+            await asyncio.Event().wait()  # the client never goes away
+            raise AssertionError
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                streaming.set()
+                await asyncio.Event().wait()  # nor does it read any further
+
+        handler = asyncio.create_task(
+            git_http_backend(scope, receive, send, repo_dir=repo.path, push_allowed=False)
+        )
+        await asyncio.wait_for(streaming.wait(), 30)
+        before = githttp.running_backends()
+        started = time.monotonic()
+        await githttp.shutdown_backends(timeout=0.5)
+        assert not handler.done()  # asyncio.run() cancels it, after the transport was closed
+        return before, githttp.running_backends(), time.monotonic() - started
+
+    before, after, seconds = asyncio.run(main())
+    gc.collect()
+    assert (before, after) == (1, 0)
+    assert seconds < 2
+    # Killed, but (unlike a reaped backend) not known to be gone yet.
+    deadline = time.monotonic() + 10
+    while sandbox_backends(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_backends(tmp_path) == []
+    assert wait_for_no_children() == []

@@ -56,6 +56,24 @@ def test_logged_before_the_response_ends() -> None:
     assert len(log) == 1  # the app's return does not log it twice
 
 
+def test_error_logged_before_its_headers_go_out() -> None:
+    """git (curl with FAILONERROR) returns as soon as it has an error status, body unread."""
+    log = RequestLog()
+    seen_at_send: list[tuple[str, int]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b"denied", "more_body": False})
+
+    async def send(message: Message) -> None:
+        seen_at_send.append((message["type"], len(log)))
+
+    asyncio.run(RecordingMiddleware(app, log, FaultInjector())(SCOPE, no_body, send))
+    assert seen_at_send == [("http.response.start", 1), ("http.response.body", 1)]
+    (entry,) = log.entries()
+    assert entry.status == 401
+
+
 def test_unfinished_response_is_logged_once() -> None:
     log = RequestLog()
 

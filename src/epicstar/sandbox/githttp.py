@@ -5,6 +5,12 @@ shell, feeds the request body into its stdin while the CGI output is streamed ba
 reaps the child (also when the client disconnects mid-transfer).  Only the smart protocol is
 served: ``GET …/info/refs?service=…``, ``POST …/git-upload-pack`` and ``POST …/git-receive-pack``;
 anything else (dumb HTTP) gets 404.
+
+Every backend is reaped *and* its asyncio subprocess transport closed before its handler
+returns, whichever way the request ends.  A server shutting down calls
+:func:`shutdown_backends` before its event loop closes: it kills whatever is still running and
+waits (bounded) for those cleanups, so no transport outlives its loop (its ``__del__`` would
+then fail with "Event loop is closed").
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +35,12 @@ CHUNK = 64 * 1024
 SERVICES = ("git-upload-pack", "git-receive-pack")
 # git http-backend buffers upload-pack requests (wants/haves) in memory up to this size.
 MAX_REQUEST_BUFFER = str(256 * 1024 * 1024)
+# How long a backend that was not killed may take to exit after its response was streamed.
+REAP_TIMEOUT = 30.0
+# How long pipes may take to reach EOF once the backend's process group was SIGKILLed.
+KILLED_REAP_TIMEOUT = 5.0
+# How long a server's shutdown waits for the cleanup of backends still running then.
+SHUTDOWN_TIMEOUT = 5.0
 
 
 def smart_suffix(path: str, method: str, query: str) -> str | None:
@@ -140,6 +153,106 @@ class _Exchange:
             _kill(proc)
 
 
+class _Backend:
+    """One running ``git http-backend``: its process, its transport and its cleanup.
+
+    Registered per event loop from spawn until :meth:`_cleanup` has reaped the process and
+    closed the transport, so :func:`shutdown_backends` can find (and wait for) it."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        transport: asyncio.SubprocessTransport,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.proc = proc
+        self.transport = transport
+        self.loop = loop
+        self.finished = asyncio.Event()
+        self._cleanup_task: asyncio.Task[None] | None = None
+        _register(self)
+
+    def kill(self) -> None:
+        _kill(self.proc)
+
+    async def finish(self, *, kill: bool) -> None:
+        """Reap the backend and close its transport.
+
+        The work runs in a task of its own: when the handler is cancelled natively (uvicorn
+        cancels requests that outlive its graceful shutdown, which pierces anyio's shielded
+        scopes), the cleanup still runs to its end, and :func:`shutdown_backends` waits for it.
+        """
+        if self.finished.is_set():
+            return  # closed already, by shutdown_backends()
+        if self._cleanup_task is None:
+            self._cleanup_task = self.loop.create_task(self._cleanup(kill=kill))
+        await asyncio.shield(self._cleanup_task)
+
+    async def _cleanup(self, *, kill: bool) -> None:
+        try:
+            await _reap(self.proc, kill=kill)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the transport (idempotent; kills the group if it still runs) and unregister."""
+        if self.finished.is_set():
+            return
+        if self.proc.returncode is None:
+            self.kill()
+        self.transport.close()
+        self.finished.set()
+        _unregister(self)
+
+
+_backends: dict[asyncio.AbstractEventLoop, set[_Backend]] = {}
+_backends_lock = threading.Lock()
+
+
+def _register(backend: _Backend) -> None:
+    with _backends_lock:
+        _backends.setdefault(backend.loop, set()).add(backend)
+
+
+def _unregister(backend: _Backend) -> None:
+    with _backends_lock:
+        running = _backends.get(backend.loop)
+        if running is not None:
+            running.discard(backend)
+            if not running:
+                del _backends[backend.loop]
+
+
+def running_backends() -> int:
+    """How many backends of the current event loop are not reaped and closed yet."""
+    with _backends_lock:
+        return len(_backends.get(asyncio.get_running_loop(), ()))
+
+
+async def shutdown_backends(timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    """Kill every ``git http-backend`` still running on the current event loop and wait (at
+    most ``timeout`` seconds) until each is reaped and its transport closed.
+
+    For a server that stops, after its requests had their graceful time and before the loop
+    closes: handlers that were cancelled then are still cleaning up, and a handler still
+    streaming ends as soon as its backend dies.  Whatever does not finish in time gets its
+    transport closed here, so that none outlives the loop."""
+    loop = asyncio.get_running_loop()
+    with _backends_lock:
+        backends = list(_backends.get(loop, ()))
+    if not backends:
+        return
+    for backend in backends:
+        backend.kill()
+    with anyio.move_on_after(timeout):
+        for backend in backends:
+            await backend.finished.wait()
+    for backend in backends:
+        if not backend.finished.is_set():
+            log.warning("git http-backend %d not reaped at shutdown", backend.proc.pid)
+            backend.close()
+
+
 async def _pump_request(
     receive: Receive,
     stdin: asyncio.StreamWriter,
@@ -212,16 +325,8 @@ async def git_http_backend(
         remote_user=remote_user,
         extra_env=extra_env,
     )
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        "http-backend",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=os.fspath(repo_dir.parent),
-        process_group=0,
-    )
+    backend = await _spawn(env, repo_dir.parent)
+    proc = backend.proc
     assert proc.stdin is not None
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -236,30 +341,64 @@ async def git_http_backend(
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
-            await _reap(proc, kill=exchange.disconnected.is_set() or not exchange.response_done)
+            await backend.finish(kill=exchange.disconnected.is_set() or not exchange.response_done)
     if errors:
         log.debug("git http-backend stderr: %s", b"".join(errors).decode(errors="replace"))
     return status
 
 
+async def _spawn(env: Mapping[str, str], cwd: Path) -> _Backend:
+    """Start ``git http-backend`` in a process group of its own, keeping its transport."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: asyncio.subprocess.SubprocessStreamProtocol(limit=CHUNK, loop=loop),
+        "git",
+        "http-backend",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env),
+        cwd=os.fspath(cwd),
+        process_group=0,
+    )
+    return _Backend(asyncio.subprocess.Process(transport, protocol, loop), transport, loop)
+
+
 async def _reap(proc: asyncio.subprocess.Process, *, kill: bool) -> None:
-    """Wait for the backend, reading its pipes to EOF so asyncio closes the transport."""
+    """Wait for the backend (killing its process group first when ``kill``), reading its pipes
+    to EOF meanwhile; a backend still running after :data:`REAP_TIMEOUT` is killed."""
     assert proc.stdin is not None
-    assert proc.stdout is not None
-    assert proc.stderr is not None
     if kill:
         _kill(proc)
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         proc.stdin.close()
-    with anyio.move_on_after(30) as scope:
-        await proc.wait()
-        while await proc.stdout.read(CHUNK):
-            pass
-        while await proc.stderr.read(CHUNK):
-            pass
-    if scope.cancelled_caught:  # a hung backend: kill it for good
+    with anyio.move_on_after(KILLED_REAP_TIMEOUT if kill else REAP_TIMEOUT) as scope:
+        await _wait_drained(proc)
+    if scope.cancelled_caught and not kill:  # a hung backend: kill it for good
+        log.warning("git http-backend %d still running; killing it", proc.pid)
         _kill(proc)
-        await proc.wait()
+        with anyio.move_on_after(KILLED_REAP_TIMEOUT):
+            await _wait_drained(proc)
+
+
+async def _wait_drained(proc: asyncio.subprocess.Process) -> None:
+    """``proc.wait()``, reading stdout and stderr to EOF meanwhile.
+
+    asyncio resolves ``wait()`` only once the process has exited *and* every pipe reached EOF.
+    After a client went away mid-pack the response streamer has stopped reading stdout, whose
+    reader is then paused with a full buffer: without draining it here ``wait()`` never returns
+    (even after the whole group was SIGKILLed) and the transport stays open."""
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_discard, proc.stdout)
+        tg.start_soon(_discard, proc.stderr)
+    await proc.wait()
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(CHUNK):
+        pass
 
 
 async def _stream_response(stdout: asyncio.StreamReader, send: Send, exchange: _Exchange) -> int:

@@ -4,9 +4,9 @@ Both fakes wrap their ASGI app in :class:`RecordingMiddleware`, which
 
 * answers with an injected fault when one matches (before the real app sees the request), and
 * records every request (method, path, query, status, git service, auth *scheme*), at the
-  latest just before the last byte of its response is sent (so a client finds its request in
-  the log as soon as the request returns).  Credentials are never recorded, only the scheme
-  word.
+  latest just before the last byte of its response is sent -- an error response (4xx/5xx)
+  before its headers -- so a client finds its request in the log as soon as the request
+  returns.  Credentials are never recorded, only the scheme word.
 """
 
 from __future__ import annotations
@@ -271,6 +271,10 @@ class RecordingMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 capture.status = int(message["status"])
+                if capture.status >= 400:
+                    # An error is final with its status line: git (curl with FAILONERROR)
+                    # returns as soon as it has the headers, without reading the body.
+                    record()
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 # Recorded *before* the client can see the response end, so whoever made the
                 # request finds it in the log as soon as the request returns (the app may

@@ -23,11 +23,34 @@ from typing import Self
 import uvicorn
 from starlette.types import ASGIApp
 
+from epicstar.sandbox import githttp
 from epicstar.sandbox.github import FakeGitHub
 from epicstar.sandbox.onedev import FakeOneDev, Role
 
 STARTUP_TIMEOUT = 15.0
 SHUTDOWN_TIMEOUT = 10.0
+GRACEFUL_SHUTDOWN_TIMEOUT = 5
+# Cleanup of git backends still running after the graceful shutdown: within SHUTDOWN_TIMEOUT.
+BACKEND_SHUTDOWN_TIMEOUT = 3.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, plus: no ``git http-backend`` (process or asyncio transport) outlives the loop.
+
+    uvicorn gives in-flight requests their graceful time, then cancels them; a cancelled git
+    handler may still be reaping its backend then, and ``asyncio.run`` would close the loop
+    under it.  So once uvicorn is done, the remaining backends are killed and their cleanup is
+    waited for (bounded), all before :meth:`run` closes the loop.  Connections still open then
+    (a client that stopped reading: its response can never be flushed, so closing it never
+    completes) are aborted, for the same reason."""
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().serve(sockets)
+        finally:
+            await githttp.shutdown_backends(BACKEND_SHUTDOWN_TIMEOUT)
+            for connection in list(self.server_state.connections):
+                connection.transport.abort()
 
 
 class ServerThread:
@@ -55,9 +78,9 @@ class ServerThread:
             loop="asyncio",
             http="h11",
             ws="none",
-            timeout_graceful_shutdown=5,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
         )
-        self.server = uvicorn.Server(config)
+        self.server: uvicorn.Server = _Server(config)
         self.thread = threading.Thread(target=self._run, name=f"sandbox-{name}", daemon=True)
         self.error: BaseException | None = None
 
