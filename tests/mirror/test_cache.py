@@ -196,3 +196,23 @@ def test_credentials_are_scoped_to_one_origin_and_hidden() -> None:
     }
     with pytest.raises(ValueError, match="embedded credentials"):
         HttpAuth.bearer("https://user:pw@example.com/r.git", "t")
+
+
+def test_counting_commits_copes_with_tags_on_trees_and_many_refs(
+    tmp_path: Path, upstream: Path
+) -> None:
+    tree = git("rev-parse", "main^{tree}", cwd=upstream)
+    git("tag", "-a", "tree-tag", tree, "-m", "a tag on a tree", cwd=upstream)
+    for number in range(300):
+        git("update-ref", f"refs/tags/many-{number}", "refs/heads/main", cwd=upstream)
+    cache = RepoCache(tmp_path / "cache.git", timeout=60)
+    cache.ensure()
+    cache.fetch(str(upstream), None)
+    before = cache.local_refs()
+    assert cache.count_commits(sorted(set(before.values())), []) == 1
+    commit_on(upstream, "main", "two")
+    cache.fetch(str(upstream), None)
+    after = cache.local_refs()
+    changed = sorted({sha for name, sha in after.items() if before.get(name) != sha})
+    assert cache.count_commits(changed, sorted(set(before.values()))) == 1
+    assert cache.count_commits([before["refs/tags/tree-tag"]], []) == 0

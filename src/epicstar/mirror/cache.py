@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from epicstar.mirror.credentials import HttpAuth
-from epicstar.mirror.process import GitError, GitResult, base_environment, run_git
+from epicstar.mirror.process import GitResult, base_environment, run_git
 
 MIRRORED_NAMESPACES = ("refs/heads/", "refs/tags/")
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
@@ -111,27 +111,35 @@ class RepoCache:
         return total
 
     def count_commits(self, tips: Sequence[str], exclude: Sequence[str]) -> int:
-        """Commits reachable from ``tips`` but not from ``exclude`` (tags may point anywhere)."""
-        if not tips:
+        """Commits reachable from ``tips`` but not from ``exclude``.
+
+        Tags may point at trees or blobs: such refs have no commits and are left out. Two git
+        processes whatever the number of refs.
+        """
+        commits = self._peel_to_commits([*tips, *exclude])
+        wanted = sorted({commit for sha in tips if (commit := commits[sha])})
+        if not wanted:
             return 0
-        wanted = [f"{sha}^{{commit}}" for sha in tips]
-        wanted += [f"^{sha}^{{commit}}" for sha in exclude if self._has_commit(sha)]
-        try:
-            result = self._git(["rev-list", "--count", *wanted])
-        except GitError:
-            # A tag on a tree or blob has no commit; count from the commit-ish tips only.
-            commits = [sha for sha in tips if self._has_commit(sha)]
-            if len(commits) == len(tips):
-                raise
-            return self.count_commits(commits, exclude)
+        unwanted = sorted({commit for sha in exclude if (commit := commits[sha])})
+        revisions = "".join(f"{sha}\n" for sha in wanted) + "".join(f"^{sha}\n" for sha in unwanted)
+        result = self._git(["rev-list", "--count", "--stdin"], stdin=revisions)
         return int(result.stdout.strip() or 0)
 
-    def _has_commit(self, sha: str) -> bool:
-        try:
-            self._git(["cat-file", "-e", f"{sha}^{{commit}}"])
-        except GitError:
-            return False
-        return True
+    def _peel_to_commits(self, shas: Sequence[str]) -> dict[str, str | None]:
+        """The commit each object name leads to, or None (a tree, a blob, or missing)."""
+        unique = sorted(set(shas))
+        if not unique:
+            return {}
+        result = self._git(
+            ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+            stdin="".join(f"{sha}^{{commit}}\n" for sha in unique),
+        )
+        answers = result.stdout.splitlines()
+        peeled: dict[str, str | None] = {}
+        for sha, answer in zip(unique, answers, strict=True):
+            name, _, kind = answer.partition(" ")
+            peeled[sha] = name if kind == "commit" else None
+        return peeled
 
     # -- transferring ------------------------------------------------------------------------
 
@@ -163,7 +171,12 @@ class RepoCache:
     # -- plumbing --------------------------------------------------------------------------
 
     def _git(
-        self, args: Sequence[str], *, auth: HttpAuth | None = None, cwd: Path | None = None
+        self,
+        args: Sequence[str],
+        *,
+        auth: HttpAuth | None = None,
+        cwd: Path | None = None,
+        stdin: str | None = None,
     ) -> GitResult:
         config = dict(_COMMON_CONFIG)
         redact = list(self._redact)
@@ -171,7 +184,9 @@ class RepoCache:
             config.update(auth.git_config())
             redact.append(auth.header)
         env = base_environment(config)
-        return run_git(args, cwd=cwd or self.path, env=env, timeout=self.timeout, redact=redact)
+        return run_git(
+            args, cwd=cwd or self.path, env=env, timeout=self.timeout, redact=redact, stdin=stdin
+        )
 
 
 def _parse_refs(output: str, *, separator: str) -> Refs:

@@ -83,6 +83,7 @@ def run_git(
     env: Mapping[str, str],
     timeout: float,
     redact: Sequence[str] = (),
+    stdin: str | None = None,
 ) -> GitResult:
     """Run ``git <args>``; raise GitTimeout after ``timeout`` seconds, GitError on failure."""
     command = ["git", *args]
@@ -91,7 +92,7 @@ def run_git(
         command,
         cwd=cwd,
         env=dict(env),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -99,7 +100,7 @@ def run_git(
         start_new_session=True,
     )
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
+        stdout, stderr = process.communicate(input=stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         stdout, stderr = process.communicate()
