@@ -58,7 +58,7 @@ from epicstar.config import Settings
 from epicstar.sandbox import GitHubRepo, Role, Sandbox
 from epicstar.state.models import AttemptOutcome
 
-DEFAULT_OBJECTS = 50_000
+DEFAULT_OBJECTS = 200_000
 DEFAULT_RUNS = 5
 OWNER = "bench"
 
