@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import shlex
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -59,6 +61,14 @@ def _change_upstream(github: FakeGitHub) -> None:
     github.tag("demo-org/website", "v2.0", "main", annotated=True, message="Second release")
     github.commit("alice/empty-idea", "main", {"IDEA.md": "# The idea\n"}, "First commit")
     github.rename("octocat/.github", "octocat/community")
+
+
+def _program() -> str:
+    """How this command was invoked, so the hint works without the venv on PATH."""
+    invoked = Path(sys.argv[0])
+    if invoked.name == "epicstar" and invoked.parent != Path():
+        return shlex.quote(str(invoked))
+    return "epicstar"
 
 
 def _heading(text: str) -> None:
@@ -154,7 +164,7 @@ def run_demo(directory: str, *, serve: bool) -> int:
         _heading("Where to look")
         print(f"  OneDev's copy of demo-org/website: git --git-dir={website} log --oneline --all")
         print(f"  epicstar's database, caches and JSON logs: {root / 'data'}")
-        print(f"  the same status again: EPICSTAR_DATA_DIR={root / 'data'} epicstar status")
+        print(f"  the same status again: EPICSTAR_DATA_DIR={root / 'data'} {_program()} status")
         if serve:
             print(
                 f"\nServing until Ctrl+C. Clone a mirror with:\n"

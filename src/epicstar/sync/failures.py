@@ -6,17 +6,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from epicstar.destination import (
-    OneDevAuthError,
-    OneDevError,
-    ProjectNameTaken,
-)
-from epicstar.discovery import (
-    GitHubAuthError,
-    GitHubError,
-    GitHubForbidden,
-    RateLimited,
-)
+from epicstar.destination import OneDevAuthError, OneDevError
+from epicstar.discovery import GitHubAuthError, GitHubError, RateLimited
 from epicstar.mirror.process import GitError, GitTimeout
 
 
@@ -39,28 +30,23 @@ class Failure:
     permanent: bool = False
     fatal: bool = False  # the configuration is wrong: stop the run, nothing else can succeed
     retry_at: datetime | None = None
+    unexpected: bool = False  # a bug rather than a condition: log its traceback
 
 
 def classify(error: Exception) -> Failure:
     if isinstance(error, GitHubAuthError):
-        return Failure(str(error), permanent=False, fatal=True)
+        return Failure(str(error), fatal=True)
     if isinstance(error, RateLimited):
         return Failure(str(error), retry_at=error.retry_at)
-    if isinstance(error, GitHubForbidden):
-        return Failure(str(error))
-    if isinstance(error, GitHubError):
-        return Failure(str(error))
     if isinstance(error, OneDevAuthError):
         return Failure(str(error), permanent=True, fatal=error.status == 401)
     if isinstance(error, ProjectConflict):
         return Failure(str(error), permanent=True)
-    if isinstance(error, ProjectNameTaken | OneDevError):
-        return Failure(str(error))
     if isinstance(error, StepFailed):
         return _classify_git(error)
-    if isinstance(error, GitError):
+    if isinstance(error, GitHubError | OneDevError | GitError):
         return Failure(str(error))
-    return Failure(f"unexpected error: {type(error).__name__}: {error}")
+    return Failure(f"unexpected error: {type(error).__name__}: {error}", unexpected=True)
 
 
 def _classify_git(failed: StepFailed) -> Failure:

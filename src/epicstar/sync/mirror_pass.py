@@ -90,6 +90,8 @@ def mirror_once(
         report.error = repo.error
     except Exception as error:  # every failure is recorded, then classified
         failure = classify(error)
+        if failure.unexpected:
+            bound.exception("pass.crashed")
         _mark_failed(ctx, repo, failure)
         report.outcome = AttemptOutcome(repo.sync_status)
         report.error = repo.error
