@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -83,3 +84,13 @@ def test_unreachable_database_is_one_clear_error() -> None:
         database.upgrade()
     with pytest.raises(DatabaseError, match="not a valid database URL"):
         Database("not a url")
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'nested' / 'epicstar.db'}")
+    database.upgrade()
+    with database.engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    database.dispose()
+    assert (mode, foreign_keys) == ("wal", 1)
