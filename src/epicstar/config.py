@@ -6,13 +6,15 @@ reported as a :class:`ConfigError` whose message names the variable to fix.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -69,6 +71,18 @@ class Settings(BaseSettings):
     github_max_wait: int = Field(default=900, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    full_walk_interval: int = Field(default=86400, ge=60, description="seconds between walks")
+    archived_refresh_interval: int = Field(default=7 * 86400, ge=60)
+    unstar_policy: Literal["keep", "move", "delete"] = "keep"
+    unstarred_parent: str | None = None
+
+    include: Annotated[list[str], NoDecode] = []
+    exclude: Annotated[list[str], NoDecode] = []
+    skip_forks: bool = False
+    skip_archived: bool = False
+    max_size_mb: int | None = Field(default=None, ge=1)
+    languages: Annotated[list[str], NoDecode] = []
+
     @field_validator("github_api_url", mode="before")
     @classmethod
     def _api_url(cls, value: Any) -> Any:
@@ -85,6 +99,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             parts = [part for part in value.strip().split("/") if part]
             return "/".join(parts)
+        return value
+
+    @field_validator("include", "exclude", "languages", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        """A JSON array or a comma-separated list (``'octo/*, */dotfiles'``)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("unstarred_parent", mode="before")
+    @classmethod
+    def _holding_parent(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return "/".join(part for part in value.strip().split("/") if part) or None
         return value
 
     @field_validator("github_token", "onedev_token", "webhook_secret", mode="before")
@@ -116,6 +148,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'epicstar.db').resolve()}"
+
+    @property
+    def holding_parent(self) -> str:
+        """Where policy ``move`` puts the mirrors of unstarred repositories."""
+        if self.unstarred_parent:
+            return self.unstarred_parent
+        return f"{self.onedev_parent}/_unstarred" if self.onedev_parent else "_unstarred"
 
     @property
     def cache_dir(self) -> Path:

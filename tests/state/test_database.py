@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import inspect
 from sqlalchemy.exc import StatementError
 
 from epicstar.state import repositories
-from epicstar.state.database import Database, DatabaseError, current_revision
+from epicstar.state.database import Database, DatabaseError, alembic_config, current_revision
 from epicstar.state.models import Repository, SyncAttempt, SyncStatus
 
 
@@ -25,9 +26,9 @@ def db(database_url: str) -> Iterator[Database]:
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
     db.upgrade()  # a second upgrade is a no-op
-    assert current_revision(db.engine) == "0001"
+    assert current_revision(db.engine) == "0002"
     tables = set(inspect(db.engine).get_table_names())
-    assert {"repositories", "sync_attempts", "alembic_version"} <= tables
+    assert {"repositories", "sync_attempts", "star_lists", "alembic_version"} <= tables
 
 
 def test_timestamps_come_back_in_utc(db: Database) -> None:
@@ -94,3 +95,23 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
     database.dispose()
     assert (mode, foreign_keys) == ("wal", 1)
+
+
+def test_upgrading_an_older_schema_keeps_its_rows(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        command.upgrade(alembic_config(database.engine), "0001")
+        with database.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO repositories (github_id, full_name, origin, private, archived,"
+                " disabled, fork, size_kb, state, sync_status, retry_count, created_at,"
+                " updated_at) VALUES (42, 'old/row', 'manual', false, false, false, false, 0,"
+                " 'active', 'completed', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        database.upgrade()
+        with database.session() as session:
+            row = session.get(Repository, 42)
+            assert row is not None
+            assert (row.full_name, row.starred_at, row.language) == ("old/row", None, None)
+    finally:
+        database.dispose()

@@ -99,7 +99,10 @@ class Repository(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     fork: Mapped[bool] = mapped_column(Boolean, default=False)
     size_kb: Mapped[int] = mapped_column(BigInteger, default=0)
+    language: Mapped[str | None] = mapped_column(String(100))
     metadata_etag: Mapped[str | None] = mapped_column(String(200))
+    starred_at: Mapped[datetime | None]
+    unstarred_at: Mapped[datetime | None]
 
     state: Mapped[str] = mapped_column(String(16), default=RepoState.ACTIVE)
     state_reason: Mapped[str | None] = mapped_column(Text)
@@ -143,6 +146,7 @@ class Repository(Base):
             "state_reason": self.state_reason,
             "sync_status": self.sync_status,
             "origin": self.origin,
+            "starred_at": _iso(self.starred_at),
             "last_synced_at": _iso(self.last_synced_at),
             "last_attempt_at": _iso(self.last_attempt_at),
             "next_due_at": _iso(self.next_due_at),
@@ -177,6 +181,18 @@ class SyncAttempt(Base):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class StarListState(Base):
+    """What the last polls of one starred list left behind (one row per list)."""
+
+    __tablename__ = "star_lists"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    first_page_etag: Mapped[str | None] = mapped_column(String(200))
+    last_poll_at: Mapped[datetime | None]
+    last_full_walk_at: Mapped[datetime | None]
+    stars: Mapped[int] = mapped_column(Integer, default=0)
 
 
 def _iso(value: datetime | None) -> str | None:
