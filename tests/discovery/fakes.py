@@ -120,3 +120,13 @@ class Recorder:
         if isinstance(answer, httpx.Response):
             return answer
         return answer(request)
+
+
+def star_item(starred_at: str | None = "2024-05-01T12:00:00Z", **repo: Any) -> dict[str, Any]:
+    """One item of a starred list asked for with ``application/vnd.github.star+json``."""
+    return {"starred_at": starred_at, "repo": repo_body(**repo)}
+
+
+def link_header(**rels: str) -> dict[str, str]:
+    """A ``Link`` header as GitHub writes it: ``<url>; rel="next", <url>; rel="last"``."""
+    return {"link": ", ".join(f'<{url}>; rel="{rel}"' for rel, url in rels.items())}

@@ -8,6 +8,7 @@ from epicstar.discovery.errors import (
     RateLimited,
     SourceBlocked,
     SourceGone,
+    UserNotFound,
 )
 from epicstar.discovery.github import (
     API_VERSION,
@@ -17,6 +18,7 @@ from epicstar.discovery.github import (
 )
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.discovery.repository import Repository
+from epicstar.discovery.starred import Star, StarredPage
 
 __all__ = [
     "API_VERSION",
@@ -32,4 +34,7 @@ __all__ = [
     "RepositoryResponse",
     "SourceBlocked",
     "SourceGone",
+    "Star",
+    "StarredPage",
+    "UserNotFound",
 ]

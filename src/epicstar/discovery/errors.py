@@ -16,6 +16,7 @@ __all__ = [
     "RateLimited",
     "SourceBlocked",
     "SourceGone",
+    "UserNotFound",
 ]
 
 
@@ -41,6 +42,14 @@ class GitHubForbidden(GitHubError):
 
 class SourceGone(GitHubError):
     """404: deleted, private without access, or never existed (GitHub does not say which)."""
+
+
+class UserNotFound(GitHubError):
+    """404 for ``/users/{user}/starred``: no such GitHub user (``user`` names who was asked)."""
+
+    def __init__(self, message: str, *, user: str, status: int | None = 404) -> None:
+        super().__init__(message, status=status)
+        self.user = user
 
 
 class SourceBlocked(GitHubError):

@@ -6,8 +6,8 @@ conditional requests with ETags, and obeys GitHub's primary and secondary rate
 limits (see :mod:`epicstar.discovery.ratelimit`). Every wait goes through the
 injected ``sleep`` and every "now" through the injected ``clock``.
 
-Later endpoints (the starred list) reuse :meth:`GitHubClient._request`, which
-does all of the above for any GET.
+Every endpoint (repositories, the starred list) goes through
+:meth:`GitHubClient._request`, which does all of the above for any GET.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any, NamedTuple, Self
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from pydantic import SecretStr
@@ -35,9 +35,11 @@ from epicstar.discovery.errors import (
     RateLimited,
     SourceBlocked,
     SourceGone,
+    UserNotFound,
 )
 from epicstar.discovery.ratelimit import RateLimit, server_error_backoff, throttle_for
 from epicstar.discovery.repository import Repository
+from epicstar.discovery.starred import STAR_ACCEPT, StarredPage, page_links, stars_from_body
 
 __all__ = [
     "API_VERSION",
@@ -58,6 +60,7 @@ API_VERSION = "2022-11-28"
 DEFAULT_USER_AGENT = f"epicstar/{_package_version()} (+https://github.com/epicstar)"
 ACCEPT = "application/vnd.github+json"
 
+MAX_PER_PAGE = 100
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _PERMANENT_REDIRECTS = (301, 308)
@@ -69,6 +72,10 @@ PERMISSIONS_HELP = (
     "a fine-grained token needs the repository permissions 'Metadata: read' and "
     "'Contents: read' on the repositories, and the user permission 'Starring: read' "
     "for the starred list"
+)
+ANONYMOUS_STARRED_HELP = (
+    "the starred list of the token's user needs EPICSTAR_GITHUB_TOKEN, "
+    "or set EPICSTAR_GITHUB_USER for someone's public stars"
 )
 
 
@@ -206,6 +213,89 @@ class GitHubClient:
             self._request("GET", "rate_limit", subject="the token check")
         except SourceGone:
             return
+
+    def starred_page(
+        self,
+        user: str | None = None,
+        *,
+        url: str | None = None,
+        etag: str | None = None,
+        per_page: int = MAX_PER_PAGE,
+    ) -> StarredPage:
+        """One page of a starred list, most recently starred first.
+
+        Without ``url`` this is page 1: ``GET /user/starred`` (the token's user, so a
+        token is required) when ``user`` is ``None``, else ``GET /users/{user}/starred``
+        (public stars), with ``sort=created&direction=desc&per_page=``. With ``url``, a
+        previous page's ``next_url``, exactly that URL is requested (``user`` then only
+        names the list in messages). ``etag`` makes the request conditional: a 304
+        costs no rate limit and gives a page with ``not_modified=True``.
+
+        Raises :class:`GitHubAuthError` without a token for the token's user,
+        :class:`UserNotFound` when ``/users/{user}/starred`` answers 404, a plain
+        :class:`GitHubError` for a malformed page, and whatever :meth:`_request` raises.
+        """
+        target, params, owner = self._starred_target(user, url, per_page)
+        subject = (
+            f"the starred list of user '{owner}'"
+            if owner is not None
+            else "the starred list of the token's user"
+        )
+        headers = {"Accept": STAR_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = _quoted_etag(etag)
+        try:
+            reply = self._request("GET", target, headers=headers, params=params, subject=subject)
+        except SourceGone as exc:
+            if owner is None:
+                raise
+            raise UserNotFound(
+                f"GitHub has no user '{owner}' ({exc.status}): check EPICSTAR_GITHUB_USER",
+                user=owner,
+                status=exc.status,
+            ) from None
+        response = reply.response
+        new_etag = response.headers.get("etag")
+        if response.status_code == 304:
+            return StarredPage((), new_etag or etag, None, None, not_modified=True)
+        try:
+            stars = stars_from_body(_json_body(response))
+        except ValueError as exc:
+            raise GitHubError(
+                f"unexpected answer from GitHub for {subject}: {self._scrub(str(exc))}",
+                status=response.status_code,
+            ) from None
+        next_url, last_page = page_links(response)
+        return StarredPage(stars, new_etag, next_url, last_page)
+
+    def _starred_target(
+        self, user: str | None, url: str | None, per_page: int
+    ) -> tuple[str, dict[str, str | int] | None, str | None]:
+        """``(url or path, query, owner)`` of a starred-list request; ``owner`` None = token's."""
+        if url is not None:
+            try:
+                parsed = httpx.URL(url)
+            except httpx.InvalidURL:
+                parsed = httpx.URL()
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise ValueError("url must be an absolute URL taken from a page's next_url")
+            owner = user.strip() if user is not None else _starred_list_owner(parsed)
+            return url, None, owner
+        if isinstance(per_page, bool) or not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"per_page must be 1 to {MAX_PER_PAGE}, got {per_page!r}")
+        params: dict[str, str | int] = {
+            "sort": "created",
+            "direction": "desc",
+            "per_page": per_page,
+        }
+        if user is None:
+            if self._token is None:
+                raise GitHubAuthError(ANONYMOUS_STARRED_HELP)
+            return "user/starred", params, None
+        owner = user.strip()
+        if not owner:
+            raise ValueError("the GitHub user name is empty")
+        return f"users/{quote(owner, safe='')}/starred", params, owner
 
     def _repository(self, path: str, etag: str | None, subject: str) -> RepositoryResponse:
         headers = {"If-None-Match": _quoted_etag(etag)} if etag else None
@@ -454,6 +544,14 @@ def _quoted_etag(etag: str) -> str:
     if etag.startswith(('"', 'W/"')):
         return etag
     return f'"{etag}"'
+
+
+def _starred_list_owner(url: httpx.URL) -> str | None:
+    """The ``{user}`` of a ``…/users/{user}/starred`` URL, else ``None``."""
+    parts = url.path.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[-1] == "starred" and parts[-3] == "users" and parts[-2]:
+        return unquote(parts[-2])
+    return None
 
 
 def _one_line(text: str, limit: int = 300) -> str:

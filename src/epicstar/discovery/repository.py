@@ -28,6 +28,7 @@ class Repository:
     fork: bool
     size_kb: int
     pushed_at: str | None
+    language: str | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Repository:
@@ -53,6 +54,7 @@ class Repository:
             fork=_bool(data, "fork"),
             size_kb=_int(data, "size", default=0),
             pushed_at=_timestamp(data, "pushed_at"),
+            language=_opt_str(data, "language"),
         )
 
 
