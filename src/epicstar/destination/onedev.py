@@ -228,27 +228,45 @@ class OneDevClient:
     def set_description(self, project_id: int, description: str | None) -> bool:
         """Set the description, keeping every other field (``parentId`` included).
 
-        Reads the project, changes only ``description`` and posts the whole
-        record back without the read-only fields. Returns ``False`` without
-        writing when the description is already the same.
+        Returns ``False`` without writing when the description is already the same.
         """
-        project = self.get_project(project_id)
-        if project is None:
-            raise OneDevNotFound(
-                f"OneDev project #{project_id} not found: cannot set its description", status=404
-            )
+        project = self._require(project_id, "set its description")
         wanted = _description(description)
         if _description(project.get("description")) == wanted:
             return False
+        self._rewrite(project, {"description": wanted})
+        return True
+
+    def move_project(self, project_id: int, parent_id: int | None, name: str | None = None) -> None:
+        """Put the project under ``parent_id`` (root when None), renamed to ``name`` if given,
+        keeping every other field."""
+        if name is not None and not is_valid_name(name):
+            raise ValueError(f"{name!r} is not a valid OneDev project name")
+        project = self._require(project_id, "move it")
+        changes: dict[str, Any] = {"parentId": parent_id}
+        if name is not None:
+            changes["name"] = name
+        self._rewrite(project, changes)
+
+    def _require(self, project_id: int, purpose: str) -> dict[str, Any]:
+        project = self.get_project(project_id)
+        if project is None:
+            raise OneDevNotFound(
+                f"OneDev project #{project_id} not found: cannot {purpose}", status=404
+            )
+        return project
+
+    def _rewrite(self, project: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+        """Read-modify-write for the full-replace update: post back everything the project
+        has, minus the read-only fields, with ``changes`` applied."""
         data = {key: value for key, value in project.items() if key not in READ_ONLY_FIELDS}
-        data["description"] = wanted
+        data.update(changes)
         for required in ("gitPackConfig", "codeAnalysisSetting"):
             if data.get(required) is None:
                 data[required] = {}
         path = project.get("path")
-        label = f"project '{path}'" if isinstance(path, str) else f"project #{project_id}"
-        self._update(project_id, data, label)
-        return True
+        label = f"project '{path}'" if isinstance(path, str) else f"project #{project.get('id')}"
+        self._update(int(project["id"]), data, label)
 
     def delete_project(self, project_id: int) -> None:
         """``DELETE /~api/projects/{id}``: removes the project **and all its descendants**."""

@@ -19,4 +19,5 @@ def apply_metadata(row: Repository, source: SourceRepository, etag: str | None) 
     row.disabled = source.disabled
     row.fork = source.fork
     row.size_kb = source.size_kb
+    row.language = source.language
     row.metadata_etag = etag

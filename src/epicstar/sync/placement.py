@@ -78,6 +78,24 @@ class ProjectPlacer:
             f"neither '{path}' nor '{_with_suffix(path, github_id)}' is free in OneDev"
         )
 
+    def move_under(self, project_id: int, parent_path: str, github_id: int) -> str:
+        """Move a project under ``parent_path`` (created if needed), keeping its name unless
+        that name is taken there; return its new path."""
+        project = self._onedev.get_project(project_id)
+        if project is None:
+            raise ProjectConflict(f"OneDev project #{project_id} no longer exists")
+        name = str(project["name"])
+        parent_id = self._ensure_parents(parent_path) if parent_path else None
+        for candidate in (name, suffixed(name, github_id)):
+            target = f"{parent_path}/{candidate}" if parent_path else candidate
+            existing = self._onedev.find_project_id(target)
+            if existing == project_id:
+                return target
+            if existing is None:
+                self._onedev.move_project(project_id, parent_id, candidate)
+                return target
+        raise ProjectConflict(f"neither {name} nor its suffixed name is free under {parent_path}")
+
     def _adoptable(self, project_id: int, github_id: int) -> bool:
         """An existing project may be used if it is epicstar's mirror of this repo, or empty."""
         project = self._onedev.get_project(project_id)
