@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.types import ASGIApp
@@ -22,7 +23,9 @@ from epicstar.sandbox.github_model import (
     GitHubRepo,
     RateLimit,
     RateLimiter,
+    Star,
     TokenUser,
+    utc,
 )
 from epicstar.sandbox.gitrepo import CommitSpec, FileContent
 from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
@@ -32,6 +35,8 @@ class FakeGitHub(ObservableServer):
     """In-memory GitHub with real bare repositories on disk.
 
     ``tokens`` are the valid API/git tokens; each gets a user ``user1``, ``user2``, …
+    Users star repositories with :meth:`star` / :meth:`star_many`; the app serves the lists
+    as ``GET /user/starred`` and ``GET /users/{username}/starred``.
     """
 
     def __init__(self, root: Path, tokens: Iterable[str] = ()) -> None:
@@ -47,6 +52,10 @@ class FakeGitHub(ObservableServer):
         self._deleted: dict[str, int] = {}  # lower-case full name -> id
         self._owner_ids: dict[str, int] = {}
         self._next_id = 100_000
+        self._skeletons: dict[str, Path] = {}  # default branch -> empty bare repository
+        self._stars: dict[str, dict[int, Star]] = {}  # lower-case login -> repo id -> star
+        self._star_seq = 0
+        self._last_star: datetime | None = None
         self.tokens: dict[str, TokenUser] = {}
         self.limits = RateLimiter()
         self.log = RequestLog()
@@ -149,7 +158,7 @@ class FakeGitHub(ObservableServer):
                 raise ValueError(f"repository id {repo_id} already used")
             self._next_id = max(self._next_id, repo_id + 1)
         path = self.repos_dir / f"{repo_id}.git"
-        gitrepo.init_bare(path, default_branch, self._template)
+        self._init_bare(path, default_branch)
         now = time.time()
         repo = GitHubRepo(
             id=repo_id,
@@ -167,7 +176,9 @@ class FakeGitHub(ObservableServer):
             topics=list(topics),
             language=language,
         )
-        if not empty:
+        if empty:
+            repo.size_cache = 0  # no objects: what ``git count-objects`` says, without a process
+        else:
             self._seed_content(repo)
         with self.lock:
             self.owner_id(owner)
@@ -175,6 +186,35 @@ class FakeGitHub(ObservableServer):
             self._by_name[full.lower()] = repo_id
             self._redirects.pop(full.lower(), None)
         return repo
+
+    def create_repos(
+        self,
+        owner: str,
+        names: Iterable[str],
+        *,
+        private: bool = False,
+        default_branch: str = "main",
+    ) -> list[GitHubRepo]:
+        """Bulk helper: empty repositories ``owner/<name>`` for every name (no git process
+        per repository, so a thousand take well under a second)."""
+        return [
+            self.create_repo(
+                owner, name, private=private, default_branch=default_branch, empty=True
+            )
+            for name in names
+        ]
+
+    def _init_bare(self, path: Path, default_branch: str) -> None:
+        """``git init --bare`` once per branch name, then a copy of that skeleton for each
+        repository (one git process per repository made creating thousands slow)."""
+        with self.lock:
+            skeleton = self._skeletons.get(default_branch)
+            if skeleton is None:
+                skeleton = self.root / "skeletons" / f"{len(self._skeletons)}.git"
+                shutil.rmtree(skeleton, ignore_errors=True)
+                gitrepo.init_bare(skeleton, default_branch, self._template)
+                self._skeletons[default_branch] = skeleton
+        shutil.copytree(skeleton, path, dirs_exist_ok=True)
 
     def _allocate_id(self) -> int:
         self._next_id += 1
@@ -250,6 +290,8 @@ class FakeGitHub(ObservableServer):
             if repo_id is None:
                 raise KeyError(full_name)
             repo = self._by_id.pop(repo_id)
+            for stars in self._stars.values():  # the id may be given to a new repository
+                stars.pop(repo_id, None)
         shutil.rmtree(repo.path, ignore_errors=True)
 
     def block(self, full_name: str, reason: str = "dmca", html_url: str | None = None) -> None:
@@ -420,3 +462,102 @@ class FakeGitHub(ObservableServer):
         if cached is None:
             cached = repo.size_cache = gitrepo.disk_usage_kib(repo.path)
         return cached
+
+    # ------------------------------------------------------------------ stars
+
+    # Stars belong to the repository id, so they follow renames and transfers.  A deleted
+    # repository drops out of every starred list (the star is kept, so :meth:`restore` brings
+    # it back; :meth:`purge` forgets it).  A blocked (451) repository stays listed: GitHub
+    # does not document what its starred lists do with one, and keeping it is the choice
+    # that lets a client notice the block.  Logins are case-insensitive, like GitHub's.
+
+    def star(self, login: str, full_name: str, starred_at: datetime | None = None) -> datetime:
+        """``login`` stars the live repository ``full_name`` (KeyError if there is none) and
+        gets its ``starred_at``.  By default that is now, or one second after the previous
+        star if that is not later (whole seconds, strictly increasing across calls, so the
+        order is deterministic and every timestamp distinct).  Starring again keeps the
+        original time unless ``starred_at`` is given (a naive datetime is taken as UTC)."""
+        with self.lock:
+            return self._star(login, self.repo(full_name), starred_at)
+
+    def star_many(self, login: str, full_names: Iterable[str]) -> list[datetime]:
+        """Bulk :meth:`star` (for example 1,000 stars for a paging test); returns each name's
+        ``starred_at``.  The new stars get strictly increasing whole seconds ending now (back-
+        dated so a big batch does not reach into the future), still after every earlier star;
+        names already starred keep their time.  KeyError (nothing starred) if one is missing."""
+        with self.lock:
+            repos = [self.repo(name) for name in full_names]
+            mine = self._stars.get(login.lower(), {})
+            fresh: dict[int, GitHubRepo] = {}
+            for repo in repos:
+                if repo.id not in mine:
+                    fresh.setdefault(repo.id, repo)
+            if fresh:
+                start = _whole_second(datetime.now(UTC)) - timedelta(seconds=len(fresh) - 1)
+                if self._last_star is not None:
+                    start = max(start, _whole_second(self._last_star) + timedelta(seconds=1))
+                for offset, repo in enumerate(fresh.values()):
+                    self._star(login, repo, start + timedelta(seconds=offset))
+            mine = self._stars.get(login.lower(), {})
+            return [mine[repo.id].starred_at for repo in repos]
+
+    def _star(self, login: str, repo: GitHubRepo, starred_at: datetime | None) -> datetime:
+        mine = self._stars.setdefault(login.lower(), {})
+        existing = mine.get(repo.id)
+        if existing is not None and starred_at is None:
+            return existing.starred_at
+        if starred_at is None:
+            when = _whole_second(datetime.now(UTC))
+            if self._last_star is not None and when <= self._last_star:
+                when = _whole_second(self._last_star) + timedelta(seconds=1)
+        else:
+            when = utc(starred_at)
+        self._star_seq += 1
+        mine[repo.id] = Star(repo.id, when, self._star_seq)
+        if self._last_star is None or when > self._last_star:
+            self._last_star = when
+        if existing is None:
+            repo.stargazers_count += 1
+        return when
+
+    def unstar(self, login: str, full_name: str) -> bool:
+        """``login`` unstars the live repository ``full_name`` (KeyError if there is none);
+        False when it was not starred (like GitHub, unstarring twice is no error)."""
+        with self.lock:
+            repo = self.repo(full_name)
+            star = self._stars.get(login.lower(), {}).pop(repo.id, None)
+            if star is None:
+                return False
+            repo.stargazers_count = max(repo.stargazers_count - 1, 0)
+            return True
+
+    def stars(self, login: str) -> list[tuple[GitHubRepo, datetime]]:
+        """``login``'s starred repositories, oldest star first (ties: starring order), with
+        ``starred_at``; deleted repositories are left out, private and blocked ones are not
+        (the API filters what a caller may see)."""
+        with self.lock:
+            mine = sorted(
+                self._stars.get(login.lower(), {}).values(),
+                key=lambda star: (star.starred_at, star.seq),
+            )
+            result: list[tuple[GitHubRepo, datetime]] = []
+            for star in mine:
+                repo = self._by_id.get(star.repo_id)
+                if repo is not None and not repo.deleted:
+                    result.append((repo, star.starred_at))
+            return result
+
+    def user_exists(self, login: str) -> bool:
+        """Whether ``/users/{login}`` exists here: a token's user, a repository owner (ever),
+        or someone who has starred something."""
+        key = login.lower()
+        with self.lock:
+            return (
+                key in self._owner_ids
+                or key in self._stars
+                or any(user.login.lower() == key for user in self.tokens.values())
+            )
+
+
+def _whole_second(when: datetime) -> datetime:
+    return when.replace(microsecond=0)

@@ -2,7 +2,7 @@
 
 REST endpoints are plain functions ``(ctx: ApiContext) -> ApiResult`` registered in
 ``API_ROUTES``; :func:`api_response` wraps them with GitHub's cross-cutting behaviour, so
-further endpoints (e.g. ``GET /user/starred``) are added by writing one function and one route.
+further endpoints (like ``GET /user/starred``) are added by writing one function and one route.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +28,14 @@ from epicstar.sandbox.githttp import (
     requested_service,
     smart_suffix,
 )
-from epicstar.sandbox.github_model import GitHubRepo, RateLimit, TokenUser, iso, repo_json
+from epicstar.sandbox.github_model import (
+    GitHubRepo,
+    RateLimit,
+    TokenUser,
+    iso,
+    iso_datetime,
+    repo_json,
+)
 from epicstar.sandbox.reqlog import RecordingMiddleware
 
 if TYPE_CHECKING:
@@ -59,6 +68,9 @@ class ApiContext:
 
 @dataclass
 class ApiResult:
+    """A handler's answer.  On a 200 ``headers`` (e.g. ``link``) are part of the
+    representation: they go into the ETag and are repeated on the 304."""
+
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -95,14 +107,18 @@ def repository_result(ctx: ApiContext, repo: GitHubRepo | None) -> ApiResult:
                 "html_url": repo.block.html_url,
             },
         )
-    body = repo_json(
+    return ApiResult(200, repository_json(ctx, repo))
+
+
+def repository_json(ctx: ApiContext, repo: GitHubRepo) -> dict[str, Any]:
+    """The repository as ``GET /repos/{owner}/{name}`` shows it to this caller."""
+    return repo_json(
         repo,
         owner_id=ctx.github.owner_id(repo.owner),
         size_kib=ctx.github.size_kib(repo),
         base=ctx.base,
         authenticated=ctx.caller.user is not None,
     )
-    return ApiResult(200, body)
 
 
 # ---------------------------------------------------------------------------- endpoints
@@ -161,13 +177,127 @@ def get_rate_limit(ctx: ApiContext) -> ApiResult:
     return ApiResult(200, {"resources": {"core": core}, "rate": core})
 
 
+# ---------------------------------------------------------------------------- starred lists
+
+STAR_MEDIA_TYPES = frozenset(
+    {"application/vnd.github.star+json", "application/vnd.github.v3.star+json"}
+)
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+STARRING_DOCS = f"{DOCS}/activity/starring"
+
+
+def list_starred(ctx: ApiContext) -> ApiResult:
+    """``GET /user/starred``: the token's user's stars (private ones included)."""
+    user = ctx.caller.user
+    if user is None:
+        return error(
+            401,
+            "Requires authentication",
+            documentation_url=f"{STARRING_DOCS}#list-repositories-starred-by-the-authenticated-user",
+        )
+    return starred_page(ctx, user.login, own=True)
+
+
+def list_user_starred(ctx: ApiContext) -> ApiResult:
+    """``GET /users/{username}/starred``: public repositories only, unless the caller is that
+    user (then as ``/user/starred``)."""
+    login = ctx.params["user"]
+    if not ctx.github.user_exists(login):
+        return error(
+            404,
+            "Not Found",
+            documentation_url=f"{STARRING_DOCS}#list-repositories-starred-by-a-user",
+        )
+    caller = ctx.caller.user
+    own = caller is not None and caller.login.lower() == login.lower()
+    return starred_page(ctx, login, own=own)
+
+
+def starred_page(ctx: ApiContext, login: str, *, own: bool) -> ApiResult:
+    """One page of ``login``'s stars: ``sort`` (``created`` | ``updated`` = pushed_at),
+    ``direction`` (``desc`` | ``asc``), ``per_page`` (30, at most 100), ``page`` (from 1);
+    other or malformed parameters are ignored.  More pages only show in the ``link`` header."""
+    stars = [
+        (repo, starred_at)
+        for repo, starred_at in ctx.github.stars(login)
+        if (visible(repo, ctx.caller) if own else not repo.private)
+    ]
+    query = ctx.request.query_params
+    # ``stars`` is in starring order, so the index is the tie-breaker for equal pushed_at.
+    order = list(range(len(stars)))
+    if query.get("sort") == "updated":
+        order.sort(key=lambda i: (stars[i][0].pushed_at, i))
+    if query.get("direction") != "asc":
+        order.reverse()
+    per_page = min(int_param(query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    page = int_param(query.get("page"), 1)
+    last_page = max((len(stars) + per_page - 1) // per_page, 1)
+    chunk = order[(page - 1) * per_page : page * per_page]
+    star_media = wants_star_media(ctx.request.headers.get("accept", ""))
+    items = [starred_item(ctx, *stars[i], star_media=star_media) for i in chunk]
+    headers: dict[str, str] = {}
+    if star_media:
+        headers["x-github-media-type"] = "github.v3; param=star; format=json"
+    link = link_header(ctx, page, last_page)
+    if link:
+        headers["link"] = link
+    return ApiResult(200, items, headers)
+
+
+def starred_item(
+    ctx: ApiContext, repo: GitHubRepo, starred_at: datetime, *, star_media: bool
+) -> dict[str, Any]:
+    body = repository_json(ctx, repo)
+    return {"starred_at": iso_datetime(starred_at), "repo": body} if star_media else body
+
+
+def wants_star_media(accept: str) -> bool:
+    """Whether ``Accept`` names the star media type (which adds ``starred_at``)."""
+    return any(
+        part.split(";", 1)[0].strip().lower() in STAR_MEDIA_TYPES for part in accept.split(",")
+    )
+
+
+def int_param(value: str | None, default: int) -> int:
+    """A positive integer query parameter; anything else means ``default``."""
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return number if number >= 1 else default
+
+
+def link_header(ctx: ApiContext, page: int, last_page: int) -> str | None:
+    """GitHub's ``link``: ``prev``, ``next``, ``last``, ``first`` (those that apply), absolute
+    URLs that keep the caller's query parameters and change only ``page``."""
+    rels: list[tuple[str, int]] = []
+    if page > 1:
+        rels.append(("prev", page - 1))
+    if page < last_page:
+        rels += [("next", page + 1), ("last", last_page)]
+    if page > 1:
+        rels.append(("first", 1))
+    if not rels:
+        return None
+    url = f"{ctx.base}{ctx.request.url.path}"
+    sent = ctx.request.query_params.multi_items()
+    links = []
+    for rel, number in rels:
+        items = [(k, str(number) if k == "page" else v) for k, v in sent]
+        if all(k != "page" for k, _ in sent):
+            items.append(("page", str(number)))
+        links.append(f'<{url}?{urlencode(items)}>; rel="{rel}"')
+    return ", ".join(links)
+
+
 API_ROUTES: list[tuple[str, re.Pattern[str], ApiHandler]] = [
     ("GET", re.compile(r"^/rate_limit/?$"), get_rate_limit),
     ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/?$"), get_repo),
     ("GET", re.compile(r"^/repositories/(?P<id>[0-9]+)/?$"), get_repository_by_id),
     ("GET", re.compile(r"^/user/?$"), get_user),
-    # Room for ("GET", re.compile(r"^/user/starred/?$"), list_starred) and
-    # ("GET", re.compile(r"^/users/(?P<user>[^/]+)/starred/?$"), list_user_starred).
+    ("GET", re.compile(r"^/user/starred/?$"), list_starred),
+    ("GET", re.compile(r"^/users/(?P<user>[^/]+)/starred/?$"), list_user_starred),
 ]
 
 # GitHub does not count these against the primary rate limit.
@@ -219,8 +349,13 @@ def rate_headers(bucket: RateLimit) -> dict[str, str]:
     }
 
 
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest() + '"'
+def etag_of(body: bytes, headers: Mapping[str, str] | None = None) -> str:
+    """Strong ETag of a representation: the body plus the headers that vary with it (the
+    ``link`` of a page, the media type), so e.g. ``[]`` in two media types never match."""
+    digest = hashlib.sha256(body)
+    if headers:
+        digest.update(b"\0" + json.dumps(sorted(headers.items())).encode())
+    return '"' + digest.hexdigest() + '"'
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -264,15 +399,16 @@ def api_response(
     if result.status != 200:
         return json_response(result, {**common, **rate_headers(counted)})
     body = json.dumps(result.body, indent=2).encode()
-    etag = etag_of(body)
+    etag = etag_of(body, result.headers)
     if etag_matches(request.headers.get("if-none-match"), etag):
         # A 304 is free: it does not count against the primary rate limit.
         refunded = github.limits.refund(caller.token)
-        headers = {**common, **rate_headers(refunded), "etag": etag}
+        headers = {**common, **rate_headers(refunded), **result.headers, "etag": etag}
         return Response(status_code=304, headers=headers)
     headers = {
         **common,
         **rate_headers(counted),
+        **result.headers,
         "etag": etag,
         "cache-control": "private, max-age=60, s-maxage=60",
     }

@@ -1,4 +1,5 @@
-"""Data model of the GitHub stand-in: repositories, blocks, tokens and rate-limit buckets."""
+"""Data model of the GitHub stand-in: repositories, blocks, stars, tokens and rate-limit
+buckets."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ DMCA_NOTICE_URL = "https://github.com/github/dmca/blob/master/2024/01/2024-01-01
 def iso(ts: float) -> str:
     """GitHub's timestamp format: ``2024-01-02T03:04:05Z``."""
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc(when: datetime) -> datetime:
+    """``when`` as an aware UTC datetime (a naive one is taken to be UTC already)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def iso_datetime(when: datetime) -> str:
+    """:func:`iso` of a datetime (whole seconds, ``Z``)."""
+    return utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -59,6 +70,16 @@ class GitHubRepo:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Star:
+    """One user's star on a repository, by repository id (so it survives renames and
+    transfers).  ``seq`` breaks ties between equal ``starred_at`` (later star, higher seq)."""
+
+    repo_id: int
+    starred_at: datetime
+    seq: int
 
 
 @dataclass
