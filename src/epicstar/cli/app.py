@@ -56,11 +56,21 @@ def sync(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Also retry permanent failures.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what would be created, updated, moved or deleted."),
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read the whole starred list (finds unstars).")
+    ] = False,
 ) -> None:
-    """Mirror every tracked repository once; exit 0 only if all are up to date."""
-    from epicstar.cli.sync_command import run_sync_command
+    """Poll your stars, then mirror every tracked repository; exit 0 only if all are up to date."""
+    from epicstar.cli.sync_command import run_dry_run, run_sync_command
 
-    code = run_sync_command(settings_and_logs(), force=force, retry_failed=retry_failed)
+    settings = settings_and_logs()
+    if dry_run:
+        raise typer.Exit(run_dry_run(settings, full=full))
+    code = run_sync_command(settings, force=force, retry_failed=retry_failed, full=full)
     raise typer.Exit(code)
 
 

@@ -7,7 +7,9 @@ from datetime import datetime
 
 from epicstar.state.models import AttemptOutcome
 from epicstar.sync.mirror_pass import PassReport
+from epicstar.sync.poll import PollReport
 from epicstar.sync.runner import RunSummary
+from epicstar.sync.stars import Change
 
 
 def size(count: int) -> str:
@@ -72,6 +74,21 @@ def summary_line(summary: RunSummary) -> str:
             "(see `epicstar status`, then `epicstar sync --retry-failed`)"
         )
     return line
+
+
+def describe_poll(report: PollReport) -> str:
+    who = f"stars of {report.source}"
+    cost = plural(report.requests, "request")
+    if report.not_modified:
+        return f"{who}: unchanged since the last poll ({cost}, answered 304: free)"
+    walk = "full walk" if report.full_walk else "quick poll"
+    changes = plural(len(report.changes), "change")
+    return f"{who}: {walk} of {report.stars_seen} stars in {cost}, {changes}"
+
+
+def describe_change(change: Change) -> str:
+    detail = f": {change.detail}" if change.detail else ""
+    return f"{change.kind:8} {change.full_name}{detail}"
 
 
 def when(moment: datetime | None) -> str:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from epicstar.cli.formatting import describe_report, summary_line
+from epicstar.cli.formatting import describe_change, describe_poll, describe_report, summary_line
 from epicstar.config import Settings
 from epicstar.state.models import Repository
 from epicstar.sync.context import SyncContext, open_context
 from epicstar.sync.mirror_pass import PassReport
+from epicstar.sync.plan import plan_sync
+from epicstar.sync.poll import PollReport
 from epicstar.sync.runner import RunSummary, run_sync
 
 
-def run_sync_command(settings: Settings, *, force: bool, retry_failed: bool) -> int:
+def run_sync_command(settings: Settings, *, force: bool, retry_failed: bool, full: bool) -> int:
     with open_context(settings) as ctx:
-        summary = sync_with_report(ctx, force=force, retry_failed=retry_failed)
+        summary = sync_with_report(
+            ctx, force=force, retry_failed=retry_failed, poll=True, full_walk=full
+        )
     if summary.aborted:
         print(f"epicstar: error: {summary.aborted}", file=sys.stderr)
         return 2
@@ -25,17 +30,32 @@ def run_sync_command(settings: Settings, *, force: bool, retry_failed: bool) -> 
     return 0 if summary.ok else 1
 
 
-def sync_with_report(
-    ctx: SyncContext, *, force: bool = False, retry_failed: bool = False
-) -> RunSummary:
-    """Run a sync, showing each repository as it finishes."""
+def run_dry_run(settings: Settings, *, full: bool) -> int:
+    with open_context(settings) as ctx:
+        plan = plan_sync(ctx, full_walk=full)
+    if plan.poll is not None:
+        print(describe_poll(plan.poll))
+    for line in plan.lines:
+        print(f"  {line}")
+    print("dry run: nothing was changed")
+    return 0
+
+
+def sync_with_report(ctx: SyncContext, **options: Any) -> RunSummary:
+    """Run a sync, showing the poll and each repository as it finishes."""
     console = Console(highlight=False)
     if console.is_terminal:
-        return _with_progress(console, ctx, force=force, retry_failed=retry_failed)
-    return _with_lines(ctx, force=force, retry_failed=retry_failed)
+        return _with_progress(console, ctx, **options)
+    return _with_lines(ctx, **options)
 
 
-def _with_lines(ctx: SyncContext, *, force: bool, retry_failed: bool) -> RunSummary:
+def _print_poll(report: PollReport) -> None:
+    print(describe_poll(report), flush=True)
+    for change in report.changes:
+        print(f"    {describe_change(change)}", flush=True)
+
+
+def _with_lines(ctx: SyncContext, **options: Any) -> RunSummary:
     def started(repo: Repository, index: int, total: int) -> None:
         print(f"[{index}/{total}] {repo.full_name} ...", flush=True)
 
@@ -43,14 +63,10 @@ def _with_lines(ctx: SyncContext, *, force: bool, retry_failed: bool) -> RunSumm
         if not report.fatal:  # a fatal error is reported once, by the caller
             print(f"    {describe_report(report)}", flush=True)
 
-    return run_sync(
-        ctx, force=force, retry_failed=retry_failed, on_start=started, on_finish=finished
-    )
+    return run_sync(ctx, on_poll=_print_poll, on_start=started, on_finish=finished, **options)
 
 
-def _with_progress(
-    console: Console, ctx: SyncContext, *, force: bool, retry_failed: bool
-) -> RunSummary:
+def _with_progress(console: Console, ctx: SyncContext, **options: Any) -> RunSummary:
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -69,7 +85,10 @@ def _with_progress(
             progress.console.print(f"{report.full_name}: {describe_report(report)}")
         progress.advance(task)
 
+    def polled(report: PollReport) -> None:
+        progress.console.print(describe_poll(report))
+        for change in report.changes:
+            progress.console.print(f"  {describe_change(change)}")
+
     with progress:
-        return run_sync(
-            ctx, force=force, retry_failed=retry_failed, on_start=started, on_finish=finished
-        )
+        return run_sync(ctx, on_poll=polled, on_start=started, on_finish=finished, **options)

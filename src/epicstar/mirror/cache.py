@@ -97,8 +97,7 @@ class RepoCache:
 
     def remote_refs(self, url: str, auth: HttpAuth | None) -> Refs:
         """Branches and tags the remote advertises (peeled tag lines left out)."""
-        result = self._git(["ls-remote", "--heads", "--tags", "--refs", url], auth=auth)
-        return _parse_refs(result.stdout, separator="\t")
+        return remote_refs(url, auth, timeout=self.timeout, redact=self._redact, cwd=self.path)
 
     def object_bytes(self) -> int:
         total = 0
@@ -178,15 +177,51 @@ class RepoCache:
         cwd: Path | None = None,
         stdin: str | None = None,
     ) -> GitResult:
-        config = dict(_COMMON_CONFIG)
-        redact = list(self._redact)
-        if auth is not None:
-            config.update(auth.git_config())
-            redact.append(auth.header)
-        env = base_environment(config)
-        return run_git(
-            args, cwd=cwd or self.path, env=env, timeout=self.timeout, redact=redact, stdin=stdin
+        return _git(
+            args,
+            auth=auth,
+            cwd=cwd or self.path,
+            timeout=self.timeout,
+            redact=self._redact,
+            stdin=stdin,
         )
+
+
+def remote_refs(
+    url: str,
+    auth: HttpAuth | None,
+    *,
+    timeout: float,
+    redact: Sequence[str] = (),
+    cwd: Path | None = None,
+) -> Refs:
+    """Branches and tags ``url`` advertises: one ``git ls-remote``, no repository needed."""
+    result = _git(
+        ["ls-remote", "--heads", "--tags", "--refs", url],
+        auth=auth,
+        cwd=cwd,
+        timeout=timeout,
+        redact=redact,
+    )
+    return _parse_refs(result.stdout, separator="\t")
+
+
+def _git(
+    args: Sequence[str],
+    *,
+    auth: HttpAuth | None,
+    cwd: Path | None,
+    timeout: float,
+    redact: Sequence[str],
+    stdin: str | None = None,
+) -> GitResult:
+    config = dict(_COMMON_CONFIG)
+    masked = list(redact)
+    if auth is not None:
+        config.update(auth.git_config())
+        masked.append(auth.header)
+    env = base_environment(config)
+    return run_git(args, cwd=cwd, env=env, timeout=timeout, redact=masked, stdin=stdin)
 
 
 def _parse_refs(output: str, *, separator: str) -> Refs:

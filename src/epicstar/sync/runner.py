@@ -11,6 +11,7 @@ from epicstar.state import repositories
 from epicstar.state.models import Repository, RepoState, SyncStatus
 from epicstar.sync.context import SyncContext
 from epicstar.sync.mirror_pass import PassReport, mirror_once
+from epicstar.sync.poll import PollReport, poll_stars, stars_source
 
 
 @dataclass
@@ -18,6 +19,7 @@ class RunSummary:
     reports: list[PassReport] = field(default_factory=list)
     aborted: str | None = None
     skipped_permanent: int = 0
+    poll: PollReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -37,13 +39,19 @@ def run_sync(
     force: bool = False,
     retry_failed: bool = False,
     trigger: str = "cli",
+    poll: bool = False,
+    full_walk: bool = False,
+    on_poll: Callable[[PollReport], None] | None = None,
     on_start: Callable[[Repository, int, int], None] | None = None,
     on_finish: Callable[[PassReport], None] | None = None,
 ) -> RunSummary:
+    """Optionally poll the starred list first, then give every repository one pass."""
     summary = RunSummary()
-    # A wrong URL or token stops the run before any repository is touched.
-    ctx.onedev.server_version()
-    ctx.github.check_token()
+    preflight(ctx)
+    if poll and stars_source(ctx) is not None:
+        summary.poll = poll_stars(ctx, full=full_walk)
+        if on_poll is not None:
+            on_poll(summary.poll)
     with ctx.db.session() as session:
         if retry_failed:
             session.execute(
@@ -77,3 +85,9 @@ def run_sync(
             summary.aborted = report.error
             break
     return summary
+
+
+def preflight(ctx: SyncContext) -> None:
+    """A wrong URL or token stops the run before any repository is touched."""
+    ctx.onedev.server_version()
+    ctx.github.check_token()
