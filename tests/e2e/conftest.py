@@ -18,6 +18,7 @@ from epicstar.sandbox import Role, Sandbox
 from epicstar.state.database import Database
 from epicstar.state.models import Repository, SyncAttempt
 from epicstar.sync.context import open_context, open_database
+from epicstar.sync.poll import PollReport, poll_stars
 from epicstar.sync.runner import RunSummary, run_sync
 from epicstar.sync.tracking import Added, add_repository
 
@@ -69,6 +70,17 @@ class World:
     def sync(self, **options: Any) -> RunSummary:
         with open_context(self.settings()) as ctx:
             return run_sync(ctx, **options)
+
+    def poll(self, **options: Any) -> PollReport:
+        with open_context(self.settings()) as ctx:
+            return poll_stars(ctx, **options)
+
+    @property
+    def login(self) -> str:
+        return str(self.github.tokens[self.github_token].login)
+
+    def star(self, *full_names: str) -> None:
+        self.github.star_many(self.login, full_names)
 
     def db(self) -> Database:
         return open_database(self.settings())

@@ -1,0 +1,213 @@
+"""Starred-list discovery and the lifecycle of a starred repository, through the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from epicstar.state.models import Origin, RepoState
+from tests.e2e.conftest import World
+from tests.e2e.helpers import assert_exact_mirror
+
+
+def starred_requests(world: World) -> list[tuple[str, int]]:
+    return [
+        (request.path, request.status)
+        for request in world.github.requests(path_prefix="/user/starred")
+    ]
+
+
+def test_stars_become_mirrors_and_an_idle_poll_is_one_free_request(world: World) -> None:
+    for name in ("one", "two", "three"):
+        world.github.create_repo("octo", name)
+    world.star("octo/one", "octo/two", "octo/three")
+
+    first = world.sync(poll=True)
+
+    assert first.ok
+    assert first.poll is not None
+    assert first.poll.full_walk
+    assert {change.kind for change in first.poll.changes} == {"track"}
+    for name in ("one", "two", "three"):
+        assert_exact_mirror(world, f"octo/{name}", f"github/octo/{name}")
+
+    world.github.clear_log()
+    budget = world.github.rate_limit(world.github_token).remaining
+    idle = world.sync(poll=True)
+    assert idle.poll is not None
+    assert idle.poll.not_modified
+    assert starred_requests(world) == [("/user/starred", 304)]
+    assert world.github.rate_limit(world.github_token).remaining == budget
+
+
+def test_a_new_star_among_250_is_found_with_one_or_two_requests(world: World) -> None:
+    names = [f"repo-{number:03}" for number in range(251)]
+    world.github.create_repos("many", names)
+    world.star(*(f"many/{name}" for name in names[:250]))
+    initial = world.poll()
+    assert (initial.requests, initial.full_walk, initial.stars_seen) == (3, True, 250)
+
+    world.star("many/repo-250")
+    world.github.clear_log()
+    found = world.poll()
+
+    assert found.requests in (1, 2)
+    assert len(starred_requests(world)) == found.requests
+    assert [(change.kind, change.full_name) for change in found.changes] == [
+        ("track", "many/repo-250")
+    ]
+    assert not found.full_walk
+
+
+def test_a_quick_poll_never_decides_an_unstar(world: World) -> None:
+    names = [f"repo-{number:03}" for number in range(150)]
+    world.github.create_repos("many", names)
+    world.star(*(f"many/{name}" for name in names))
+    world.poll()
+    oldest = world.github.repo("many/repo-000")
+    world.github.unstar(world.login, "many/repo-000")  # deep on page 2: page 1 is unchanged
+
+    quick = world.poll()
+    assert quick.not_modified
+    assert world.row(oldest.id).state == RepoState.ACTIVE
+
+    full = world.poll(full=True)
+    assert full.full_walk
+    assert [(change.kind, change.full_name) for change in full.changes] == [
+        ("unstar", "many/repo-000")
+    ]
+    assert world.row(oldest.id).state == RepoState.UNSTARRED
+
+
+@pytest.mark.parametrize("policy", ["keep", "move", "delete"])
+def test_unstar_policies(world: World, policy: str) -> None:
+    kept = world.github.create_repo("octo", "kept")
+    dropped = world.github.create_repo("octo", "dropped")
+    world.star("octo/kept", "octo/dropped")
+    world.overrides["EPICSTAR_UNSTAR_POLICY"] = policy
+    assert world.sync(poll=True).ok
+    refs = world.onedev.refs("github/octo/dropped")
+
+    world.github.unstar(world.login, "octo/dropped")
+    summary = world.sync(poll=True, full_walk=True)
+
+    assert summary.ok
+    row = world.row(dropped.id)
+    assert row.state == RepoState.UNSTARRED
+    assert row.unstarred_at is not None
+    assert world.row(kept.id).state == RepoState.ACTIVE
+    assert [report.github_id for report in summary.reports] == [kept.id]
+    if policy == "keep":
+        assert world.onedev.refs("github/octo/dropped") == refs
+        assert row.onedev_path == "github/octo/dropped"
+    elif policy == "move":
+        assert world.onedev.project("github/octo/dropped") is None
+        assert row.onedev_path == "github/_unstarred/dropped"
+        assert world.onedev.refs("github/_unstarred/dropped") == refs
+    else:
+        assert world.onedev.project("github/octo/dropped") is None
+        assert row.onedev_project_id is None
+        assert not (world.data_dir / "cache" / f"{dropped.id}.git").exists()
+
+    # Starred again: mirrored again, moved back where mirrors live if it had been moved.
+    world.star("octo/dropped")
+    world.github.commit("octo/dropped", "main", {"again.txt": "again\n"}, "again")
+    assert world.sync(poll=True).ok
+    assert world.row(dropped.id).state == RepoState.ACTIVE
+    assert_exact_mirror(world, "octo/dropped", "github/octo/dropped")
+
+
+def test_a_deleted_repository_leaving_the_list_is_gone_not_unstarred(world: World) -> None:
+    repo = world.github.create_repo("octo", "doomed")
+    world.star("octo/doomed")
+    world.overrides["EPICSTAR_UNSTAR_POLICY"] = "delete"
+    world.sync(poll=True)
+    refs = world.onedev.refs("github/octo/doomed")
+
+    world.github.delete("octo/doomed")
+    poll = world.sync(poll=True, full_walk=True).poll
+
+    assert poll is not None
+    assert [change.kind for change in poll.changes] == ["gone"]
+    assert world.row(repo.id).state == RepoState.SOURCE_GONE
+    assert world.onedev.refs("github/octo/doomed") == refs, "never deleted: it is all that is left"
+
+    world.github.restore("octo/doomed")
+    back = world.sync(poll=True, full_walk=True)
+    assert back.poll is not None
+    assert [change.kind for change in back.poll.changes] == ["back"]
+    assert world.row(repo.id).state == RepoState.ACTIVE
+
+
+def test_rename_in_the_star_list_keeps_one_project(world: World) -> None:
+    repo = world.github.create_repo("octo", "before")
+    world.star("octo/before")
+    world.sync(poll=True)
+    projects = len(world.onedev.projects())
+
+    world.github.rename("octo/before", "other/after")
+    world.github.commit("other/after", "main", {"x.txt": "x\n"}, "x")
+    summary = world.sync(poll=True)
+
+    assert summary.ok
+    assert summary.poll is not None
+    assert [change.kind for change in summary.poll.changes] == ["rename"]
+    assert world.row(repo.id).full_name == "other/after"
+    assert len(world.onedev.projects()) == projects
+    assert_exact_mirror(world, "other/after", "github/octo/before")
+
+
+def test_two_dotfiles_of_two_owners_get_two_projects(world: World) -> None:
+    world.github.create_repo("alice", "dotfiles")
+    world.github.create_repo("bob", "dotfiles")
+    world.star("alice/dotfiles", "bob/dotfiles")
+    assert world.sync(poll=True).ok
+    assert_exact_mirror(world, "alice/dotfiles", "github/alice/dotfiles")
+    assert_exact_mirror(world, "bob/dotfiles", "github/bob/dotfiles")
+
+
+def test_filtered_repositories_never_touch_onedev(world: World) -> None:
+    world.github.create_repo("octo", "wanted", language="Python")
+    world.github.create_repo("octo", "a-fork", fork=True, language="Python")
+    world.github.create_repo("octo", "old", archived=True, language="Python")
+    world.github.create_repo("octo", "go-thing", language="Go")
+    world.github.create_repo("noisy", "stuff", language="Python")
+    world.star("octo/wanted", "octo/a-fork", "octo/old", "octo/go-thing", "noisy/stuff")
+    world.overrides.update(
+        {
+            "EPICSTAR_EXCLUDE": "noisy/*",
+            "EPICSTAR_SKIP_FORKS": "true",
+            "EPICSTAR_SKIP_ARCHIVED": "true",
+            "EPICSTAR_LANGUAGES": "python, rust",
+        }
+    )
+    summary = world.sync(poll=True)
+
+    assert summary.ok
+    assert summary.poll is not None
+    kinds = {change.full_name: change.kind for change in summary.poll.changes}
+    assert kinds == {
+        "octo/wanted": "track",
+        "octo/a-fork": "exclude",
+        "octo/old": "exclude",
+        "octo/go-thing": "exclude",
+        "noisy/stuff": "exclude",
+    }
+    paths = {project["path"] for project in world.onedev.projects()}
+    assert paths == {"github", "github/octo", "github/octo/wanted"}
+    assert world.github.count(git=True, path_prefix="/noisy/") == 0
+
+    # A filter lifted later brings the repository in.
+    world.overrides["EPICSTAR_SKIP_FORKS"] = "false"
+    again = world.sync(poll=True, full_walk=True)
+    assert again.ok
+    assert_exact_mirror(world, "octo/a-fork", "github/octo/a-fork")
+
+
+def test_manually_added_repositories_ignore_stars(world: World) -> None:
+    repo = world.github.create_repo("octo", "by-hand")
+    world.add("octo/by-hand")
+    world.github.create_repo("octo", "starred")
+    world.star("octo/starred")
+    assert world.sync(poll=True, full_walk=True).ok
+    row = world.row(repo.id)
+    assert (row.origin, row.state) == (Origin.MANUAL, RepoState.ACTIVE)
