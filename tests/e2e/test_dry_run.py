@@ -1,0 +1,82 @@
+"""``epicstar sync --dry-run`` says what a sync would do and changes nothing anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import World
+
+
+def snapshot(world: World) -> dict[str, Any]:
+    database = world.db()
+    try:
+        with database.engine.connect() as connection:
+            tables = {
+                table: sorted(
+                    repr(tuple(row))
+                    for row in connection.exec_driver_sql(f"SELECT * FROM {table}")  # noqa: S608
+                )
+                for table in ("repositories", "sync_attempts", "star_lists")
+            }
+    finally:
+        database.dispose()
+    projects = world.onedev.projects()
+    return {
+        "tables": tables,
+        "projects": projects,
+        "refs": {project["path"]: world.onedev.refs(project["path"]) for project in projects},
+        "cache": sorted(str(path) for path in Path(world.data_dir, "cache").rglob("refs/**/*")),
+    }
+
+
+def test_dry_run_changes_nothing(world: World) -> None:
+    for name in ("stays", "changes", "leaves"):
+        world.github.create_repo("octo", name)
+    world.star("octo/stays", "octo/changes", "octo/leaves")
+    world.overrides["EPICSTAR_UNSTAR_POLICY"] = "delete"
+    assert world.cli("sync").returncode == 0
+
+    world.github.create_repo("octo", "newcomer")
+    world.star("octo/newcomer")
+    world.github.unstar(world.login, "octo/leaves")
+    world.github.commit("octo/changes", "main", {"n.txt": "n\n"}, "new commit")
+    before = snapshot(world)
+    world.onedev.clear_log()
+
+    result = world.cli("sync", "--dry-run", "--full")
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "octo/newcomer: would start tracking" in out
+    assert "would create OneDev project github/octo/newcomer" in out
+    assert "octo/leaves is no longer starred: its mirror would be deleted" in out
+    assert "would update 1 refs of github/octo/changes from octo/changes" in out
+    assert "octo/stays: up to date in github/octo/stays" in out
+    assert "dry run: nothing was changed" in out
+    assert snapshot(world) == before
+    assert world.onedev.count(method="POST") == 0
+    assert world.onedev.count(method="DELETE") == 0
+    assert world.onedev.count(git_service="git-receive-pack") == 0
+
+    real = world.cli("sync")
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert snapshot(world) != before
+    assert world.onedev.project("github/octo/leaves") is None
+    assert world.onedev.project("github/octo/newcomer") is not None
+
+
+def test_a_full_walk_of_1000_stars_costs_10_requests(world: World) -> None:
+    names = [f"r{number:04}" for number in range(1000)]
+    world.github.create_repos("bulk", names)
+    world.star(*(f"bulk/{name}" for name in names))
+    world.overrides["EPICSTAR_EXCLUDE"] = "bulk/*"  # discovery only: no mirroring here
+    world.github.clear_log()
+
+    first = world.poll()
+    assert (first.requests, first.stars_seen, first.full_walk) == (10, 1000, True)
+    idle = world.poll()
+    assert (idle.requests, idle.not_modified) == (1, True)
+    full = world.poll(full=True)
+    assert (full.requests, full.stars_seen) == (10, 1000)
+    assert len(world.github.requests(path_prefix="/user/starred")) == 21
