@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from epicstar.state.models import Origin, RepoState
+from epicstar.sync.context import open_context
+from epicstar.sync.runner import run_sync
 from tests.e2e.conftest import World
 from tests.e2e.helpers import assert_exact_mirror
 
@@ -211,3 +215,37 @@ def test_manually_added_repositories_ignore_stars(world: World) -> None:
     assert world.sync(poll=True, full_walk=True).ok
     row = world.row(repo.id)
     assert (row.origin, row.state) == (Origin.MANUAL, RepoState.ACTIVE)
+
+
+def test_public_stars_of_a_named_user_need_no_token(world: World) -> None:
+    world.github.create_repo("octo", "public")
+    world.github.create_repo("octo", "hidden", private=True)
+    world.star("octo/public", "octo/hidden")
+    world.overrides.update({"EPICSTAR_GITHUB_USER": world.login, "EPICSTAR_GITHUB_TOKEN": ""})
+
+    summary = world.sync(poll=True)
+
+    assert summary.ok
+    assert summary.poll is not None
+    assert [change.full_name for change in summary.poll.changes] == ["octo/public"]
+    assert world.github.count(path_prefix=f"/users/{world.login}/starred") == 1
+    assert_exact_mirror(world, "octo/public", "github/octo/public")
+
+
+def test_archived_repositories_are_refreshed_less_often(world: World) -> None:
+    lively = world.github.create_repo("octo", "lively")
+    frozen = world.github.create_repo("octo", "frozen", archived=True)
+    world.star("octo/lively", "octo/frozen")
+    assert world.sync(poll=True).ok
+    lively_due = world.row(lively.id).next_due_at
+    frozen_due = world.row(frozen.id).next_due_at
+    assert lively_due is not None
+    assert frozen_due is not None
+    assert frozen_due - lively_due > timedelta(days=4)
+    assert_exact_mirror(world, "octo/frozen", "github/octo/frozen")
+
+    world.overrides["EPICSTAR_REFRESH_INTERVAL"] = "60"
+    with open_context(world.settings()) as ctx:
+        ctx.clock = lambda: datetime.now(UTC) + timedelta(hours=2)
+        later = run_sync(ctx, due_only=True)
+    assert [report.github_id for report in later.reports] == [lively.id]

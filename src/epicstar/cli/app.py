@@ -63,6 +63,10 @@ def sync(
     full: Annotated[
         bool, typer.Option("--full", help="Read the whole starred list (finds unstars).")
     ] = False,
+    due_only: Annotated[
+        bool,
+        typer.Option("--due-only", help="Only repositories whose refresh is due (for cron)."),
+    ] = False,
 ) -> None:
     """Poll your stars, then mirror every tracked repository; exit 0 only if all are up to date."""
     from epicstar.cli.sync_command import run_dry_run, run_sync_command
@@ -70,7 +74,9 @@ def sync(
     settings = settings_and_logs()
     if dry_run:
         raise typer.Exit(run_dry_run(settings, full=full))
-    code = run_sync_command(settings, force=force, retry_failed=retry_failed, full=full)
+    code = run_sync_command(
+        settings, force=force, retry_failed=retry_failed, full=full, due_only=due_only
+    )
     raise typer.Exit(code)
 
 

@@ -18,10 +18,17 @@ from epicstar.sync.poll import PollReport
 from epicstar.sync.runner import RunSummary, run_sync
 
 
-def run_sync_command(settings: Settings, *, force: bool, retry_failed: bool, full: bool) -> int:
+def run_sync_command(
+    settings: Settings, *, force: bool, retry_failed: bool, full: bool, due_only: bool
+) -> int:
     with open_context(settings) as ctx:
         summary = sync_with_report(
-            ctx, force=force, retry_failed=retry_failed, poll=True, full_walk=full
+            ctx,
+            force=force,
+            retry_failed=retry_failed,
+            poll=True,
+            full_walk=full,
+            due_only=due_only,
         )
     if summary.aborted:
         print(f"epicstar: error: {summary.aborted}", file=sys.stderr)

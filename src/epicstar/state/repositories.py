@@ -24,9 +24,16 @@ def path_taken(session: Session, path: str, *, except_id: int) -> bool:
     return session.scalars(statement).first() is not None
 
 
-def to_mirror(session: Session, *, include_permanent_failures: bool) -> list[Repository]:
-    """Every repository that should be mirrored now, oldest success first."""
+def to_mirror(
+    session: Session, *, include_permanent_failures: bool, due_at: datetime | None = None
+) -> list[Repository]:
+    """Every repository that should be mirrored (only those due at ``due_at`` if given),
+    oldest success first."""
     statement = select(Repository).where(Repository.state == RepoState.ACTIVE)
+    if due_at is not None:
+        statement = statement.where(
+            or_(Repository.next_due_at.is_(None), Repository.next_due_at <= due_at)
+        )
     if not include_permanent_failures:
         statement = statement.where(Repository.sync_status != SyncStatus.PERMANENT_FAILURE)
     statement = statement.order_by(

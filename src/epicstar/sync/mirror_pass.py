@@ -174,7 +174,9 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     repo.retry_count = 0
     repo.error = None
     repo.last_synced_at = ctx.clock()
-    repo.next_due_at = ctx.clock() + jittered(ctx.settings.refresh_interval)
+    settings = ctx.settings
+    interval = settings.archived_refresh_interval if repo.archived else settings.refresh_interval
+    repo.next_due_at = ctx.clock() + jittered(interval)
 
 
 def _mirror_refs(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool) -> None:

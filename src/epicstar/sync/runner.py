@@ -38,6 +38,7 @@ def run_sync(
     *,
     force: bool = False,
     retry_failed: bool = False,
+    due_only: bool = False,
     trigger: str = "cli",
     poll: bool = False,
     full_walk: bool = False,
@@ -62,7 +63,11 @@ def run_sync(
                 )
                 .values(retry_count=0, sync_status=SyncStatus.PENDING)
             )
-        todo = repositories.to_mirror(session, include_permanent_failures=retry_failed)
+        todo = repositories.to_mirror(
+            session,
+            include_permanent_failures=retry_failed,
+            due_at=ctx.clock() if due_only else None,
+        )
         summary.skipped_permanent = (
             session.scalar(
                 select(func.count())
