@@ -17,8 +17,8 @@ from epicstar.logs import configure
 from epicstar.sandbox import Role, Sandbox
 from epicstar.sandbox.github import FakeGitHub
 from epicstar.state import repositories
+from epicstar.state.models import RepoState
 from epicstar.sync.context import SyncContext, open_context
-from epicstar.sync.tracking import add_repository
 
 SAMPLES = (
     "demo-org/website",
@@ -61,6 +61,13 @@ def _change_upstream(github: FakeGitHub) -> None:
     github.tag("demo-org/website", "v2.0", "main", annotated=True, message="Second release")
     github.commit("alice/empty-idea", "main", {"IDEA.md": "# The idea\n"}, "First commit")
     github.rename("octocat/.github", "octocat/community")
+    github.create_repo("carol", "new-star", description="Starred since the last sync")
+
+
+def _change_stars(github: FakeGitHub, login: str) -> None:
+    github.star(login, "carol/new-star")
+    github.unstar(login, "alice/dotfiles")
+    github.delete("bob/dotfiles")
 
 
 def _program() -> str:
@@ -82,6 +89,13 @@ def _verify(ctx: SyncContext, sandbox: Sandbox) -> bool:
         rows = repositories.listing(session)
     for row in rows:
         if row.onedev_path is None:
+            continue
+        if row.state != RepoState.ACTIVE:
+            refs = len(sandbox.onedev.refs(row.onedev_path))
+            print(
+                f"  {row.full_name:24} -> {row.onedev_path:40} {refs:2} refs  "
+                f"kept as it was ({row.state})"
+            )
             continue
         wanted = ("refs/heads/", "refs/tags/")
         source = {
@@ -120,29 +134,33 @@ def run_demo(directory: str, *, serve: bool) -> int:
         )
         print(f"Sandbox GitHub at {sandbox.github_url}, sandbox OneDev at {sandbox.onedev_url}")
         _create_samples(sandbox.github)
+        login = sandbox.github.tokens[github_token].login
+        sandbox.github.star_many(login, SAMPLES)
         with open_context(settings) as ctx:
-            for name in SAMPLES:
-                add_repository(ctx.db, ctx.github, name)
-            _heading("First sync: every repository gets its OneDev project and an exact copy")
-            first = sync_with_report(ctx)
+            _heading(
+                f"First sync: {login}'s {len(SAMPLES)} stars are found, each gets its OneDev "
+                "project and an exact copy"
+            )
+            first = sync_with_report(ctx, poll=True)
             print(summary_line(first))
 
             _heading(
-                "Upstream changes: a new commit, a force-push, a deleted and a new tag, "
-                "a first commit in the empty repository, a rename"
+                "Upstream changes: a new commit, a force-push, a deleted and a new tag, a first "
+                "commit in the empty repository, a rename; a new star, an unstar, a deletion"
             )
             _change_upstream(sandbox.github)
-            second = sync_with_report(ctx)
+            _change_stars(sandbox.github, login)
+            second = sync_with_report(ctx, poll=True, full_walk=True)
             print(summary_line(second))
 
             _heading(
-                "Nothing changed: each repository costs one free conditional request "
-                "and one ls-remote"
+                "Nothing changed: the star list and each repository cost one free conditional "
+                "request, plus one ls-remote per repository"
             )
             sandbox.github.clear_log()
             sandbox.onedev.clear_log()
             budget = sandbox.github.rate_limit(github_token).remaining
-            third = sync_with_report(ctx)
+            third = sync_with_report(ctx, poll=True)
             print(summary_line(third))
             metadata = sandbox.github.count(git=False, path_prefix="/repos/")
             used = budget - sandbox.github.rate_limit(github_token).remaining

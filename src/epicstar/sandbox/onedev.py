@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 
 from epicstar.sandbox import gitrepo
 from epicstar.sandbox.gitrepo import CommitSpec
-from epicstar.sandbox.onedev_data import Project, project_data
+from epicstar.sandbox.onedev_data import BaseAuthorization, Project, project_data
 from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
 
 VERSION = "16.5.6"
@@ -121,6 +121,8 @@ class FakeOneDev(ObservableServer):
         self._projects: dict[int, Project] = {}
         self._paths: dict[str, int] = {}
         self._next_id = 1
+        self._base_authorizations: dict[int, BaseAuthorization] = {}
+        self._next_base_authorization_id = 1
         self.log = RequestLog()
         self.faults = FaultInjector()
         from epicstar.sandbox.onedev_app import build_app
@@ -150,6 +152,8 @@ class FakeOneDev(ObservableServer):
         return principal.role is not Role.READ_ONLY
 
     def can_read(self, principal: Principal, project: Project) -> bool:
+        # Every role may read every project, so default roles (base authorizations, which
+        # OneDev grants to every logged-in user along the parent chain) add nothing here.
         return True
 
     def can_create_root(self, principal: Principal) -> bool:
@@ -221,12 +225,58 @@ class FakeOneDev(ObservableServer):
         with self.lock:
             for pid in project_ids:
                 self._projects.pop(pid, None)
+            gone = set(project_ids)
+            for auth in list(self._base_authorizations.values()):
+                if auth.project_id in gone:  # cascades with the project
+                    del self._base_authorizations[auth.id]
             self.refresh_paths()
         for pid in project_ids:
             shutil.rmtree(self.repo_path(pid), ignore_errors=True)
 
     def repo_path(self, project_id: int) -> Path:
         return self.repos_dir / f"{project_id}.git"
+
+    # ------------------------------------------------------------------ default roles
+
+    def base_authorizations(self, project_id: int) -> list[BaseAuthorization]:
+        """The project's own default roles (``project.getBaseAuthorizations()``), by id."""
+        with self.lock:
+            return sorted(
+                (a for a in self._base_authorizations.values() if a.project_id == project_id),
+                key=lambda a: a.id,
+            )
+
+    def base_authorization(self, authorization_id: int) -> BaseAuthorization | None:
+        with self.lock:
+            return self._base_authorizations.get(authorization_id)
+
+    def create_base_authorization(self, project_id: int, role_id: int) -> BaseAuthorization:
+        """Insert a row; ValueError for an unknown role (id < 1) or a duplicate
+        {project, role} (OneDev's unique constraint)."""
+        with self.lock:
+            if role_id < 1:
+                raise ValueError(f"no role {role_id}")
+            if any(a.role_id == role_id for a in self.base_authorizations(project_id)):
+                raise ValueError(f"project {project_id} already has default role {role_id}")
+            authorization = BaseAuthorization(self._next_base_authorization_id, project_id, role_id)
+            self._next_base_authorization_id += 1
+            self._base_authorizations[authorization.id] = authorization
+            return authorization
+
+    def delete_base_authorization(self, authorization_id: int) -> None:
+        with self.lock:
+            self._base_authorizations.pop(authorization_id, None)
+
+    def inherited_base_authorizations(self, project: Project) -> list[BaseAuthorization]:
+        """Default roles in effect on ``project``: its own and every ancestor's
+        (``DefaultAuthorizingService`` walks up the parent chain)."""
+        with self.lock:
+            found: list[BaseAuthorization] = []
+            current: Project | None = project
+            while current is not None:
+                found.extend(self.base_authorizations(current.id))
+                current = self.get(current.parent_id) if current.parent_id is not None else None
+            return found
 
     # ------------------------------------------------------------------ test helpers
 
@@ -243,6 +293,21 @@ class FakeOneDev(ObservableServer):
 
     def projects(self) -> list[dict[str, Any]]:
         return [project_data(p) for p in sorted(self.all_projects(), key=lambda p: p.id)]
+
+    def add_default_role(self, path: str, role_id: int = 2) -> int:
+        """Give project ``path`` a default role (a ``BaseAuthorization`` row) as a project
+        manager would in OneDev's UI; returns the row's id.  Role 1 is "Owner"; any positive
+        id is accepted.  ValueError if the project already has that default role."""
+        return self.create_base_authorization(self._require(path).id, role_id).id
+
+    def default_roles(self, path: str, *, inherited: bool = False) -> list[int]:
+        """Role ids of the project's own default roles (what ``GET
+        /~api/projects/{id}/base-authorizations`` lists); ``inherited=True`` adds the
+        ancestors' ones, i.e. every default role in effect on the project."""
+        project = self._require(path)
+        if inherited:
+            return [a.role_id for a in self.inherited_base_authorizations(project)]
+        return [a.role_id for a in self.base_authorizations(project.id)]
 
     def repo_dir(self, path_or_id: str | int) -> Path:
         return self.repo_path(self._require(path_or_id).id)

@@ -21,13 +21,17 @@ from epicstar.sandbox import gitrepo
 from epicstar.sandbox.onedev import Principal, Role
 from epicstar.sandbox.onedev_auth import REALM, authenticate
 from epicstar.sandbox.onedev_data import (
+    BASE_AUTHORIZATION_CLASS,
+    BaseAuthorization,
     Project,
     ProjectInput,
     RestError,
     abbreviate,
+    base_authorization_data,
     jackson_dumps,
     java_hash_set_order,
     java_list,
+    parse_base_authorization,
     parse_json_body,
     parse_project_data,
     project_data,
@@ -50,11 +54,15 @@ def json_response(value: Any) -> Response:
     return Response(jackson_dumps(value), media_type=JSON)
 
 
-def not_found_entity(project_id: int) -> RestError:
-    """Hibernate ObjectNotFoundException from ``projectService.load(id)``."""
+def not_found_entity(entity_id: int, entity: str = "io.onedev.server.model.Project") -> RestError:
+    """Hibernate ObjectNotFoundException from ``…Service.load(id)``."""
+    return RestError(404, f"No row with the given identifier exists: [{entity}#{entity_id}]")
+
+
+def not_null_property(entity: str, prop: str) -> RestError:
+    """Hibernate PropertyValueException when flushing a null ``@JoinColumn(nullable=false)``."""
     return RestError(
-        404,
-        f"No row with the given identifier exists: [io.onedev.server.model.Project#{project_id}]",
+        500, f"not-null property references a null or transient value : {entity}.{prop}"
     )
 
 
@@ -69,6 +77,9 @@ class Call:
     params: dict[str, str]
 
     def project_id(self) -> int:
+        return int(self.match["id"])
+
+    def entity_id(self) -> int:
         return int(self.match["id"])
 
 
@@ -97,6 +108,12 @@ class OneDevApi:
         if project is None:
             raise not_found_entity(project_id)
         return project
+
+    def load_base_authorization(self, authorization_id: int) -> BaseAuthorization:
+        authorization = self.onedev.base_authorization(authorization_id)
+        if authorization is None:
+            raise not_found_entity(authorization_id, BASE_AUTHORIZATION_CLASS)
+        return authorization
 
     def require_manage(self, call: Call, project: Project) -> None:
         if not self.onedev.can_manage(call.principal, project):
@@ -278,6 +295,41 @@ class OneDevApi:
         await gitrepo.run_git_async(repo, "symbolic-ref", "HEAD", f"refs/heads/{value}")
         return Response(b"", status_code=200)
 
+    # -- default roles (ProjectResource.getBaseAuthorizations, BaseAuthorizationResource)
+    async def project_base_authorizations(self, call: Call) -> Response:
+        """The project's own rows only (not its ancestors'); manage permission needed."""
+        project = self.load(call.project_id())
+        self.require_manage(call, project)
+        rows = self.onedev.base_authorizations(project.id)
+        return json_response([base_authorization_data(a) for a in rows])
+
+    async def get_base_authorization(self, call: Call) -> Response:
+        authorization = self.load_base_authorization(call.entity_id())
+        self.require_manage(call, self.load(authorization.project_id))
+        return json_response(base_authorization_data(authorization))
+
+    async def create_base_authorization(self, call: Call) -> Response:
+        data = parse_base_authorization(await call.request.body(), "createAuthorization.arg0")
+        if data.project_id is None:
+            raise not_null_property(BASE_AUTHORIZATION_CLASS, "project")
+        with self.onedev.lock:
+            project = self.load(data.project_id)
+            self.require_manage(call, project)
+            if data.role_id is None:
+                raise not_null_property(BASE_AUTHORIZATION_CLASS, "role")
+            try:
+                created = self.onedev.create_base_authorization(project.id, data.role_id)
+            except ValueError:  # foreign key (unknown role) or unique {project, role}
+                raise RestError(500, "could not execute statement") from None
+        return Response(str(created.id), media_type=JSON)
+
+    async def delete_base_authorization(self, call: Call) -> Response:
+        with self.onedev.lock:
+            authorization = self.load_base_authorization(call.entity_id())
+            self.require_manage(call, self.load(authorization.project_id))
+            self.onedev.delete_base_authorization(authorization.id)
+        return Response(b"", status_code=200)
+
     async def branches(self, call: Call) -> Response:
         return await self._short_refs(call, "refs/heads/")
 
@@ -349,6 +401,21 @@ ROUTES: list[Route] = [
     Route("POST", re.compile(rf"^/projects/{_ID}$"), OneDevApi.update_project, body=True),
     Route("DELETE", re.compile(rf"^/projects/{_ID}$"), OneDevApi.delete_project),
     Route("GET", re.compile(rf"^/projects/{_ID}/clone-url$"), OneDevApi.clone_url),
+    Route(
+        "GET",
+        re.compile(rf"^/projects/{_ID}/base-authorizations$"),
+        OneDevApi.project_base_authorizations,
+    ),
+    Route(
+        "POST",
+        re.compile(r"^/base-authorizations$"),
+        OneDevApi.create_base_authorization,
+        body=True,
+    ),
+    Route("GET", re.compile(rf"^/base-authorizations/{_ID}$"), OneDevApi.get_base_authorization),
+    Route(
+        "DELETE", re.compile(rf"^/base-authorizations/{_ID}$"), OneDevApi.delete_base_authorization
+    ),
     Route(
         "GET", re.compile(rf"^/repositories/{_ID}/default-branch$"), OneDevApi.get_default_branch
     ),

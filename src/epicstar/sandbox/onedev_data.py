@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 PROJECT_DATA_CLASS = "io.onedev.server.rest.resource.ProjectResource$ProjectData"
+BASE_AUTHORIZATION_CLASS = "io.onedev.server.model.BaseAuthorization"
 GIT_PACK_CONFIG_CLASS = "io.onedev.server.model.support.code.GitPackConfig"
 CODE_ANALYSIS_CLASS = "io.onedev.server.model.support.CodeAnalysisSetting"
 GIT_PACK_FIELDS = ("windowMemory", "packSizeLimit", "threads", "window")
@@ -59,6 +60,24 @@ class Project:
     code_analysis_setting: dict[str, str | None] = field(default_factory=dict)
     owner: str | None = None
     last_activity: float = 0.0
+
+
+@dataclass
+class BaseAuthorization:
+    """A project's default role (``BaseAuthorization`` {project, role}): the role applies to
+    every logged-in user, on the project and (via the parent walk) on every descendant."""
+
+    id: int
+    project_id: int
+    role_id: int
+
+
+@dataclass
+class BaseAuthorizationInput:
+    """A deserialised ``BaseAuthorization`` request body (foreign keys as ``<name>Id``)."""
+
+    project_id: int | None = None
+    role_id: int | None = None
 
 
 @dataclass
@@ -230,6 +249,50 @@ def parse_project_data(raw: bytes, arg_path: str) -> ProjectInput:
     return result
 
 
+_JSON_TOKENS: dict[type, str] = {list: "START_ARRAY", dict: "START_OBJECT"}
+
+
+def to_foreign_key(value: Any) -> int | None:
+    """``ForeignKeyDeserializer``: JSON null is null, a number is the id
+    (``JsonParser.getLongValue``), anything else a 400 from the parser."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        token = "VALUE_TRUE" if value else "VALUE_FALSE"
+    elif isinstance(value, int):
+        return value
+    elif isinstance(value, float):
+        return int(value)
+    else:
+        token = _JSON_TOKENS.get(type(value), "VALUE_STRING")
+    raise RestError(
+        400, f"Current token ({token}) not numeric, can not use numeric value accessors"
+    )
+
+
+_BASE_AUTHORIZATION_FIELDS = {"projectId": "project_id", "roleId": "role_id"}
+
+
+def parse_base_authorization(raw: bytes, arg_path: str) -> BaseAuthorizationInput:
+    """Deserialise a ``BaseAuthorization`` body (``@NotNull`` entity; ``id`` is ignored:
+    a create always makes a new row).  Raises :class:`RestError` (400) like Jersey would."""
+    if not raw.strip():
+        raise RestError(400, f"{arg_path}: must not be null")
+    data = parse_json_body(raw)
+    if data is None:
+        raise RestError(400, f"{arg_path}: must not be null")
+    if not isinstance(data, dict):
+        raise _cannot(BASE_AUTHORIZATION_CLASS, data)
+    result = BaseAuthorizationInput()
+    for key, value in data.items():
+        if key == "id":
+            continue
+        if key not in _BASE_AUTHORIZATION_FIELDS:
+            raise unrecognized(key, BASE_AUTHORIZATION_CLASS)
+        setattr(result, _BASE_AUTHORIZATION_FIELDS[key], to_foreign_key(value))
+    return result
+
+
 def check_constraints(result: ProjectInput, arg_path: str) -> None:
     """``@NotEmpty name``, ``@NotNull gitPackConfig`` / ``codeAnalysisSetting`` (400)."""
     violations = []
@@ -278,6 +341,15 @@ def project_data(project: Project) -> dict[str, Any]:
         "codeAnalysisSetting": {
             k: project.code_analysis_setting.get(k) for k in CODE_ANALYSIS_FIELDS
         },
+    }
+
+
+def base_authorization_data(authorization: BaseAuthorization) -> dict[str, Any]:
+    """The entity as OneDev's ObjectMapper writes it (``@ManyToOne`` as ``<name>Id``)."""
+    return {
+        "id": authorization.id,
+        "projectId": authorization.project_id,
+        "roleId": authorization.role_id,
     }
 
 
