@@ -103,9 +103,9 @@ def test_helpers_match_the_api(sandbox: Sandbox) -> None:
     assert onedev.default_roles("github") == [2]
     assert onedev.default_roles("github/mirror") == []
     assert onedev.default_roles("github/mirror", inherited=True) == [2]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="already has default role 2"):
         onedev.add_default_role("github")  # unique {project, role}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no role 0"):
         onedev.add_default_role("github", 0)
     with pytest.raises(KeyError):
         onedev.default_roles("nope")
@@ -139,9 +139,7 @@ def test_creator_manages_its_own_projects(sandbox: Sandbox) -> None:
     parent = create_project(sandbox, "mine", headers=creator)
     child = create_project(sandbox, "sub", parent, headers=creator)
     row = add(sandbox, child, 2, headers=creator)
-    assert listed(sandbox, child, headers=creator) == [
-        {"id": row, "projectId": child, "roleId": 2}
-    ]
+    assert listed(sandbox, child, headers=creator) == [{"id": row, "projectId": child, "roleId": 2}]
 
 
 def test_unknown_ids_are_404(sandbox: Sandbox) -> None:

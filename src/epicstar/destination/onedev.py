@@ -273,6 +273,17 @@ class OneDevClient:
         label = f"project #{project_id}"
         self._call("DELETE", f"projects/{int(project_id)}", _Op(f"delete {label}", "manage", label))
 
+    def base_authorizations(self, project_id: int) -> list[dict[str, Any]]:
+        """The project's own default roles (``BaseAuthorization`` rows; inherited ones are on
+        the ancestors). Needs manage permission on the project."""
+        label = f"project #{project_id}"
+        op = _Op(f"read the default roles of {label}", "manage", label)
+        response = self._call("GET", f"projects/{int(project_id)}/base-authorizations", op)
+        body = _json(response, op)
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            raise _unexpected(op, response, "a JSON array of objects")
+        return body
+
     # repositories
     def get_default_branch(self, project_id: int) -> str | None:
         """The default branch, or ``None`` when the repository is empty (204)."""

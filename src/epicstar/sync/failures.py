@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from epicstar.destination import OneDevAuthError, OneDevError
 from epicstar.discovery import GitHubAuthError, GitHubError, RateLimited
 from epicstar.mirror.process import GitError, GitTimeout
+from epicstar.sync.visibility import MirrorWouldBeExposed
 
 
 class ProjectConflict(Exception):
@@ -40,7 +41,7 @@ def classify(error: Exception) -> Failure:
         return Failure(str(error), retry_at=error.retry_at)
     if isinstance(error, OneDevAuthError):
         return Failure(str(error), permanent=True, fatal=error.status == 401)
-    if isinstance(error, ProjectConflict):
+    if isinstance(error, ProjectConflict | MirrorWouldBeExposed):
         return Failure(str(error), permanent=True)
     if isinstance(error, StepFailed):
         return _classify_git(error)

@@ -29,6 +29,7 @@ from epicstar.sync.context import SyncContext
 from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
 from epicstar.sync.metadata import apply_metadata
 from epicstar.sync.placement import mirror_description
+from epicstar.sync.visibility import check_private_mirror
 
 log = structlog.get_logger("epicstar.sync")
 T = TypeVar("T")
@@ -163,6 +164,8 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     report.project_created = placement.created
     report.onedev_path = placement.path
 
+    if repo.private:
+        check_private_mirror(ctx.onedev, placement.project_id, repo.full_name)
     if repo.onedev_description != description:
         ctx.onedev.set_description(placement.project_id, description)
         repo.onedev_description = description
