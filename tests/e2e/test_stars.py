@@ -268,3 +268,32 @@ def test_private_mirror_is_never_more_visible_than_its_source(world: World) -> N
     assert "OneDev project 'github' gives default roles" in error
     assert world.onedev.refs(world.row(secret.id).onedev_path or "") == {}, "nothing pushed"
     assert_exact_mirror(world, "octo/open", "github/octo/open")
+
+
+def test_rate_limits_while_walking_the_list_are_waited_out(world: World) -> None:
+    names = [f"r{number:03}" for number in range(120)]
+    world.github.create_repos("many", names)
+    world.star(*(f"many/{name}" for name in names))
+    world.overrides["EPICSTAR_EXCLUDE"] = "many/*"
+    world.github.inject(
+        "GET",
+        r"^/user/starred$",
+        403,
+        headers={"retry-after": "1"},
+        body={"message": "You have exceeded a secondary rate limit."},
+    )
+    report = world.poll()
+    assert (report.stars_seen, report.full_walk) == (120, True)
+    assert world.github.count(path_prefix="/user/starred", status=403) == 1
+
+
+def test_a_list_that_cannot_be_read_does_not_stop_mirroring(world: World) -> None:
+    repo = world.github.create_repo("octo", "known")
+    world.add("octo/known")
+    world.overrides["EPICSTAR_GITHUB_USER"] = "nobody-by-that-name"
+    summary = world.sync(poll=True)
+    assert summary.poll_error is not None
+    assert "EPICSTAR_GITHUB_USER" in summary.poll_error
+    assert not summary.ok
+    assert [report.github_id for report in summary.reports] == [repo.id]
+    assert_exact_mirror(world, "octo/known", "github/octo/known")

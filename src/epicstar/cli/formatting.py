@@ -52,7 +52,7 @@ def describe_report(report: PassReport) -> str:
 
 
 def summary_line(summary: RunSummary) -> str:
-    if not summary.reports and not summary.skipped_permanent:
+    if not summary.reports and not summary.skipped_permanent and not summary.poll_error:
         return "No repositories to mirror yet: `epicstar add OWNER/NAME`."
     counts = Counter(report.outcome for report in summary.reports)
     parts = [
@@ -68,6 +68,8 @@ def summary_line(summary: RunSummary) -> str:
         if counts[outcome]:
             parts.append(f"{counts[outcome]} {outcome.value.replace('_', ' ')}")
     line = f"{plural(len(summary.reports), 'repository', 'repositories')}: " + ", ".join(parts)
+    if summary.poll_error:
+        line += f"; the starred list could not be read ({summary.poll_error})"
     if summary.skipped_permanent:
         line += (
             f"; {summary.skipped_permanent} in permanent failure not retried "

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
 
+from epicstar.discovery import GitHubAuthError, GitHubError
 from epicstar.state import repositories
 from epicstar.state.models import Repository, RepoState, SyncStatus
 from epicstar.sync.context import SyncContext
@@ -20,6 +21,7 @@ class RunSummary:
     aborted: str | None = None
     skipped_permanent: int = 0
     poll: PollReport | None = None
+    poll_error: str | None = None  # the starred list could not be read this time
 
     @property
     def ok(self) -> bool:
@@ -28,7 +30,7 @@ class RunSummary:
         A repository whose source is gone or blocked is no longer one that can be mirrored:
         it changes state, its mirror is kept, and it does not fail the run.
         """
-        if self.aborted or self.skipped_permanent:
+        if self.aborted or self.skipped_permanent or self.poll_error:
             return False
         return not any(report.failed for report in self.reports)
 
@@ -50,8 +52,14 @@ def run_sync(
     summary = RunSummary()
     preflight(ctx)
     if poll and stars_source(ctx) is not None:
-        summary.poll = poll_stars(ctx, full=full_walk)
-        if on_poll is not None:
+        try:
+            summary.poll = poll_stars(ctx, full=full_walk)
+        except GitHubAuthError:
+            raise
+        except GitHubError as error:
+            # Known repositories are still mirrored; the run reports the poll as failed.
+            summary.poll_error = str(error)
+        if summary.poll is not None and on_poll is not None:
             on_poll(summary.poll)
     with ctx.db.session() as session:
         if retry_failed:
