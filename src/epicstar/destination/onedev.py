@@ -14,8 +14,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -30,6 +29,7 @@ from epicstar.destination.errors import (
     ProjectNameTaken,
 )
 from epicstar.destination.naming import is_valid_name
+from epicstar.http_client import PooledClient
 
 __all__ = [
     "API_PREFIX",
@@ -80,7 +80,7 @@ def answered_html(response: httpx.Response) -> bool:
     return start.startswith((b"<!doctype html", b"<html"))
 
 
-class OneDevClient:
+class OneDevClient(PooledClient):
     """Synchronous OneDev REST client; use as a context manager or call :meth:`close`.
 
     ``url`` is the server's root URL (``https://onedev.example.com``); a
@@ -123,21 +123,6 @@ class OneDevClient:
                 "Accept": "application/json, text/plain;q=0.9",
             },
         )
-
-    # lifecycle
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"OneDevClient(url={self.url!r})"

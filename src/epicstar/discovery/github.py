@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
 import httpx
@@ -40,6 +39,7 @@ from epicstar.discovery.errors import (
 from epicstar.discovery.ratelimit import RateLimit, server_error_backoff, throttle_for
 from epicstar.discovery.repository import Repository
 from epicstar.discovery.starred import STAR_ACCEPT, StarredPage, page_links, stars_from_body
+from epicstar.http_client import PooledClient
 
 __all__ = [
     "API_VERSION",
@@ -122,7 +122,7 @@ class _Reply(NamedTuple):
 # ------------------------------------------------------------------------- client
 
 
-class GitHubClient:
+class GitHubClient(PooledClient):
     """Synchronous GitHub REST client; use as a context manager or call :meth:`close`.
 
     ``max_wait`` is the longest single pause (seconds) the client will sleep for a
@@ -167,21 +167,6 @@ class GitHubClient:
                 "User-Agent": user_agent,
             },
         )
-
-    # lifecycle
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"GitHubClient(api_url={self.api_url!r}, authenticated={self._token is not None})"
