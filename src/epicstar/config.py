@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     queue_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=2, ge=1, le=64)
 
     refresh_interval: int = Field(default=3600, ge=60, description="seconds between refreshes")
     max_attempts: int = Field(default=8, ge=1)
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     github_max_wait: int = Field(default=900, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    poll_interval: int = Field(default=300, ge=30, description="seconds between star polls")
     full_walk_interval: int = Field(default=86400, ge=60, description="seconds between walks")
     archived_refresh_interval: int = Field(default=7 * 86400, ge=60)
     unstar_policy: Literal["keep", "move", "delete"] = "keep"

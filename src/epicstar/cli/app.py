@@ -95,6 +95,21 @@ def status(
     run_status(settings_and_logs(), as_json=as_json, states=state or [])
 
 
+@app.command()
+def worker(
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=64, help="Concurrent jobs (EPICSTAR_WORKERS)."),
+    ] = None,
+) -> None:
+    """Run background jobs from the queue (EPICSTAR_QUEUE_URL) until stopped."""
+    from epicstar.queue.worker import run_worker
+
+    settings = settings_and_logs()
+    settings.require_onedev()
+    run_worker(settings, workers=workers or settings.workers)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the database or bring its schema up to date."""

@@ -57,11 +57,7 @@ def take_lease(
         update(Repository)
         .where(
             Repository.github_id == github_id,
-            or_(
-                Repository.lease_owner.is_(None),
-                Repository.lease_owner == owner,
-                Repository.lease_expires_at < now,
-            ),
+            or_(Repository.lease_owner.is_(None), Repository.lease_expires_at < now),
         )
         .values(
             lease_owner=owner,

@@ -7,6 +7,7 @@ last mirrored ones → fetch and push only when they differ → default branch �
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,12 +67,15 @@ def mirror_once(
             raise LookupError(f"repository {github_id} is not tracked")
         previous_status = repo.sync_status
         now = ctx.clock()
+        # One holder per pass, not per process: threads of one worker share its context.
+        holder = f"{ctx.worker_id}:{uuid.uuid4().hex[:8]}"
         leased = repositories.take_lease(
-            session, github_id, ctx.worker_id, now=now, duration=ctx.lease_duration(repo.size_kb)
+            session, github_id, holder, now=now, duration=ctx.lease_duration(repo.size_kb)
         )
         if not leased:
             return PassReport(github_id, repo.full_name, outcome=None)
-        attempt = SyncAttempt(repository_id=github_id, trigger=trigger, started_at=now)
+        # The clock again: taking the lease may have waited for another holder's commit.
+        attempt = SyncAttempt(repository_id=github_id, trigger=trigger, started_at=ctx.clock())
         session.add(attempt)
         session.flush()
         attempt_id = attempt.id

@@ -1,0 +1,1 @@
+"""Background work: a Huey queue delivers jobs; the database stays the truth."""

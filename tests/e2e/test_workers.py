@@ -1,0 +1,112 @@
+"""Real ``epicstar worker`` processes on a shared Redis or PostgreSQL queue."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from epicstar.queue.worker import build
+from epicstar.state.models import AttemptOutcome
+from tests.e2e.conftest import World
+from tests.e2e.helpers import assert_exact_mirror
+
+
+@pytest.fixture(params=["redis", "postgresql"])
+def queue_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis":
+        return "redis://127.0.0.1:6379/14"
+    return "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def workers(world: World, queue_url: str) -> Iterator[list[subprocess.Popen[str]]]:
+    world.overrides["EPICSTAR_QUEUE_URL"] = queue_url
+    huey, jobs = build(world.settings())
+    try:
+        huey.flush()
+    except Exception as error:
+        jobs.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"the {queue_url} queue must be reachable in CI: {error}")
+        pytest.skip(f"{queue_url} not reachable here: {error}")
+    jobs.close()
+    env = {**os.environ, **world.env(), "EPICSTAR_WORKERS": "2"}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "epicstar", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    huey.flush()
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for the workers")
+
+
+def test_two_workers_never_mirror_one_repository_at_once(
+    world: World, workers: list[subprocess.Popen[str]]
+) -> None:
+    repo = world.github.create_repo("octo", "contended")
+    world.github.generate_history("octo/contended", commits=60, files_per_commit=5)
+    world.add("octo/contended")
+    huey, jobs = build(world.settings())
+    try:
+        for _ in range(8):
+            jobs.mirror(repo.id, trigger=f"test-{uuid.uuid4().hex[:6]}")
+        wait_for(lambda: huey.pending_count() == 0 and world.row(repo.id).lease_owner is None)
+        time.sleep(1.0)  # let the last job finish its bookkeeping
+    finally:
+        jobs.close()
+
+    attempts = world.attempts(repo.id)
+    assert attempts, "the workers ran the jobs"
+    assert all(attempt.finished_at is not None for attempt in attempts)
+    spans = sorted((attempt.started_at, attempt.finished_at) for attempt in attempts)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end is not None
+        assert start >= end, "two passes of one repository overlapped"
+    assert attempts[0].outcome == AttemptOutcome.MIRRORED
+    assert_exact_mirror(world, "octo/contended", "github/octo/contended")
+    assert all(process.poll() is None for process in workers), "workers keep running"
+
+
+def test_a_star_reaches_onedev_through_the_workers(
+    world: World, workers: list[subprocess.Popen[str]]
+) -> None:
+    world.github.create_repo("octo", "via-queue")
+    world.star("octo/via-queue")
+    _huey, jobs = build(world.settings())
+    try:
+        jobs.poll()
+        wait_for(lambda: world.onedev.project("github/octo/via-queue") is not None)
+        wait_for(lambda: bool(world.onedev.refs("github/octo/via-queue")))
+    finally:
+        jobs.close()
+    assert_exact_mirror(world, "octo/via-queue", "github/octo/via-queue")
