@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=2, ge=1, le=64)
+    lease_seconds: int = Field(
+        default=60, ge=2, description="lease of a pass, renewed while it runs"
+    )
 
     refresh_interval: int = Field(default=3600, ge=60, description="seconds between refreshes")
     max_attempts: int = Field(default=8, ge=1)

@@ -36,7 +36,7 @@ def test_a_lost_job_only_delays_the_work(world: World) -> None:
         assert huey.pending_count() == 2
         huey.flush()  # the jobs are lost (a queue wiped, a worker killed before it started)
         assert jobs.hand_out_due(now) == 0, "handed out once per claim"
-        later = now + jobs.context().lease_duration(0) + timedelta(seconds=1)
+        later = now + jobs.context().claim + timedelta(seconds=1)
         assert jobs.hand_out_due(later) == 2, "due again once the claim has lapsed"
         pending = huey.pending()
         assert len(pending) == 2

@@ -10,11 +10,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from epicstar.queue.worker import build
-from epicstar.state.models import AttemptOutcome
+from epicstar.state.models import AttemptOutcome, SyncStatus
 from tests.e2e.conftest import World
 from tests.e2e.helpers import assert_exact_mirror
 
@@ -110,3 +112,67 @@ def test_a_star_reaches_onedev_through_the_workers(
     finally:
         jobs.close()
     assert_exact_mirror(world, "octo/via-queue", "github/octo/via-queue")
+
+
+def _git_push_running(url_part: str) -> bool:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"push" in argv and any(url_part.encode() in arg for arg in argv):
+            return True
+    return False
+
+
+def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) -> None:
+    world.overrides.update({"EPICSTAR_QUEUE_URL": queue_url, "EPICSTAR_LEASE_SECONDS": "2"})
+    repo = world.github.create_repo("octo", "killed")
+    world.github.generate_history("octo/killed", commits=400, files_per_commit=20, file_size=8192)
+    world.add("octo/killed")
+    huey, jobs = build(world.settings())
+    try:
+        huey.flush()
+    except Exception as error:
+        jobs.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"the {queue_url} queue must be reachable in CI: {error}")
+        pytest.skip(f"{queue_url} not reachable here: {error}")
+    env = {**os.environ, **world.env(), "EPICSTAR_WORKERS": "1"}
+
+    def start_worker() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "epicstar", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    first = start_worker()
+    second: subprocess.Popen[str] | None = None
+    try:
+        jobs.mirror(repo.id)
+        wait_for(lambda: _git_push_running("/github/octo/killed"), timeout=60)
+        first.kill()  # SIGKILL, mid-push
+        first.wait()
+        killed_at = time.monotonic()
+        second = start_worker()
+        # What the once-a-minute tick does, run here every half second.
+        wait_for(lambda: jobs.hand_out_due(datetime.now(UTC)) > 0, timeout=30)
+        wait_for(lambda: world.row(repo.id).sync_status == SyncStatus.COMPLETED, timeout=90)
+        recovery = time.monotonic() - killed_at
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=20)
+        huey.flush()
+        jobs.close()
+
+    assert_exact_mirror(world, "octo/killed", "github/octo/killed")
+    attempts = world.attempts(repo.id)
+    assert [attempt.outcome for attempt in attempts] == ["failed", "mirrored"]
+    assert "lease lapsed" in (attempts[0].error or "")
+    assert recovery < 60
+    print(f"recovered {recovery:.1f}s after SIGKILL ({queue_url})")

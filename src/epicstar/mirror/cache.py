@@ -8,14 +8,17 @@ end up exactly as upstream, GitHub's ``refs/pull/*`` never enter, and OneDev's o
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from epicstar.mirror.credentials import HttpAuth
-from epicstar.mirror.process import GitResult, base_environment, run_git
+from epicstar.mirror.process import GitError, GitResult, base_environment, run_git
 
 MIRRORED_NAMESPACES = ("refs/heads/", "refs/tags/")
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
@@ -52,6 +55,36 @@ class RepoCache:
         self.path = path
         self.timeout = timeout
         self._redact = tuple(redact)
+        self._lock_fd: int | None = None
+
+    @contextmanager
+    def locked(self, wait: float) -> Iterator[None]:
+        """Hold the cache's lock file while working in it.
+
+        Every git command started meanwhile inherits the lock, so if this process dies (a
+        worker killed with SIGKILL) the lock stays held until its orphaned git exits too,
+        and nobody clears lock files or fetches under a git still at work.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise GitError(
+                            f"the cache {self.path.name} is still in use by another git "
+                            "(perhaps one left by a worker that died); retrying later"
+                        ) from None
+                    time.sleep(0.2)
+            self._lock_fd = fd
+            yield
+        finally:
+            self._lock_fd = None
+            os.close(fd)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -184,6 +217,7 @@ class RepoCache:
             timeout=self.timeout,
             redact=self._redact,
             stdin=stdin,
+            pass_fds=() if self._lock_fd is None else (self._lock_fd,),
         )
 
 
@@ -214,6 +248,7 @@ def _git(
     timeout: float,
     redact: Sequence[str],
     stdin: str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> GitResult:
     config = dict(_COMMON_CONFIG)
     masked = list(redact)
@@ -221,7 +256,9 @@ def _git(
         config.update(auth.git_config())
         masked.append(auth.header)
     env = base_environment(config)
-    return run_git(args, cwd=cwd, env=env, timeout=timeout, redact=masked, stdin=stdin)
+    return run_git(
+        args, cwd=cwd, env=env, timeout=timeout, redact=masked, stdin=stdin, pass_fds=pass_fds
+    )
 
 
 def _parse_refs(output: str, *, separator: str) -> Refs:

@@ -84,6 +84,7 @@ def run_git(
     timeout: float,
     redact: Sequence[str] = (),
     stdin: str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> GitResult:
     """Run ``git <args>``; raise GitTimeout after ``timeout`` seconds, GitError on failure."""
     command = ["git", *args]
@@ -98,6 +99,7 @@ def run_git(
         text=True,
         errors="replace",
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
     try:
         stdout, stderr = process.communicate(input=stdin, timeout=timeout)

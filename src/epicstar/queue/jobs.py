@@ -79,7 +79,7 @@ class Jobs:
         with ctx.db.session() as session:
             due = list(session.scalars(_due(now)))
             for row in due:
-                row.next_due_at = now + ctx.lease_duration(row.size_kb)
+                row.next_due_at = now + ctx.claim
             ids = [row.github_id for row in due]
         for github_id in ids:
             self.mirror(github_id)
@@ -99,8 +99,13 @@ def _due(now: datetime) -> Select[Repository]:
         .where(
             Repository.state == RepoState.ACTIVE,
             Repository.sync_status != SyncStatus.PERMANENT_FAILURE,
-            or_(Repository.next_due_at.is_(None), Repository.next_due_at <= now),
             or_(Repository.lease_owner.is_(None), Repository.lease_expires_at < now),
+            or_(
+                Repository.next_due_at.is_(None),
+                Repository.next_due_at <= now,
+                # a pass whose worker died: its lease lapsed without being released
+                Repository.sync_status == SyncStatus.IN_PROGRESS,
+            ),
         )
         .order_by(Repository.next_due_at)
         .with_for_update(skip_locked=True)

@@ -45,9 +45,15 @@ class SyncContext:
     def git_timeout(self, size_kb: int) -> float:
         return self.settings.git_timeout + size_kb / 1024 * self.settings.git_timeout_per_mib
 
-    def lease_duration(self, size_kb: int) -> timedelta:
-        # ls-remote, fetch and push each get the full timeout; then some slack.
-        return timedelta(seconds=3 * self.git_timeout(size_kb) + 120)
+    @property
+    def lease(self) -> timedelta:
+        """How long a pass's lease lasts unless renewed; it is renewed while the pass runs."""
+        return timedelta(seconds=self.settings.lease_seconds)
+
+    @property
+    def claim(self) -> timedelta:
+        """How long a repository handed to the queue waits before it is handed out again."""
+        return max(timedelta(minutes=5), 5 * self.lease)
 
     def cache(self, github_id: int, size_kb: int) -> RepoCache:
         path = self.settings.cache_dir / f"{github_id}.git"

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import TypeVar
 
 import structlog
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
@@ -28,6 +30,7 @@ from epicstar.state.models import (
 )
 from epicstar.sync.context import SyncContext
 from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
+from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.metadata import apply_metadata
 from epicstar.sync.placement import mirror_description
 from epicstar.sync.visibility import check_private_mirror
@@ -69,13 +72,13 @@ def mirror_once(
         now = ctx.clock()
         # One holder per pass, not per process: threads of one worker share its context.
         holder = f"{ctx.worker_id}:{uuid.uuid4().hex[:8]}"
-        leased = repositories.take_lease(
-            session, github_id, holder, now=now, duration=ctx.lease_duration(repo.size_kb)
-        )
+        leased = repositories.take_lease(session, github_id, holder, now=now, duration=ctx.lease)
         if not leased:
             return PassReport(github_id, repo.full_name, outcome=None)
         # The clock again: taking the lease may have waited for another holder's commit.
-        attempt = SyncAttempt(repository_id=github_id, trigger=trigger, started_at=ctx.clock())
+        started_at = ctx.clock()
+        _close_abandoned_attempts(session, github_id, started_at)
+        attempt = SyncAttempt(repository_id=github_id, trigger=trigger, started_at=started_at)
         session.add(attempt)
         session.flush()
         attempt_id = attempt.id
@@ -85,8 +88,10 @@ def mirror_once(
     report = PassReport(github_id, repo.full_name, outcome=None, onedev_path=repo.onedev_path)
     bound = log.bind(github_id=github_id, repository=repo.full_name, attempt=attempt_id)
     bound.info("pass.started", trigger=trigger)
+    keeper = LeaseKeeper(ctx.db, github_id, holder, ctx.lease, ctx.clock)
     try:
-        _run(ctx, repo, report, force=force)
+        with keeper:
+            _run(ctx, repo, report, force=force)
     except (SourceGone, SourceBlocked) as gone:
         _mark_gone(repo, gone, previous_status)
         report.outcome = (
@@ -190,8 +195,20 @@ def _mirror_refs(ctx: SyncContext, repo: Repository, report: PassReport, *, forc
     if repo.clone_url is None:
         raise LookupError("GitHub gave no clone_url for this repository")
     cache = ctx.cache(repo.github_id, repo.size_kb)
+    with cache.locked(wait=ctx.lease.total_seconds()):
+        _transfer(ctx, repo, report, cache, repo.clone_url, force=force)
+
+
+def _transfer(
+    ctx: SyncContext,
+    repo: Repository,
+    report: PassReport,
+    cache: RepoCache,
+    source: str,
+    *,
+    force: bool,
+) -> None:
     cache.ensure()
-    source = repo.clone_url
     source_auth = ctx.github_auth(source)
     mirrored = repo.mirrored_refs
     if mirrored is not None and not force:
@@ -293,6 +310,20 @@ def _record(ctx: SyncContext, repo: Repository, attempt_id: int, report: PassRep
             attempt.new_commits = report.new_commits
             attempt.bytes_fetched = report.bytes_fetched
             attempt.error = report.error
+
+
+def _close_abandoned_attempts(session: Session, github_id: int, now: datetime) -> None:
+    """Attempts of a pass whose worker died (its lease lapsed) are closed as failed."""
+    session.execute(
+        update(SyncAttempt)
+        .where(SyncAttempt.repository_id == github_id, SyncAttempt.finished_at.is_(None))
+        .values(
+            finished_at=now,
+            outcome=AttemptOutcome.FAILED,
+            error="the worker stopped before the pass finished; its lease lapsed",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _redact(text: str, secrets: list[str]) -> str:
