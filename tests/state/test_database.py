@@ -26,9 +26,10 @@ def db(database_url: str) -> Iterator[Database]:
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
     db.upgrade()  # a second upgrade is a no-op
-    assert current_revision(db.engine) == "0002"
+    assert current_revision(db.engine) == "0003"
     tables = set(inspect(db.engine).get_table_names())
-    assert {"repositories", "sync_attempts", "star_lists", "alembic_version"} <= tables
+    expected = {"repositories", "sync_attempts", "star_lists", "webhook_deliveries"}
+    assert expected | {"alembic_version"} <= tables
 
 
 def test_timestamps_come_back_in_utc(db: Database) -> None:

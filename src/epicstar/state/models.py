@@ -195,5 +195,19 @@ class StarListState(Base):
     stars: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class WebhookDelivery(Base):
+    """One GitHub webhook delivery, stored once: a redelivery (same id) is a duplicate."""
+
+    __tablename__ = "webhook_deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_webhook_deliveries_received_at", "received_at"),)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None

@@ -1,0 +1,144 @@
+"""What an action changes in the database, and what the sender is answered.
+
+The webhook receiver only records: the database is the truth, and the background worker
+mirrors whatever is due. Each function here runs inside the delivery's transaction.
+Answers: ``202 {"status": "accepted"}`` when something was recorded for later work,
+``200 {"status": "ignored", "reason": ...}`` when there is nothing to do (including a star
+by someone other than the mirrored user), ``200 {"status": "pong"}`` for ``ping``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from epicstar.state.models import Origin, Repository, RepoState, StarListState, SyncStatus
+from epicstar.sync.filters import Filters
+from epicstar.sync.metadata import apply_metadata
+from epicstar.web.events import (
+    Action,
+    Ignore,
+    MarkStarListForWalk,
+    Pong,
+    Refresh,
+    SetFlag,
+    SourceDeleted,
+    TrackStar,
+    UpdateRepository,
+)
+
+__all__ = ["Result", "apply"]
+
+
+@dataclass(frozen=True)
+class Result:
+    status_code: int
+    body: dict[str, Any]
+    outcome: str  # stored with the delivery and logged
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the receiver needs from the settings."""
+
+    filters: Filters = field(default_factory=Filters)
+    star_list_key: str = "user"
+
+
+ACCEPTED = {"status": "accepted"}
+
+
+def ignored(reason: str) -> Result:
+    return Result(200, {"status": "ignored", "reason": reason}, f"ignored: {reason}")
+
+
+def accepted(outcome: str) -> Result:
+    return Result(202, dict(ACCEPTED), outcome)
+
+
+def apply(session: Session, action: Action, now: datetime, rules: Rules) -> Result:
+    match action:
+        case Pong(zen=zen):
+            body: dict[str, Any] = {"status": "pong"}
+            if zen is not None:
+                body["zen"] = zen
+            return Result(200, body, "pong")
+        case Ignore(reason=reason):
+            return ignored(reason)
+        case TrackStar():
+            return _track_star(session, action, now, rules)
+        case MarkStarListForWalk(github_id=github_id):
+            star_list = session.get(StarListState, rules.star_list_key, with_for_update=True)
+            if star_list is None:
+                star_list = StarListState(key=rules.star_list_key, stars=0)
+                session.add(star_list)
+            star_list.last_full_walk_at = None
+            return accepted(f"full walk due (unstar of {github_id})")
+        case Refresh() | UpdateRepository() | SourceDeleted() | SetFlag():
+            return _change_tracked(session, action, now)
+
+
+def _change_tracked(
+    session: Session, action: Refresh | UpdateRepository | SourceDeleted | SetFlag, now: datetime
+) -> Result:
+    """Events about a repository: they only matter when it is tracked."""
+    github_id = action.repository.id if isinstance(action, UpdateRepository) else action.github_id
+    row = _tracked(session, github_id)
+    if row is None:
+        return ignored(f"repository {github_id} is not tracked")
+    match action:
+        case Refresh():
+            if row.state != RepoState.ACTIVE:
+                return ignored(f"repository {github_id} is {row.state}")
+            row.next_due_at = now
+            return accepted(f"refresh due {github_id}")
+        case UpdateRepository(repository=source, change=change):
+            apply_metadata(row, source, None)  # the stored ETag no longer matches
+            return accepted(f"{change} {github_id}")
+        case SourceDeleted():
+            row.state, row.state_reason = RepoState.SOURCE_GONE, "deleted"
+            row.error = "deleted on GitHub; the mirror in OneDev is kept as it was"
+            return accepted(f"source gone {github_id}")
+        case SetFlag(field=name, value=value, change=change):
+            setattr(row, name, value)
+            return accepted(f"{change} {github_id}")
+
+
+def _tracked(session: Session, github_id: int) -> Repository | None:
+    return session.get(Repository, github_id, with_for_update=True)
+
+
+def _track_star(session: Session, action: TrackStar, now: datetime, rules: Rules) -> Result:
+    """A star of the mirrored user: a new row due now, or a known row made due now.
+
+    The state of a known row is left alone: whether it is starred, unstarred or excluded
+    is the starred list's to decide, and a delayed delivery must not undo a newer poll.
+    """
+    source = action.repository
+    row = _tracked(session, source.id)
+    if row is not None:
+        apply_metadata(row, source, None)
+        if row.starred_at is None and row.origin == Origin.STAR:
+            row.starred_at = action.starred_at or now
+        row.next_due_at = now
+        return accepted(f"refresh due {source.id}")
+    row = Repository(
+        github_id=source.id,
+        full_name=source.full_name,
+        origin=Origin.STAR,
+        state=RepoState.ACTIVE,
+        sync_status=SyncStatus.PENDING,
+        retry_count=0,
+        next_due_at=now,
+        starred_at=action.starred_at or now,  # watch events carry no time; the poll corrects it
+    )
+    session.add(row)
+    apply_metadata(row, source, None)
+    reason = rules.filters.exclusion(source)
+    if reason:
+        row.state, row.state_reason = RepoState.EXCLUDED, reason
+        return accepted(f"excluded {source.id}: {reason}")
+    return accepted(f"tracked {source.id}")

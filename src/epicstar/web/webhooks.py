@@ -1,0 +1,207 @@
+"""``POST /webhooks/github``: GitHub's deliveries, checked in a fixed order.
+
+1. size: more than :data:`MAX_BODY_BYTES` (by ``Content-Length`` or as streamed) is 413,
+   and the rest of the body is not read;
+2. signature: without ``EPICSTAR_WEBHOOK_SECRET`` every delivery is refused (401); with it,
+   ``X-Hub-Signature-256`` must match the raw body (401 otherwise), before anything is parsed;
+3. headers and body: ``X-GitHub-Event`` and ``X-GitHub-Delivery`` are required, the body is
+   JSON or a form with a ``payload`` field (400 when malformed, 415 for other content types);
+4. the delivery is recorded once, with what it changed (:mod:`epicstar.web.deliveries`); a
+   redelivery answers ``200 {"status": "duplicate"}``.
+
+Answers are JSON; what each event does is described in :mod:`epicstar.web.effects`. No
+input makes it answer 5xx; 503 means the database could not be reached (nothing was
+recorded, so GitHub's redelivery will be processed).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from epicstar.config import Settings
+from epicstar.state.database import Database
+from epicstar.state.models import utcnow
+from epicstar.sync.filters import Filters
+from epicstar.sync.stars import list_key
+from epicstar.web import signatures
+from epicstar.web.deliveries import Delivery, record
+from epicstar.web.effects import Result, Rules, apply
+from epicstar.web.events import (
+    PayloadError,
+    UnsupportedContentType,
+    decode_body,
+    interpret,
+    printable,
+)
+from epicstar.web.identity import WebhookIdentity
+
+__all__ = ["MAX_BODY_BYTES", "PATH", "WebhookReceiver", "read_capped"]
+
+PATH = "/webhooks/github"
+MAX_BODY_BYTES = 25 * 1024 * 1024
+"""GitHub caps payloads at 25 MB and fires nothing larger (research/github.md §3)."""
+
+UNCONFIGURED = (
+    "webhooks are refused: EPICSTAR_WEBHOOK_SECRET must be set "
+    "(and the same secret given to the GitHub webhook) so deliveries can be verified"
+)
+BAD_SIGNATURE = f"{signatures.SIGNATURE_HEADER} is missing, malformed or does not match the body"
+
+_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,100}")  # a GUID in practice
+_EVENT = re.compile(r"[\x21-\x7e]{1,64}")
+_LENGTH = re.compile(r"[0-9]{1,20}")
+
+_log = structlog.get_logger("epicstar.web")
+
+
+def _error(status_code: int, message: str) -> Result:
+    return Result(status_code, {"error": message}, f"rejected: {message}")
+
+
+def _header(headers: Headers, name: str, pattern: re.Pattern[str]) -> str | None:
+    value = headers.get(name)
+    return value if value is not None and pattern.fullmatch(value) else None
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it grows beyond ``limit`` bytes (unread after)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class WebhookReceiver:
+    """The route's state: secret, database, identity, and the rules from the settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        identity: WebhookIdentity | None,
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        secret = settings.webhook_secret
+        self._secret = secret.get_secret_value().encode("utf-8") if secret else None
+        self._database = database
+        # SQLite has one writer at a time, and a writer that finds it busy sleeps in growing
+        # steps (1, 2, 5, 10... ms): this process's deliveries queue on a lock instead.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if database.engine.dialect.name == "sqlite" else nullcontext()
+        )
+        self._identity = identity
+        self._configured_user = settings.github_user
+        self._rules = Rules(
+            filters=Filters.from_settings(settings), star_list_key=list_key(settings.github_user)
+        )
+        self.max_body_bytes = max_body_bytes
+
+    def mirrored_login(self) -> str | None:
+        """``EPICSTAR_GITHUB_USER``, else the token's login (cached by the identity)."""
+        if self._configured_user:
+            return self._configured_user
+        return self._identity.login() if self._identity is not None else None
+
+    async def receive(self, request: Request) -> Response:
+        """Receive one GitHub webhook delivery."""
+        started = time.perf_counter()
+        log = _log.bind(
+            correlation_id=_header(request.headers, "x-github-delivery", _DELIVERY_ID),
+            github_event=_header(request.headers, "x-github-event", _EVENT),
+        )
+        result = await self._receive(request)
+        fields: dict[str, Any] = {
+            "status": result.status_code,
+            "outcome": result.outcome,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if result.status_code >= 500:
+            log.error("webhook delivery", **fields)
+        elif result.status_code >= 400:
+            log.warning("webhook delivery", **fields)
+        else:
+            log.info("webhook delivery", **fields)
+        return JSONResponse(result.body, status_code=result.status_code)
+
+    async def _receive(self, request: Request) -> Result:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not _LENGTH.fullmatch(length):
+                return _error(400, "Content-Length is not a number")
+            if int(length) > self.max_body_bytes:
+                return self._too_large()
+        if self._secret is None:
+            return _error(401, UNCONFIGURED)
+        try:
+            body = await read_capped(request, self.max_body_bytes)
+        except ClientDisconnect:
+            return _error(400, "the client went away before sending the whole body")
+        if body is None:
+            return self._too_large()
+        return await run_in_threadpool(self.process, request.headers, body)
+
+    def _too_large(self) -> Result:
+        return _error(413, f"the body is larger than {self.max_body_bytes} bytes")
+
+    def process(self, headers: Headers, body: bytes) -> Result:
+        """Verify, decode, interpret and record a whole body (blocking: runs in a thread)."""
+        if self._secret is None:
+            return _error(401, UNCONFIGURED)
+        signature = headers.getlist(signatures.SIGNATURE_HEADER)
+        if len(signature) != 1 or not signatures.verify(self._secret, body, signature[0]):
+            return _error(401, BAD_SIGNATURE)
+        delivery_id = _header(headers, "x-github-delivery", _DELIVERY_ID)
+        if delivery_id is None:
+            return _error(400, "X-GitHub-Delivery is missing or malformed")
+        event = _header(headers, "x-github-event", _EVENT)
+        if event is None:
+            return _error(400, "X-GitHub-Event is missing or malformed")
+        try:
+            payload = decode_body(headers.get("content-type"), body)
+            action = interpret(event, payload, self.mirrored_login)
+        except UnsupportedContentType as error:
+            return _error(415, str(error))
+        except PayloadError as error:
+            return _error(400, str(error))
+        name = payload.get("action")
+        now = utcnow()
+        delivery = Delivery(
+            delivery_id=delivery_id,
+            event=event,
+            action=printable(name, 60) if isinstance(name, str) else None,
+            received_at=now,
+        )
+        try:
+            with self._write_lock:
+                return record(
+                    self._database,
+                    delivery,
+                    lambda session: apply(session, action, now, self._rules),
+                )
+        except SQLAlchemyError as error:
+            _log.error(
+                "webhook delivery not recorded",
+                correlation_id=delivery_id,
+                error=type(error).__name__,
+            )
+            return Result(
+                503,
+                {"status": "unavailable", "error": "the database cannot be reached; retry later"},
+                "database unavailable",
+            )
