@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Executable, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,8 +26,23 @@ from epicstar.web.effects import Result
 __all__ = ["DUPLICATE", "Delivery", "claim", "record"]
 
 DUPLICATE = Result(200, {"status": "duplicate"}, "duplicate")
+RECEIVED = "received"  # the outcome until the work is done, in the same transaction
 _ATTEMPTS = 3  # a concurrent delivery may insert the same new row first: try again
 _OUTCOME_LENGTH = 200
+
+_TABLE: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+# Built once: statements are the per-delivery cost that matters.
+_INSERT_ONCE: dict[str, Executable] = {
+    name: dialect.insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["delivery_id"])
+    .returning(_TABLE.c.delivery_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_SET_OUTCOME = (
+    update(_TABLE)
+    .where(_TABLE.c.delivery_id == bindparam("b_delivery_id"))
+    .values(outcome=bindparam("b_outcome"))
+)
 
 
 @dataclass(frozen=True)
@@ -37,25 +53,18 @@ class Delivery:
     received_at: datetime
 
 
-def claim(session: Session, delivery: Delivery, outcome: str = "received") -> bool:
+def claim(session: Session, delivery: Delivery, outcome: str = RECEIVED) -> bool:
     """Insert the delivery's row; False when it was already there (a duplicate)."""
-    values = {
+    values: dict[str, Any] = {
         "delivery_id": delivery.delivery_id,
         "event": delivery.event,
         "action": delivery.action,
         "received_at": delivery.received_at,
-        "outcome": outcome,
+        "outcome": outcome[:_OUTCOME_LENGTH],
     }
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(WebhookDelivery)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["delivery_id"])
-            .returning(WebhookDelivery.delivery_id)
-        )
-        return session.execute(statement).first() is not None
+    statement = _INSERT_ONCE.get(session.get_bind().dialect.name)
+    if statement is not None:
+        return session.execute(statement, values).first() is not None
     try:  # any other backend: a savepoint around a plain insert
         with session.begin_nested():
             session.add(WebhookDelivery(**values))
@@ -64,11 +73,15 @@ def claim(session: Session, delivery: Delivery, outcome: str = "received") -> bo
     return True
 
 
-def record(database: Database, delivery: Delivery, work: Callable[[Session], Result]) -> Result:
+def record(
+    database: Database, delivery: Delivery, work: Result | Callable[[Session], Result]
+) -> Result:
     """Claim the delivery, do ``work`` and store its outcome, all in one transaction.
 
-    A duplicate returns :data:`DUPLICATE` without calling ``work``. Database errors
-    propagate (nothing was recorded, so a redelivery will be processed).
+    ``work`` is a function of the session, or the result itself when nothing in the
+    database decides it (then the delivery's row is all that is written). A duplicate
+    returns :data:`DUPLICATE` without doing the work. Database errors propagate (nothing
+    was recorded, so a redelivery will be processed).
     """
     attempt = 1
     while True:
@@ -81,16 +94,19 @@ def record(database: Database, delivery: Delivery, work: Callable[[Session], Res
 
 
 def _record_once(
-    database: Database, delivery: Delivery, work: Callable[[Session], Result]
+    database: Database, delivery: Delivery, work: Result | Callable[[Session], Result]
 ) -> Result:
     with database.session() as session:
+        if isinstance(work, Result):
+            return work if claim(session, delivery, work.outcome) else DUPLICATE
         if not claim(session, delivery):
             return DUPLICATE
         result = work(session)
         session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.delivery_id == delivery.delivery_id)
-            .values(outcome=result.outcome[:_OUTCOME_LENGTH])
-            .execution_options(synchronize_session=False)
+            _SET_OUTCOME,
+            {
+                "b_delivery_id": delivery.delivery_id,
+                "b_outcome": result.outcome[:_OUTCOME_LENGTH],
+            },
         )
         return result

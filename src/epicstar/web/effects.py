@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from epicstar.state.models import Origin, Repository, RepoState, StarListState, SyncStatus
@@ -30,7 +31,7 @@ from epicstar.web.events import (
     UpdateRepository,
 )
 
-__all__ = ["Result", "apply"]
+__all__ = ["Result", "Rules", "apply", "immediate"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,17 @@ class Rules:
 
 ACCEPTED = {"status": "accepted"}
 
+_REPOSITORIES: Table = Repository.__table__  # type: ignore[assignment]
+_MAKE_DUE = (
+    update(_REPOSITORIES)
+    .where(
+        _REPOSITORIES.c.github_id == bindparam("b_github_id"),
+        _REPOSITORIES.c.state == RepoState.ACTIVE.value,
+    )
+    .values(next_due_at=bindparam("b_now"), updated_at=bindparam("b_updated"))
+    .returning(_REPOSITORIES.c.github_id)
+)
+
 
 def ignored(reason: str) -> Result:
     return Result(200, {"status": "ignored", "reason": reason}, f"ignored: {reason}")
@@ -59,7 +71,8 @@ def accepted(outcome: str) -> Result:
     return Result(202, dict(ACCEPTED), outcome)
 
 
-def apply(session: Session, action: Action, now: datetime, rules: Rules) -> Result:
+def immediate(action: Action) -> Result | None:
+    """The result of an action that needs nothing from the database, else None."""
     match action:
         case Pong(zen=zen):
             body: dict[str, Any] = {"status": "pong"}
@@ -68,6 +81,15 @@ def apply(session: Session, action: Action, now: datetime, rules: Rules) -> Resu
             return Result(200, body, "pong")
         case Ignore(reason=reason):
             return ignored(reason)
+    return None
+
+
+def apply(session: Session, action: Action, now: datetime, rules: Rules) -> Result:
+    match action:
+        case Pong() | Ignore():
+            result = immediate(action)
+            assert result is not None
+            return result
         case TrackStar():
             return _track_star(session, action, now, rules)
         case MarkStarListForWalk(github_id=github_id):
@@ -77,24 +99,32 @@ def apply(session: Session, action: Action, now: datetime, rules: Rules) -> Resu
                 session.add(star_list)
             star_list.last_full_walk_at = None
             return accepted(f"full walk due (unstar of {github_id})")
-        case Refresh() | UpdateRepository() | SourceDeleted() | SetFlag():
-            return _change_tracked(session, action, now)
+        case Refresh(github_id=github_id):
+            return _refresh(session, github_id, now)
+        case UpdateRepository() | SourceDeleted() | SetFlag():
+            return _change_tracked(session, action)
 
 
-def _change_tracked(
-    session: Session, action: Refresh | UpdateRepository | SourceDeleted | SetFlag, now: datetime
-) -> Result:
+def _refresh(session: Session, github_id: int, now: datetime) -> Result:
+    """One UPDATE in the usual case (pushes are the most frequent deliveries)."""
+    made_due = session.execute(
+        _MAKE_DUE, {"b_github_id": github_id, "b_now": now, "b_updated": now}
+    ).first()
+    if made_due is not None:
+        return accepted(f"refresh due {github_id}")
+    state = session.scalar(select(Repository.state).where(Repository.github_id == github_id))
+    if state is None:
+        return ignored(f"repository {github_id} is not tracked")
+    return ignored(f"repository {github_id} is {state}")
+
+
+def _change_tracked(session: Session, action: UpdateRepository | SourceDeleted | SetFlag) -> Result:
     """Events about a repository: they only matter when it is tracked."""
     github_id = action.repository.id if isinstance(action, UpdateRepository) else action.github_id
     row = _tracked(session, github_id)
     if row is None:
         return ignored(f"repository {github_id} is not tracked")
     match action:
-        case Refresh():
-            if row.state != RepoState.ACTIVE:
-                return ignored(f"repository {github_id} is {row.state}")
-            row.next_due_at = now
-            return accepted(f"refresh due {github_id}")
         case UpdateRepository(repository=source, change=change):
             apply_metadata(row, source, None)  # the stored ETag no longer matches
             return accepted(f"{change} {github_id}")

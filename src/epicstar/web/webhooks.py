@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from typing import Any
 
 import structlog
@@ -36,7 +37,7 @@ from epicstar.sync.filters import Filters
 from epicstar.sync.stars import list_key
 from epicstar.web import signatures
 from epicstar.web.deliveries import Delivery, record
-from epicstar.web.effects import Result, Rules, apply
+from epicstar.web.effects import Result, Rules, apply, immediate
 from epicstar.web.events import (
     PayloadError,
     UnsupportedContentType,
@@ -188,12 +189,9 @@ class WebhookReceiver:
             received_at=now,
         )
         try:
+            work = immediate(action) or partial(apply, action=action, now=now, rules=self._rules)
             with self._write_lock:
-                return record(
-                    self._database,
-                    delivery,
-                    lambda session: apply(session, action, now, self._rules),
-                )
+                return record(self._database, delivery, work)
         except SQLAlchemyError as error:
             _log.error(
                 "webhook delivery not recorded",
