@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from epicstar.queue.backend import close_huey
 from epicstar.queue.worker import build
 from epicstar.state.models import AttemptOutcome, SyncStatus
 from tests.e2e.conftest import World
@@ -46,7 +47,7 @@ def workers(world: World, queue_url: str) -> Iterator[list[subprocess.Popen[str]
             [sys.executable, "-m", "epicstar", "worker"],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
         )
         for _ in range(2)
@@ -61,6 +62,7 @@ def workers(world: World, queue_url: str) -> Iterator[list[subprocess.Popen[str]
         except subprocess.TimeoutExpired:
             process.kill()
     huey.flush()
+    close_huey(huey)
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:

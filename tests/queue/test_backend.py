@@ -10,7 +10,7 @@ from huey import RedisHuey, SqliteHuey
 from huey.contrib.sql_huey import SqlStorage
 
 from epicstar.config import ConfigError, load_settings
-from epicstar.queue.backend import make_huey
+from epicstar.queue.backend import close_huey, make_huey
 
 
 def settings_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str | None):
@@ -47,6 +47,7 @@ def test_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     _reachable(huey.storage.conn.ping)
     huey.flush()
     assert huey.pending_count() == 0
+    close_huey(huey)
 
 
 def test_postgresql_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -54,6 +55,7 @@ def test_postgresql_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     huey = make_huey(settings_for(monkeypatch, tmp_path, url))
     assert isinstance(huey.storage, SqlStorage)
     _reachable(huey.pending_count)
+    close_huey(huey)
 
 
 def test_unknown_scheme_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -12,7 +12,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from huey import Huey, RedisHuey, SqliteHuey
-from huey.contrib.sql_huey import SqlHuey
+from huey.contrib.sql_huey import SqlHuey, SqlStorage
+from huey.storage import RedisStorage
 
 from epicstar.config import ConfigError, Settings
 
@@ -40,3 +41,12 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
         "EPICSTAR_QUEUE_URL: expected redis://…, postgresql://… or sqlite:///path "
         f"(got a '{parts.scheme or 'plain'}' URL)"
     )
+
+
+def close_huey(huey: Huey) -> None:
+    """Close the storage's connections (Huey itself never does)."""
+    storage = huey.storage
+    if isinstance(storage, SqlStorage):
+        storage.database.close()
+    elif isinstance(storage, RedisStorage):
+        storage.conn.connection_pool.disconnect()

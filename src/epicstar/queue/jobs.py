@@ -17,6 +17,7 @@ from huey import Huey, crontab
 from sqlalchemy import Select, or_, select
 
 from epicstar.config import Settings
+from epicstar.queue.backend import close_huey
 from epicstar.state.models import Repository, RepoState, SyncStatus
 from epicstar.sync.context import SyncContext, open_context
 from epicstar.sync.mirror_pass import PassReport, mirror_once
@@ -52,6 +53,7 @@ class Jobs:
         with self._lock:
             self._resources.close()
             self._context = None
+            close_huey(self.huey)
 
     # -- tasks -----------------------------------------------------------------------------
 
