@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -68,8 +69,9 @@ def workers(world: World, queue_url: str) -> Iterator[list[subprocess.Popen[str]
 def wait_for(condition, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return
+        with contextlib.suppress(Exception):  # e.g. a repository still being created
+            if condition():
+                return
         time.sleep(0.2)
     raise AssertionError("timed out waiting for the workers")
 
