@@ -19,32 +19,10 @@ from epicstar.destination import (
     ProjectNameTaken,
     answered_html,
 )
+from tests.http_fakes import Answer, Recorder
 
 URL = "https://onedev.example.com"
 TOKEN = "Zq8xT0KENsecretValue-abcdefghijklmnopqrstuv"
-
-Answer = httpx.Response | Callable[[httpx.Request], httpx.Response] | Exception
-
-
-class Recorder:
-    def __init__(self, *answers: Answer) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if not self.answers:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
 
 
 def plain(status: int, body: str = "", **headers: str) -> httpx.Response:

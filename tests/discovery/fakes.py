@@ -103,25 +103,6 @@ def not_found() -> httpx.Response:
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-class Recorder:
-    """A MockTransport handler that answers from a script and records the requests."""
-
-    def __init__(self, *answers: httpx.Response | Handler | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if not self.answers:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
-
-
 def star_item(starred_at: str | None = "2024-05-01T12:00:00Z", **repo: Any) -> dict[str, Any]:
     """One item of a starred list asked for with ``application/vnd.github.star+json``."""
     return {"starred_at": starred_at, "repo": repo_body(**repo)}

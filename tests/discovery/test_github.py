@@ -27,12 +27,12 @@ from tests.discovery.fakes import (
     NOW,
     TOKEN,
     FakeTime,
-    Recorder,
     github_json,
     not_found,
     rate_headers,
     repo_body,
 )
+from tests.http_fakes import Recorder
 
 MakeClient = Callable[..., GitHubClient]
 ETAG = '"644b5b0155e6404a9cc4bd9d8b1ae730"'

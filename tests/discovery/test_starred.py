@@ -24,7 +24,6 @@ from tests.discovery.fakes import (
     API,
     TOKEN,
     FakeTime,
-    Recorder,
     github_json,
     link_header,
     not_found,
@@ -32,6 +31,7 @@ from tests.discovery.fakes import (
     repo_body,
     star_item,
 )
+from tests.http_fakes import Recorder
 
 MakeClient = Callable[..., GitHubClient]
 ETAG = '"8c1f0e0b7b5a4c2f9d3e6a1b2c3d4e5f"'

@@ -1,0 +1,32 @@
+"""A scripted httpx MockTransport handler shared by the REST client tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+Answer = httpx.Response | Callable[[httpx.Request], httpx.Response] | Exception
+
+
+class Recorder:
+    """Answers requests from a script, in order, and records them; an extra request fails."""
+
+    def __init__(self, *answers: Answer) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.answers:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, httpx.Response):
+            return answer
+        return answer(request)
+
+    @property
+    def last(self) -> httpx.Request:
+        return self.requests[-1]
