@@ -218,18 +218,22 @@ _CONFIG_FIELDS = {
 }
 
 
+def _object_body(raw: bytes, arg_path: str, java_class: str) -> dict[str, Any]:
+    """The JSON object of a ``@NotNull`` body parameter, or the 400 Jersey would give."""
+    data = parse_json_body(raw) if raw.strip() else None
+    if data is None:
+        raise RestError(400, f"{arg_path}: must not be null")
+    if not isinstance(data, dict):
+        raise _cannot(java_class, data)
+    return data
+
+
 def parse_project_data(raw: bytes, arg_path: str) -> ProjectInput:
     """Deserialise and validate a ProjectData body; ``arg_path`` is e.g. ``createProject.arg0``.
 
     Raises :class:`RestError` (400) like Jersey would.
     """
-    if not raw.strip():
-        raise RestError(400, f"{arg_path}: must not be null")
-    data = parse_json_body(raw)
-    if data is None:
-        raise RestError(400, f"{arg_path}: must not be null")
-    if not isinstance(data, dict):
-        raise _cannot(PROJECT_DATA_CLASS, data)
+    data = _object_body(raw, arg_path, PROJECT_DATA_CLASS)
     result = ProjectInput()
     for key, value in data.items():
         if key in _IGNORED:
@@ -276,13 +280,7 @@ _BASE_AUTHORIZATION_FIELDS = {"projectId": "project_id", "roleId": "role_id"}
 def parse_base_authorization(raw: bytes, arg_path: str) -> BaseAuthorizationInput:
     """Deserialise a ``BaseAuthorization`` body (``@NotNull`` entity; ``id`` is ignored:
     a create always makes a new row).  Raises :class:`RestError` (400) like Jersey would."""
-    if not raw.strip():
-        raise RestError(400, f"{arg_path}: must not be null")
-    data = parse_json_body(raw)
-    if data is None:
-        raise RestError(400, f"{arg_path}: must not be null")
-    if not isinstance(data, dict):
-        raise _cannot(BASE_AUTHORIZATION_CLASS, data)
+    data = _object_body(raw, arg_path, BASE_AUTHORIZATION_CLASS)
     result = BaseAuthorizationInput()
     for key, value in data.items():
         if key == "id":
