@@ -11,11 +11,6 @@ from sqlalchemy.orm import Session
 from epicstar.state.models import Repository, RepoState, SyncStatus
 
 
-def find_by_full_name(session: Session, full_name: str) -> Repository | None:
-    statement = select(Repository).where(func.lower(Repository.full_name) == full_name.lower())
-    return session.scalars(statement).first()
-
-
 def path_taken(session: Session, path: str, *, except_id: int) -> bool:
     """Whether another tracked repository already uses this OneDev path (case-insensitive)."""
     statement = select(Repository.github_id).where(
@@ -68,12 +63,3 @@ def take_lease(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
-
-
-def release_lease(session: Session, github_id: int, owner: str) -> None:
-    session.execute(
-        update(Repository)
-        .where(Repository.github_id == github_id, Repository.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
