@@ -54,7 +54,9 @@ def test_interrupted_pass_releases_its_lease(world: World, monkeypatch: pytest.M
     assert row.sync_status == SyncStatus.PENDING
     [attempt] = world.attempts(repo.id)
     assert attempt.finished_at is not None
-    assert attempt.error == "interrupted before the pass finished"
+    assert attempt.outcome == AttemptOutcome.INTERRUPTED
+    assert attempt.error == "interrupted before the pass finished; it runs again"
+    assert row.retry_count == 0
 
     monkeypatch.undo()
     assert world.sync().ok

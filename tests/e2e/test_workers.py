@@ -176,6 +176,7 @@ def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) ->
 
     assert_exact_mirror(world, "octo/killed", "github/octo/killed")
     attempts = world.attempts(repo.id)
+    print([(a.outcome, a.trigger, a.started_at, a.error) for a in attempts])
     assert [attempt.outcome for attempt in attempts] == ["failed", "mirrored"]
     assert "lease lapsed" in (attempts[0].error or "")
     assert recovery < 60

@@ -64,6 +64,7 @@ def summary_line(summary: RunSummary) -> str:
         AttemptOutcome.PERMANENT_FAILURE,
         AttemptOutcome.SOURCE_GONE,
         AttemptOutcome.BLOCKED,
+        AttemptOutcome.INTERRUPTED,
     ):
         if counts[outcome]:
             parts.append(f"{counts[outcome]} {outcome.value.replace('_', ' ')}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from epicstar.mirror.credentials import HttpAuth
-from epicstar.mirror.process import GitError, GitResult, base_environment, run_git
+from epicstar.mirror.process import GitCancelled, GitError, GitResult, base_environment, run_git
 
 MIRRORED_NAMESPACES = ("refs/heads/", "refs/tags/")
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
@@ -51,10 +52,18 @@ class PushResult:
 class RepoCache:
     """The bare cache of one repository, at ``path``."""
 
-    def __init__(self, path: Path, *, timeout: float, redact: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float,
+        redact: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.path = path
         self.timeout = timeout
         self._redact = tuple(redact)
+        self._cancel = cancel
         self._lock_fd: int | None = None
 
     @contextmanager
@@ -74,6 +83,8 @@ class RepoCache:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if self._cancel is not None and self._cancel.is_set():
+                        raise GitCancelled("the service is shutting down") from None
                     if time.monotonic() > deadline:
                         raise GitError(
                             f"the cache {self.path.name} is still in use by another git "
@@ -130,7 +141,14 @@ class RepoCache:
 
     def remote_refs(self, url: str, auth: HttpAuth | None) -> Refs:
         """Branches and tags the remote advertises (peeled tag lines left out)."""
-        return remote_refs(url, auth, timeout=self.timeout, redact=self._redact, cwd=self.path)
+        return remote_refs(
+            url,
+            auth,
+            timeout=self.timeout,
+            redact=self._redact,
+            cwd=self.path,
+            cancel=self._cancel,
+        )
 
     def object_bytes(self) -> int:
         total = 0
@@ -218,6 +236,7 @@ class RepoCache:
             redact=self._redact,
             stdin=stdin,
             pass_fds=() if self._lock_fd is None else (self._lock_fd,),
+            cancel=self._cancel,
         )
 
 
@@ -228,6 +247,7 @@ def remote_refs(
     timeout: float,
     redact: Sequence[str] = (),
     cwd: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> Refs:
     """Branches and tags ``url`` advertises: one ``git ls-remote``, no repository needed."""
     result = _git(
@@ -236,6 +256,7 @@ def remote_refs(
         cwd=cwd,
         timeout=timeout,
         redact=redact,
+        cancel=cancel,
     )
     return _parse_refs(result.stdout, separator="\t")
 
@@ -249,6 +270,7 @@ def _git(
     redact: Sequence[str],
     stdin: str | None = None,
     pass_fds: Sequence[int] = (),
+    cancel: threading.Event | None = None,
 ) -> GitResult:
     config = dict(_COMMON_CONFIG)
     masked = list(redact)
@@ -257,7 +279,14 @@ def _git(
         masked.append(auth.header)
     env = base_environment(config)
     return run_git(
-        args, cwd=cwd, env=env, timeout=timeout, redact=masked, stdin=stdin, pass_fds=pass_fds
+        args,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        redact=masked,
+        stdin=stdin,
+        pass_fds=pass_fds,
+        cancel=cancel,
     )
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,14 @@ class GitTimeout(GitError):
     """A git command ran past its deadline and was killed with its children."""
 
 
+class GitCancelled(GitError):
+    """A git command was stopped because the service is shutting down."""
+
+
+_CANCEL_POLL = 0.25
+"""Seconds between looks at the cancel event while git runs."""
+
+
 @dataclass(frozen=True)
 class GitResult:
     stdout: str
@@ -85,8 +94,13 @@ def run_git(
     redact: Sequence[str] = (),
     stdin: str | None = None,
     pass_fds: Sequence[int] = (),
+    cancel: threading.Event | None = None,
 ) -> GitResult:
-    """Run ``git <args>``; raise GitTimeout after ``timeout`` seconds, GitError on failure."""
+    """Run ``git <args>``; raise GitTimeout after ``timeout`` seconds, GitError on failure.
+
+    When ``cancel`` is set while git runs, git and its children are killed and
+    :class:`GitCancelled` is raised.
+    """
     command = ["git", *args]
     started = time.monotonic()
     process = subprocess.Popen(
@@ -102,10 +116,15 @@ def run_git(
         pass_fds=tuple(pass_fds),
     )
     try:
-        stdout, stderr = process.communicate(input=stdin, timeout=timeout)
+        stdout, stderr = _communicate(process, stdin, started + timeout, cancel)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         stdout, stderr = process.communicate()
+        if cancel is not None and cancel.is_set():
+            raise GitCancelled(
+                f"git {args[0]} was stopped: the service is shutting down",
+                stderr=_clean(stderr, redact),
+            ) from None
         raise GitTimeout(
             f"git {args[0]} did not finish within {timeout:.0f}s and was stopped",
             stderr=_clean(stderr, redact),
@@ -122,6 +141,29 @@ def run_git(
             f"git {args[0]} failed: {summary}", stderr=tail, returncode=process.returncode
         )
     return GitResult(stdout=stdout, stderr=stderr, seconds=seconds)
+
+
+def _communicate(
+    process: subprocess.Popen[str],
+    stdin: str | None,
+    deadline: float,
+    cancel: threading.Event | None,
+) -> tuple[str, str]:
+    """Popen.communicate until ``deadline``, in short slices when ``cancel`` may stop it.
+
+    A retried ``communicate`` carries on where the last one stopped (input included).
+    Raises ``TimeoutExpired`` at the deadline or once ``cancel`` is set.
+    """
+    while True:
+        remaining = deadline - time.monotonic()
+        if cancel is None:
+            return process.communicate(input=stdin, timeout=max(remaining, 0))
+        if cancel.is_set() or remaining <= 0:
+            raise subprocess.TimeoutExpired(process.args, 0)
+        try:
+            return process.communicate(input=stdin, timeout=min(remaining, _CANCEL_POLL))
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:

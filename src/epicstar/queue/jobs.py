@@ -102,12 +102,8 @@ def _due(now: datetime) -> Select[Repository]:
             Repository.state == RepoState.ACTIVE,
             Repository.sync_status != SyncStatus.PERMANENT_FAILURE,
             or_(Repository.lease_owner.is_(None), Repository.lease_expires_at < now),
-            or_(
-                Repository.next_due_at.is_(None),
-                Repository.next_due_at <= now,
-                # a pass whose worker died: its lease lapsed without being released
-                Repository.sync_status == SyncStatus.IN_PROGRESS,
-            ),
+            # A pass whose worker died is due: a pass makes its repository due when it starts.
+            or_(Repository.next_due_at.is_(None), Repository.next_due_at <= now),
         )
         .order_by(Repository.next_due_at)
         .with_for_update(skip_locked=True)

@@ -77,6 +77,7 @@ class AttemptOutcome(enum.StrEnum):
     BLOCKED = "blocked"
     FAILED = "failed"
     PERMANENT_FAILURE = "permanent_failure"
+    INTERRUPTED = "interrupted"  # stopped by a shutdown or Ctrl+C; due again at once
 
 
 class Base(DeclarativeBase):

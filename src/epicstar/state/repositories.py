@@ -47,7 +47,11 @@ def listing(session: Session, states: Sequence[str] = ()) -> list[Repository]:
 def take_lease(
     session: Session, github_id: int, owner: str, *, now: datetime, duration: timedelta
 ) -> bool:
-    """Atomically claim a repository for one pass; False when someone else holds it."""
+    """Atomically claim a repository for one pass; False when someone else holds it.
+
+    The repository is due from now on: should the pass die, it is handed out again as soon
+    as the lease lapses. A pass that ends sets the real next due time.
+    """
     result = session.execute(
         update(Repository)
         .where(
@@ -59,6 +63,7 @@ def take_lease(
             lease_expires_at=now + duration,
             sync_status=SyncStatus.IN_PROGRESS,
             last_attempt_at=now,
+            next_due_at=now,
         )
         .execution_options(synchronize_session=False)
     )

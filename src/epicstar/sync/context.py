@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from epicstar import __version__
 from epicstar.config import Settings
@@ -20,6 +22,28 @@ from epicstar.mirror.credentials import HttpAuth
 from epicstar.state.database import Database
 from epicstar.state.models import utcnow
 from epicstar.sync.placement import ProjectPlacer
+
+if TYPE_CHECKING:
+    from epicstar.sync.mirror_pass import PassReport
+
+
+class SyncEvents(Protocol):
+    """What a pass or a poll tells the rest of the service (metrics, notifications).
+
+    Called after the outcome is stored; an implementation must not raise.
+    """
+
+    def pass_finished(self, report: PassReport) -> None: ...
+
+    def source_lost(self, github_id: int, full_name: str, state: str, reason: str) -> None: ...
+
+
+class NoEvents:
+    def pass_finished(self, report: PassReport) -> None:
+        pass
+
+    def source_lost(self, github_id: int, full_name: str, state: str, reason: str) -> None:
+        pass
 
 
 def new_worker_id() -> str:
@@ -34,6 +58,9 @@ class SyncContext:
     onedev: OneDevClient
     clock: Callable[[], datetime] = utcnow
     worker_id: str = field(default_factory=new_worker_id)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the service shuts down: running git is stopped and passes give way."""
+    events: SyncEvents = field(default_factory=NoEvents)
 
     def __post_init__(self) -> None:
         self.placer = ProjectPlacer(self.onedev, self.settings.onedev_parent)
@@ -57,7 +84,9 @@ class SyncContext:
 
     def cache(self, github_id: int, size_kb: int) -> RepoCache:
         path = self.settings.cache_dir / f"{github_id}.git"
-        return RepoCache(path, timeout=self.git_timeout(size_kb), redact=self.secrets)
+        return RepoCache(
+            path, timeout=self.git_timeout(size_kb), redact=self.secrets, cancel=self.stopping
+        )
 
     def github_auth(self, clone_url: str) -> HttpAuth | None:
         token = self.settings.github_token
@@ -81,6 +110,7 @@ def open_context(settings: Settings, *, db: Database | None = None) -> Iterator[
     own_db = db is None
     database = db or open_database(settings)
     github_token = settings.github_token.get_secret_value() if settings.github_token else None
+    stopping = threading.Event()
     try:
         with (
             GitHubClient(
@@ -88,13 +118,30 @@ def open_context(settings: Settings, *, db: Database | None = None) -> Iterator[
                 github_token,
                 user_agent=user_agent(),
                 max_wait=float(settings.github_max_wait),
+                sleep=interruptible_sleep(stopping),
             ) as github,
             OneDevClient(onedev_url, onedev_token) as onedev,
         ):
-            yield SyncContext(settings=settings, db=database, github=github, onedev=onedev)
+            yield SyncContext(
+                settings=settings, db=database, github=github, onedev=onedev, stopping=stopping
+            )
     finally:
         if own_db:
             database.dispose()
+
+
+class ServiceStopping(Exception):
+    """A wait was cut short because the service is shutting down."""
+
+
+def interruptible_sleep(stopping: threading.Event) -> Callable[[float], None]:
+    """A ``time.sleep`` that raises :class:`ServiceStopping` once ``stopping`` is set."""
+
+    def sleep(seconds: float) -> None:
+        if stopping.wait(seconds):
+            raise ServiceStopping("the service is shutting down")
+
+    return sleep
 
 
 def open_database(settings: Settings) -> Database:

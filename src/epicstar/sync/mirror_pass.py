@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from epicstar.discovery import SourceBlocked, SourceGone
@@ -54,24 +54,70 @@ class PassReport:
     seconds: float = 0.0
     error: str | None = None
     fatal: bool = False
+    previous_status: str | None = None
+    attempts: int = 0  # failed attempts in a row, this one included
 
     @property
     def failed(self) -> bool:
-        return self.outcome in (AttemptOutcome.FAILED, AttemptOutcome.PERMANENT_FAILURE)
+        return self.outcome in (
+            AttemptOutcome.FAILED,
+            AttemptOutcome.PERMANENT_FAILURE,
+            AttemptOutcome.INTERRUPTED,
+        )
+
+
+@dataclass
+class _Pass:
+    """A pass that holds its repository's lease and has opened its attempt."""
+
+    repo: Repository
+    holder: str
+    pass_id: str
+    attempt_id: int
+    previous_status: str
+    started: float
+    leased_at: datetime
 
 
 def mirror_once(
     ctx: SyncContext, github_id: int, *, trigger: str, force: bool = False
 ) -> PassReport:
+    begun = _begin(ctx, github_id, trigger)
+    if isinstance(begun, PassReport):
+        return begun
+    with structlog.contextvars.bound_contextvars(
+        correlation_id=f"pass-{begun.pass_id}", github_id=github_id, attempt=begun.attempt_id
+    ):
+        log.info("pass.started", repository=begun.repo.full_name, trigger=trigger)
+        report = _carry_out(ctx, begun, force=force)
+        log.info(
+            "pass.finished",
+            repository=report.full_name,
+            outcome=report.outcome,
+            refs_changed=report.refs_changed,
+            new_commits=report.new_commits,
+            bytes=report.bytes_fetched,
+            seconds=round(report.seconds, 3),
+            error=report.error,
+        )
+        ctx.events.pass_finished(report)
+    return report
+
+
+def _begin(ctx: SyncContext, github_id: int, trigger: str) -> _Pass | PassReport:
+    """Take the lease and open the attempt; a report with no outcome when that can't be."""
     started = time.monotonic()
+    pass_id = uuid.uuid4().hex[:12]
     with ctx.db.session() as session:
         repo = session.get(Repository, github_id)
         if repo is None:
             raise LookupError(f"repository {github_id} is not tracked")
+        if ctx.stopping.is_set():
+            return PassReport(github_id, repo.full_name, outcome=None)
         previous_status = repo.sync_status
-        now = ctx.clock()
         # One holder per pass, not per process: threads of one worker share its context.
-        holder = f"{ctx.worker_id}:{uuid.uuid4().hex[:8]}"
+        holder = f"{ctx.worker_id}:{pass_id}"
+        now = ctx.clock()
         leased = repositories.take_lease(session, github_id, holder, now=now, duration=ctx.lease)
         if not leased:
             return PassReport(github_id, repo.full_name, outcome=None)
@@ -81,51 +127,51 @@ def mirror_once(
         attempt = SyncAttempt(repository_id=github_id, trigger=trigger, started_at=started_at)
         session.add(attempt)
         session.flush()
-        attempt_id = attempt.id
         session.refresh(repo)
         session.expunge(repo)
+        return _Pass(repo, holder, pass_id, attempt.id, previous_status, started, now)
 
-    report = PassReport(github_id, repo.full_name, outcome=None, onedev_path=repo.onedev_path)
-    bound = log.bind(github_id=github_id, repository=repo.full_name, attempt=attempt_id)
-    bound.info("pass.started", trigger=trigger)
-    keeper = LeaseKeeper(ctx.db, github_id, holder, ctx.lease, ctx.clock)
+
+def _carry_out(ctx: SyncContext, begun: _Pass, *, force: bool) -> PassReport:
+    """Run the pass under its lease, classify how it ended, and record that."""
+    repo, previous = begun.repo, begun.previous_status
+    report = PassReport(
+        repo.github_id,
+        repo.full_name,
+        outcome=None,
+        onedev_path=repo.onedev_path,
+        previous_status=previous,
+    )
     try:
-        with keeper:
+        with LeaseKeeper(ctx.db, repo.github_id, begun.holder, ctx.lease, ctx.clock):
             _run(ctx, repo, report, force=force)
     except (SourceGone, SourceBlocked) as gone:
-        _mark_gone(repo, gone, previous_status)
+        _mark_gone(repo, gone, previous)
         report.outcome = (
             AttemptOutcome.SOURCE_GONE if isinstance(gone, SourceGone) else AttemptOutcome.BLOCKED
         )
         report.error = repo.error
     except Exception as error:  # every failure is recorded, then classified
-        failure = classify(error)
-        if failure.unexpected:
-            bound.exception("pass.crashed")
-        _mark_failed(ctx, repo, failure)
-        report.outcome = AttemptOutcome(repo.sync_status)
-        report.error = repo.error
-        report.fatal = failure.fatal
-    except BaseException:  # interrupted (Ctrl+C, shutdown): release the lease, keep no lie
-        repo.sync_status = previous_status
-        report.outcome = AttemptOutcome.FAILED
-        report.error = "interrupted before the pass finished"
-        report.seconds = time.monotonic() - started
-        _record(ctx, repo, attempt_id, report)
+        if ctx.stopping.is_set():
+            _mark_interrupted(ctx, repo, report, previous, "the service stopped")
+        else:
+            failure = classify(error)
+            if failure.unexpected:
+                log.exception("pass.crashed")
+            _mark_failed(ctx, repo, failure)
+            report.outcome = AttemptOutcome(repo.sync_status)
+            report.error = repo.error
+            report.fatal = failure.fatal
+    except BaseException:  # Ctrl+C: release the lease, keep no lie, then stop
+        _mark_interrupted(ctx, repo, report, previous, "interrupted")
+        report.seconds = time.monotonic() - begun.started
+        _record(ctx, repo, begun, report)
         raise
-    report.seconds = time.monotonic() - started
+    report.seconds = time.monotonic() - begun.started
     report.full_name = repo.full_name
     report.onedev_path = repo.onedev_path
-    _record(ctx, repo, attempt_id, report)
-    bound.info(
-        "pass.finished",
-        outcome=report.outcome,
-        refs_changed=report.refs_changed,
-        new_commits=report.new_commits,
-        bytes=report.bytes_fetched,
-        seconds=round(report.seconds, 3),
-        error=report.error,
-    )
+    report.attempts = repo.retry_count
+    _record(ctx, repo, begun, report)
     return report
 
 
@@ -142,6 +188,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     if repo.disabled:
         repo.error = "disabled on GitHub: not fetched"
         repo.sync_status = SyncStatus.COMPLETED
+        repo.next_due_at = _next_refresh(ctx, repo)
         report.outcome = AttemptOutcome.UNCHANGED
         return
 
@@ -186,9 +233,13 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     repo.retry_count = 0
     repo.error = None
     repo.last_synced_at = ctx.clock()
+    repo.next_due_at = _next_refresh(ctx, repo)
+
+
+def _next_refresh(ctx: SyncContext, repo: Repository) -> datetime:
     settings = ctx.settings
     interval = settings.archived_refresh_interval if repo.archived else settings.refresh_interval
-    repo.next_due_at = ctx.clock() + jittered(interval)
+    return ctx.clock() + jittered(interval)
 
 
 def _mirror_refs(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool) -> None:
@@ -270,6 +321,16 @@ def _mark_gone(repo: Repository, gone: SourceGone | SourceBlocked, previous: str
     repo.next_due_at = None
 
 
+def _mark_interrupted(
+    ctx: SyncContext, repo: Repository, report: PassReport, previous: str, why: str
+) -> None:
+    """Give the repository back as it was, due at once; an interruption is not a failure."""
+    repo.sync_status = previous if previous != SyncStatus.IN_PROGRESS else SyncStatus.PENDING
+    repo.next_due_at = ctx.clock()
+    report.outcome = AttemptOutcome.INTERRUPTED
+    report.error = f"{why} before the pass finished; it runs again"
+
+
 def _mark_failed(ctx: SyncContext, repo: Repository, failure: Failure) -> None:
     repo.error = _redact(failure.message, ctx.secrets)
     repo.retry_count += 1
@@ -296,13 +357,32 @@ def _save_placement(ctx: SyncContext, repo: Repository) -> None:
             row.onedev_description = repo.onedev_description
 
 
-def _record(ctx: SyncContext, repo: Repository, attempt_id: int, report: PassReport) -> None:
+def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport) -> None:
+    """Store the attempt, and the repository's new state if this pass still holds its lease.
+
+    A pass whose lease lapsed (the database was unreachable for a lease's length) may have
+    been overtaken by another worker; its view of the row is stale and must not win.
+    """
     finished: datetime = ctx.clock()
     with ctx.db.session() as session:
-        merged = session.merge(repo)
-        merged.lease_owner = None
-        merged.lease_expires_at = None
-        attempt = session.get(SyncAttempt, attempt_id)
+        owner, due = session.execute(
+            select(Repository.lease_owner, Repository.next_due_at)
+            .where(Repository.github_id == repo.github_id)
+            .with_for_update()
+        ).one()
+        if owner == begun.holder:
+            if due is not None and due > begun.leased_at and repo.next_due_at is not None:
+                # Made due while the pass ran (a push webhook): what it saw may be stale.
+                repo.next_due_at = min(repo.next_due_at, due)
+            merged = session.merge(repo)
+            merged.lease_owner = None
+            merged.lease_expires_at = None
+        else:
+            log.warning("pass.lease_lost", holder=owner)
+            report.error = "; ".join(
+                filter(None, [report.error, "the lease was lost: its outcome was not kept"])
+            )
+        attempt = session.get(SyncAttempt, begun.attempt_id)
         if attempt is not None:
             attempt.finished_at = finished
             attempt.outcome = report.outcome

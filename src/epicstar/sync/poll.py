@@ -70,6 +70,10 @@ def poll_stars(ctx: SyncContext, *, full: bool = False, dry_run: bool = False) -
             state.last_full_walk_at = now
             state.stars = len(walk.stars)
     _carry_out(ctx, report)
+    for change in report.changes:
+        if change.kind in ("gone", "blocked"):
+            lost = "source_gone" if change.kind == "gone" else "blocked"
+            ctx.events.source_lost(change.github_id, change.full_name, lost, change.detail)
     log.info(
         "stars.polled",
         requests=report.requests,

@@ -1,0 +1,61 @@
+"""The tick hands each due repository out once per claim, including one whose pass died."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from huey import Huey
+
+from epicstar.queue.jobs import Jobs
+from epicstar.queue.worker import build
+from epicstar.state import repositories
+from epicstar.state.models import utcnow
+from tests.e2e.conftest import World
+
+
+@pytest.fixture
+def queue(world: World) -> Iterator[tuple[Huey, Jobs]]:
+    huey, jobs = build(world.settings())  # SQLite storage in the data directory
+    yield huey, jobs
+    huey.flush()
+    jobs.close()
+
+
+def test_a_due_repository_is_handed_out_once_per_claim(
+    world: World, queue: tuple[Huey, Jobs]
+) -> None:
+    huey, jobs = queue
+    repo = world.github.create_repo("octo", "due")
+    world.add("octo/due")
+    now = utcnow()
+    assert jobs.hand_out_due(now) == 1
+    assert jobs.hand_out_due(now + timedelta(minutes=1)) == 0
+    assert huey.pending_count() == 1
+    # The job was lost: once the claim lapses, the repository is handed out again.
+    claim = jobs.context().claim
+    assert jobs.hand_out_due(now + claim + timedelta(seconds=1)) == 1
+    assert world.row(repo.id).next_due_at is not None
+
+
+def test_a_pass_whose_worker_died_is_handed_out_once_its_lease_lapses(
+    world: World, queue: tuple[Huey, Jobs]
+) -> None:
+    huey, jobs = queue
+    repo = world.github.create_repo("octo", "orphan")
+    world.add("octo/orphan")
+    now = utcnow()
+    assert jobs.hand_out_due(now) == 1
+    huey.flush()  # a worker took the job ...
+    with world.db().session() as session:  # ... started the pass, and died
+        assert repositories.take_lease(
+            session, repo.id, "dead-worker", now=now, duration=timedelta(seconds=10)
+        )
+    assert jobs.hand_out_due(now + timedelta(seconds=5)) == 0  # the lease still holds
+    later = now + timedelta(seconds=11)
+    assert jobs.hand_out_due(later) == 1
+    # Handed out once: the next ticks leave it to the job already queued.
+    assert jobs.hand_out_due(later + timedelta(minutes=1)) == 0
+    assert jobs.hand_out_due(later + timedelta(minutes=2)) == 0
+    assert huey.pending_count() == 1
