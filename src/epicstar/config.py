@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     max_size_mb: int | None = Field(default=None, ge=1)
     languages: Annotated[list[str], NoDecode] = []
 
+    notify_urls: Annotated[list[str], NoDecode] = Field(
+        default=[], repr=False, description="Apprise URLs; they hold tokens, so never shown"
+    )
+    notify_new_mirrors: bool = False
+
     @field_validator("github_api_url", mode="before")
     @classmethod
     def _api_url(cls, value: Any) -> Any:
@@ -106,7 +111,7 @@ class Settings(BaseSettings):
             return "/".join(parts)
         return value
 
-    @field_validator("include", "exclude", "languages", mode="before")
+    @field_validator("include", "exclude", "languages", "notify_urls", mode="before")
     @classmethod
     def _list(cls, value: Any) -> Any:
         """A JSON array or a comma-separated list (``'octo/*, */dotfiles'``)."""
@@ -186,7 +191,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, for redaction."""
         values = [self.github_token, self.onedev_token, self.webhook_secret]
-        return [value.get_secret_value() for value in values if value is not None]
+        tokens = [value.get_secret_value() for value in values if value is not None]
+        return tokens + [url for url in self.notify_urls if url]
 
 
 def _describe(error: dict[str, Any]) -> str:
