@@ -17,8 +17,10 @@ import anyio.from_thread
 import httpx
 import pytest
 from fastapi import FastAPI
+from huey import Huey
 
 from epicstar.config import Settings
+from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.web import FixedIdentity, WebhookIdentity, create_app
 from epicstar.web.signatures import sign
@@ -198,13 +200,21 @@ def serving(database: Database) -> Iterator[MakeWeb]:
     with anyio.from_thread.start_blocking_portal() as portal:
 
         def make(
-            *, login: str | None = USER, identity: WebhookIdentity | None = None, **settings: Any
+            *,
+            login: str | None = USER,
+            identity: WebhookIdentity | None = None,
+            metrics: Metrics | None = None,
+            queue: Huey | None = None,
+            **settings: Any,
         ) -> Web:
             """``login`` is the fixed identity's (None: no identity); ``settings`` override."""
             if identity is None and login is not None:
                 identity = FixedIdentity(login)
             values: dict[str, Any] = {"webhook_secret": SECRET, **settings}
-            web = Web(create_app(Settings(**values), database, identity=identity), portal)
+            app = create_app(
+                Settings(**values), database, identity=identity, metrics=metrics, queue=queue
+            )
+            web = Web(app, portal)
             webs.append(web)
             return web
 

@@ -1,24 +1,29 @@
-"""The HTTP side of ``epicstar serve``: health, readiness and GitHub's webhooks.
+"""The HTTP side of ``epicstar serve``: health, readiness, metrics and GitHub's webhooks.
 
 ``GET /health`` answers as long as the process runs and touches nothing. ``GET /ready``
-answers 200 when the database answers a trivial query, 503 with a one-line reason (no
-secrets) otherwise. ``POST /webhooks/github`` is :mod:`epicstar.web.webhooks`.
+answers 200 when the database answers a trivial query (and the queue, when the app has one,
+its length), 503 with a one-line reason per failing dependency (no secrets) otherwise.
+``GET /metrics`` is Prometheus's (:mod:`epicstar.metrics`). ``POST /webhooks/github`` is
+:mod:`epicstar.web.webhooks`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio
 from fastapi import FastAPI
+from huey import Huey
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from epicstar import __version__
 from epicstar.config import Settings
+from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
 from epicstar.web.webhooks import PATH, WebhookReceiver
@@ -26,7 +31,7 @@ from epicstar.web.webhooks import PATH, WebhookReceiver
 __all__ = ["READY_TIMEOUT", "create_app", "default_identity"]
 
 READY_TIMEOUT = 5.0
-"""Seconds ``/ready`` waits for the database before answering 503."""
+"""Seconds ``/ready`` waits for the database (and the queue) before answering 503."""
 
 
 def default_identity(settings: Settings) -> WebhookIdentity | None:
@@ -37,11 +42,25 @@ def default_identity(settings: Settings) -> WebhookIdentity | None:
 
 
 def create_app(
-    settings: Settings, database: Database, *, identity: WebhookIdentity | None = None
+    settings: Settings,
+    database: Database,
+    *,
+    identity: WebhookIdentity | None = None,
+    metrics: Metrics | None = None,
+    queue: Huey | None = None,
 ) -> FastAPI:
-    """The FastAPI application; ``identity`` defaults to :func:`default_identity`."""
+    """The FastAPI application.
+
+    ``identity`` defaults to :func:`default_identity`; ``metrics`` to a registry reading the
+    database (and ``queue``). ``/ready`` checks ``queue`` too when one is given.
+    """
     identity = identity if identity is not None else default_identity(settings)
-    receiver = WebhookReceiver(settings, database, identity)
+    if metrics is None:
+        metrics = Metrics(database=database, huey=queue)
+    receiver = WebhookReceiver(settings, database, identity, metrics=metrics)
+    secrets = [*settings.secrets(), *_url_password(database.url)]
+    if settings.queue_url:
+        secrets += _url_password(settings.queue_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +73,8 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.webhooks = receiver
+    app.state.metrics = metrics
+    app.state.queue = queue
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -62,11 +83,30 @@ def create_app(
 
     @app.get("/ready")
     async def ready() -> JSONResponse:
-        """The database answers; 503 with the reason otherwise."""
-        problem = await _database_problem(database, settings.secrets())
-        if problem is None:
+        """The database (and the queue, if any) answers; 503 with the reasons otherwise."""
+        checks: dict[str, Callable[[], object]] = {"database": partial(_select_one, database)}
+        if queue is not None:
+            checks["queue"] = queue.pending_count
+        problems: dict[str, str] = {}
+
+        async def check(name: str, probe: Callable[[], object]) -> None:
+            problem = await _problem(probe, secrets)
+            if problem is not None:
+                problems[name] = problem
+
+        async with anyio.create_task_group() as group:
+            for name, probe in checks.items():
+                group.start_soon(check, name, probe)
+        if not problems:
             return JSONResponse({"status": "ok"})
-        return JSONResponse({"status": "unavailable", "database": problem}, status_code=503)
+        ordered = {name: problems[name] for name in checks if name in problems}
+        return JSONResponse({"status": "unavailable", **ordered}, status_code=503)
+
+    @app.get("/metrics", response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus's text exposition of :mod:`epicstar.metrics`."""
+        body, content_type = await anyio.to_thread.run_sync(metrics.render)
+        return Response(body, headers={"Content-Type": content_type})
 
     app.add_api_route(
         PATH,
@@ -78,15 +118,15 @@ def create_app(
     return app
 
 
-async def _database_problem(database: Database, secrets: list[str]) -> str | None:
-    """None when ``SELECT 1`` succeeds in time, else why not, in one line."""
+async def _problem(probe: Callable[[], object], secrets: list[str]) -> str | None:
+    """None when ``probe`` returns in time (in a thread), else why not, in one line."""
     try:
         with anyio.fail_after(READY_TIMEOUT):
-            await anyio.to_thread.run_sync(_select_one, database, abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(probe, abandon_on_cancel=True)
     except TimeoutError:
         return f"no answer within {READY_TIMEOUT:g} seconds"
-    except SQLAlchemyError as error:
-        return _one_line(error, [*secrets, *_url_password(database.url)])
+    except Exception as error:  # any database driver or queue backend: report, don't crash
+        return _one_line(error, secrets)
     return None
 
 
@@ -95,8 +135,8 @@ def _select_one(database: Database) -> None:
         connection.exec_driver_sql("SELECT 1")
 
 
-def _one_line(error: SQLAlchemyError, secrets: list[str]) -> str:
-    original = getattr(error, "orig", None)
+def _one_line(error: Exception, secrets: list[str]) -> str:
+    original = getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else None
     text = str(original if original is not None else error).strip()
     line = text.splitlines()[0].strip() if text else type(error).__name__
     for secret in secrets:

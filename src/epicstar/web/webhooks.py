@@ -31,6 +31,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from epicstar.config import Settings
+from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.state.models import utcnow
 from epicstar.sync.filters import Filters
@@ -97,6 +98,7 @@ class WebhookReceiver:
         identity: WebhookIdentity | None,
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
+        metrics: Metrics | None = None,
     ) -> None:
         secret = settings.webhook_secret
         self._secret = secret.get_secret_value().encode("utf-8") if secret else None
@@ -112,6 +114,7 @@ class WebhookReceiver:
             filters=Filters.from_settings(settings), star_list_key=list_key(settings.github_user)
         )
         self.max_body_bytes = max_body_bytes
+        self._metrics = metrics
 
     def mirrored_login(self) -> str | None:
         """``EPICSTAR_GITHUB_USER``, else the token's login (cached by the identity)."""
@@ -127,6 +130,10 @@ class WebhookReceiver:
             github_event=_header(request.headers, "x-github-event", _EVENT),
         )
         result = await self._receive(request)
+        if self._metrics is not None:
+            self._metrics.count_webhook_delivery(
+                request.headers.get("x-github-event"), result.status_code, result.body.get("status")
+            )
         fields: dict[str, Any] = {
             "status": result.status_code,
             "outcome": result.outcome,
