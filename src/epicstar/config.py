@@ -65,8 +65,17 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         default=60, ge=2, description="lease of a pass, renewed while it runs"
     )
+    tick_seconds: int = Field(
+        default=60, ge=1, le=3600, description="how often due work is looked for"
+    )
+    shutdown_grace: int = Field(
+        default=20, ge=0, description="seconds running passes get to finish at shutdown"
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="`epicstar worker` serves /metrics here"
+    )
 
-    refresh_interval: int = Field(default=3600, ge=60, description="seconds between refreshes")
+    refresh_interval: int = Field(default=3600, ge=5, description="seconds between refreshes")
     max_attempts: int = Field(default=8, ge=1)
     retry_base_delay: int = Field(default=60, ge=1)
     retry_max_delay: int = Field(default=6 * 3600, ge=1)
@@ -75,7 +84,7 @@ class Settings(BaseSettings):
     github_max_wait: int = Field(default=900, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    poll_interval: int = Field(default=300, ge=30, description="seconds between star polls")
+    poll_interval: int = Field(default=300, ge=1, description="seconds between star polls")
     full_walk_interval: int = Field(default=86400, ge=60, description="seconds between walks")
     archived_refresh_interval: int = Field(default=7 * 86400, ge=60)
     unstar_policy: Literal["keep", "move", "delete"] = "keep"

@@ -36,24 +36,56 @@ class SecretMasker:
         return {key: self.mask(value) for key, value in event.items()}
 
 
-def configure(*, secrets: Iterable[str], level: str, log_file: Path | None) -> None:
-    """JSON lines to ``log_file`` (appending), or to stderr when no file is given."""
+def configure(
+    *, secrets: Iterable[str], level: str, log_file: Path | None, stdlib: bool = False
+) -> None:
+    """JSON lines to ``log_file`` (appending), or to stderr when no file is given.
+
+    With ``stdlib``, records of the standard library's logging (uvicorn, Huey, Apprise) are
+    rendered the same way, masked the same way, into the same stream.
+    """
     stream: TextIO
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         stream = log_file.open("a", encoding="utf-8")
     else:
         stream = sys.stderr
+    masker = SecretMasker(secrets)
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: list[structlog.typing.Processor] = [
+        structlog.processors.format_exc_info,
+        masker,
+        structlog.processors.JSONRenderer(default=str),
+    ]
+    if stdlib:
+        _route_stdlib(stream, shared, renderer, _LEVELS.get(level, logging.ERROR))
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            SecretMasker(secrets),
-            structlog.processors.JSONRenderer(default=str),
-        ],
+        processors=[*shared, *renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.ERROR)),
         logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+
+
+def _route_stdlib(
+    stream: TextIO,
+    shared: list[structlog.typing.Processor],
+    renderer: list[structlog.typing.Processor],
+    level: int,
+) -> None:
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(max(level, logging.INFO))
+    # Huey logs every job and httpx every request at INFO; epicstar's own events say more.
+    for chatty in ("huey", "httpx"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))

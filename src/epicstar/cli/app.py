@@ -28,12 +28,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_and_logs() -> Settings:
+def settings_and_logs(*, service: bool = False) -> Settings:
+    """The settings, with JSON logs: to the log file for commands, to stderr for services."""
     settings = load_settings()
     configure(
         secrets=settings.secrets(),
         level=settings.log_level,
-        log_file=settings.log_dir / "epicstar.log",
+        log_file=None if service else settings.log_dir / "epicstar.log",
+        stdlib=service,
     )
     return settings
 
@@ -103,11 +105,27 @@ def worker(
     ] = None,
 ) -> None:
     """Run background jobs from the queue (EPICSTAR_QUEUE_URL) until stopped."""
-    from epicstar.queue.worker import run_worker
+    from epicstar.service.worker import run_worker
 
-    settings = settings_and_logs()
-    settings.require_onedev()
+    settings = settings_and_logs(service=True)
     run_worker(settings, workers=workers or settings.workers)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (EPICSTAR_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=0, max=65535, help="Port to listen on (EPICSTAR_PORT)."),
+    ] = None,
+) -> None:
+    """Run the service: webhooks, health, metrics, and the workers, until stopped."""
+    from epicstar.service.serve import run_serve
+
+    settings = settings_and_logs(service=True)
+    run_serve(settings, host=host or settings.host, port=settings.port if port is None else port)
 
 
 @db_app.command("upgrade")

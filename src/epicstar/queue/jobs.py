@@ -1,4 +1,4 @@
-"""The jobs workers run, and the once-a-minute tick that decides what is due.
+"""The jobs workers run, and the tick (every ``EPICSTAR_TICK_SECONDS``) that decides what is due.
 
 The repositories table is the truth. The tick hands every due repository to the queue and
 moves its ``next_due_at`` past the time a pass may take: if the job is lost (a worker killed,
@@ -9,47 +9,78 @@ again. A pass itself takes a lease, so two workers never mirror one repository a
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 import structlog
-from huey import Huey, crontab
-from sqlalchemy import Select, or_, select
+from huey import Huey
+from sqlalchemy import or_, select, update
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from epicstar.config import Settings
 from epicstar.queue.backend import close_huey
+from epicstar.state.database import Database
 from epicstar.state.models import Repository, RepoState, SyncStatus
-from epicstar.sync.context import SyncContext, open_context
+from epicstar.sync.context import NoEvents, SyncContext, SyncEvents, open_context
 from epicstar.sync.mirror_pass import PassReport, mirror_once
 from epicstar.sync.poll import poll_stars, stars_source
 from epicstar.sync.stars import list_state
 
 log = structlog.get_logger("epicstar.queue")
 
+POLL_PATIENCE = 300.0
+"""Seconds after which a queued poll that never started counts as lost."""
+
+WEBHOOK_WAITS = 5
+"""How many times a webhook's pass waits for another pass of the same repository."""
+
 
 class Jobs:
     """Registers epicstar's tasks on ``huey`` and runs them with one shared context."""
 
-    def __init__(self, huey: Huey, settings: Settings) -> None:
+    def __init__(
+        self,
+        huey: Huey,
+        settings: Settings,
+        *,
+        events: SyncEvents | None = None,
+        database: Database | None = None,
+    ) -> None:
         self.huey = huey
         self.settings = settings
+        self.events = events or NoEvents()
+        self._database = database
+        self.stopping = threading.Event()
         self._context: SyncContext | None = None
         self._resources = ExitStack()
         self._lock = threading.Lock()
+        self._polling = threading.Lock()  # this process's polls take turns
+        self._poll_queued_at: float | None = None  # the tick queues one poll at a time
         self.mirror = huey.task(name="epicstar.mirror")(self._mirror)
         self.poll = huey.task(name="epicstar.poll")(self._poll)
-        self.tick = huey.periodic_task(crontab(minute="*"), name="epicstar.tick")(self.run_tick)
-        huey.on_shutdown()(self.close)
 
     # -- the shared context --------------------------------------------------------------
 
     def context(self) -> SyncContext:
         with self._lock:
             if self._context is None:
-                self._context = self._resources.enter_context(open_context(self.settings))
+                ctx = self._resources.enter_context(open_context(self.settings, db=self._database))
+                ctx.events = self.events
+                ctx.stopping = self.stopping
+                self._context = ctx
             return self._context
 
+    def current_context(self) -> SyncContext | None:
+        """The context if a job has opened it already (never opens it)."""
+        return self._context
+
+    def interrupt(self) -> None:
+        """Make running passes give way: git is stopped, waits end, leases are released."""
+        self.stopping.set()
+
     def close(self) -> None:
+        """Close the context and the queue's connections (once every job has stopped)."""
         with self._lock:
             self._resources.close()
             self._context = None
@@ -57,37 +88,59 @@ class Jobs:
 
     # -- tasks -----------------------------------------------------------------------------
 
-    def _mirror(self, github_id: int, trigger: str = "schedule") -> None:
+    def _mirror(self, github_id: int, trigger: str = "schedule", waited: int = 0) -> None:
         report: PassReport = mirror_once(self.context(), github_id, trigger=trigger)
         if report.fatal:
             log.error("pass.fatal", github_id=github_id, error=report.error)
+        if report.outcome is None and trigger == "webhook" and waited < WEBHOOK_WAITS:
+            # Another pass holds the lease and may have listed the refs before this push:
+            # look again once it is done, rather than at the next refresh.
+            self.mirror.schedule(
+                (github_id, trigger, waited + 1), delay=self.settings.lease_seconds
+            )
+
+    def refresh(self, github_ids: list[int]) -> None:
+        """Mirror these repositories now (a webhook made them due and claimed them)."""
+        for github_id in github_ids:
+            self.mirror(github_id, "webhook")
+
+    def walk_stars(self) -> None:
+        """Read the whole starred list now (a webhook reported an unstar)."""
+        self.poll(full=True)
 
     def _poll(self, full: bool = False) -> None:
+        self._poll_queued_at = None
         ctx = self.context()
         if stars_source(ctx) is not None:
-            poll_stars(ctx, full=full)
+            with self._polling:
+                poll_stars(ctx, full=full)
             self.hand_out_due(ctx.clock())  # new stars are mirrored without waiting a tick
 
     def run_tick(self) -> int:
         """Poll the stars if their interval has passed, then hand out every due repository."""
         ctx = self.context()
         now = ctx.clock()
-        if stars_source(ctx) is not None and self._poll_due(ctx, now):
+        polls = stars_source(ctx) is not None
+        if polls and not self._poll_waiting() and self._poll_due(ctx, now):
+            self._poll_queued_at = time.monotonic()
             self.poll()
         return self.hand_out_due(ctx.clock())
 
     def hand_out_due(self, now: datetime) -> int:
         ctx = self.context()
         with ctx.db.session() as session:
-            due = list(session.scalars(_due(now)))
-            for row in due:
-                row.next_due_at = now + ctx.claim
-            ids = [row.github_id for row in due]
+            ids = list(session.scalars(_claim_due(now, now + ctx.claim)))
         for github_id in ids:
             self.mirror(github_id)
         if ids:
             log.info("tick.handed_out", repositories=len(ids))
         return len(ids)
+
+    def _poll_waiting(self) -> bool:
+        """A poll this tick queued has not started yet (unless it was lost, long ago)."""
+        queued = self._poll_queued_at
+        patience = max(self.settings.poll_interval, POLL_PATIENCE)
+        return queued is not None and time.monotonic() - queued < patience
 
     def _poll_due(self, ctx: SyncContext, now: datetime) -> bool:
         with ctx.db.session() as session:
@@ -95,9 +148,14 @@ class Jobs:
         return last is None or now - last >= timedelta(seconds=ctx.settings.poll_interval)
 
 
-def _due(now: datetime) -> Select[Repository]:
-    return (
-        select(Repository)
+def _claim_due(now: datetime, until: datetime) -> ReturningUpdate[int]:
+    """Claim every due repository until ``until``, in one statement.
+
+    One statement, so it is atomic on SQLite too, where a SELECT and a later UPDATE run in
+    separate transactions; PostgreSQL skips rows another tick has locked.
+    """
+    due = (
+        select(Repository.github_id)
         .where(
             Repository.state == RepoState.ACTIVE,
             Repository.sync_status != SyncStatus.PERMANENT_FAILURE,
@@ -107,4 +165,11 @@ def _due(now: datetime) -> Select[Repository]:
         )
         .order_by(Repository.next_due_at)
         .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Repository)
+        .where(Repository.github_id.in_(due))
+        .values(next_due_at=until)
+        .returning(Repository.github_id)
+        .execution_options(synchronize_session=False)
     )

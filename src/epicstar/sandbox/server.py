@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 from epicstar.sandbox import githttp
 from epicstar.sandbox.github import FakeGitHub
 from epicstar.sandbox.onedev import FakeOneDev, Role
+from epicstar.web.listener import tcp_listener
 
 STARTUP_TIMEOUT = 15.0
 SHUTDOWN_TIMEOUT = 10.0
@@ -57,17 +58,7 @@ class ServerThread:
     """One uvicorn server on an already-bound socket, in a background thread."""
 
     def __init__(self, app: ASGIApp, host: str, port: int, name: str) -> None:
-        # The protocol must be explicit: asyncio disables Nagle on accepted connections only
-        # when ``sock.proto == IPPROTO_TCP``, and accepted sockets inherit the listener's proto
-        # (0 by default).  With Nagle on, a response written in several pieces (headers, body
-        # chunks, the chunked terminator) on a kept-alive connection stalls for the client's
-        # delayed ACK, ~40 ms on Linux -- e.g. every git smart-HTTP POST.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Also on the listener (inherited by accepted sockets on Linux), belt and braces.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(128)
+        self.sock = tcp_listener(host, port)
         self.host = host
         self.port: int = self.sock.getsockname()[1]
         config = uvicorn.Config(

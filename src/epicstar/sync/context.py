@@ -79,8 +79,7 @@ class SyncContext:
 
     @property
     def claim(self) -> timedelta:
-        """How long a repository handed to the queue waits before it is handed out again."""
-        return max(timedelta(minutes=5), 5 * self.lease)
+        return claim_period(self.settings)
 
     def cache(self, github_id: int, size_kb: int) -> RepoCache:
         path = self.settings.cache_dir / f"{github_id}.git"
@@ -99,18 +98,25 @@ class SyncContext:
         return HttpAuth.bearer(url, token)
 
 
+def claim_period(settings: Settings) -> timedelta:
+    """How long a repository handed to the queue waits before it is handed out again."""
+    return max(timedelta(minutes=5), 5 * timedelta(seconds=settings.lease_seconds))
+
+
 def user_agent() -> str:
     return f"epicstar/{__version__} (+https://github.com/epicstar/epicstar)"
 
 
 @contextmanager
-def open_context(settings: Settings, *, db: Database | None = None) -> Iterator[SyncContext]:
+def open_context(
+    settings: Settings, *, db: Database | None = None, stopping: threading.Event | None = None
+) -> Iterator[SyncContext]:
     """Open the database (migrating it) and both API clients; close them afterwards."""
     onedev_url, onedev_token = settings.require_onedev()
     own_db = db is None
     database = db or open_database(settings)
     github_token = settings.github_token.get_secret_value() if settings.github_token else None
-    stopping = threading.Event()
+    stopping = stopping or threading.Event()
     try:
         with (
             GitHubClient(

@@ -365,12 +365,17 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
     """
     finished: datetime = ctx.clock()
     with ctx.db.session() as session:
-        owner, due = session.execute(
-            select(Repository.lease_owner, Repository.next_due_at)
-            .where(Repository.github_id == repo.github_id)
-            .with_for_update()
-        ).one()
-        if owner == begun.holder:
+        # A write first: it locks the row (and, on SQLite, the database) before reading it.
+        still_held = session.execute(
+            update(Repository)
+            .where(Repository.github_id == repo.github_id, Repository.lease_owner == begun.holder)
+            .values(lease_owner=begun.holder)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(still_held, "rowcount", 0) == 1:
+            due = session.scalar(
+                select(Repository.next_due_at).where(Repository.github_id == repo.github_id)
+            )
             if due is not None and due > begun.leased_at and repo.next_due_at is not None:
                 # Made due while the pass ran (a push webhook): what it saw may be stale.
                 repo.next_due_at = min(repo.next_due_at, due)
@@ -378,7 +383,7 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             merged.lease_owner = None
             merged.lease_expires_at = None
         else:
-            log.warning("pass.lease_lost", holder=owner)
+            log.warning("pass.lease_lost")
             report.error = "; ".join(
                 filter(None, [report.error, "the lease was lost: its outcome was not kept"])
             )

@@ -47,7 +47,7 @@ def poll_stars(ctx: SyncContext, *, full: bool = False, dry_run: bool = False) -
     report = PollReport(source=stars_source(ctx) or "", dry_run=dry_run)
     now = ctx.clock()
     with ctx.db.session() as session:
-        state = list_state(session, user)
+        state = list_state(session, user, lock=not dry_run)
         full = full or full_walk_due(state, now, ctx.settings.full_walk_interval)
         walk = walk_stars(
             ctx.github,

@@ -102,9 +102,10 @@ def newest_known_stars(session: Session) -> list[int]:
     return list(session.scalars(statement))
 
 
-def list_state(session: Session, user: str | None) -> StarListState:
+def list_state(session: Session, user: str | None, *, lock: bool = False) -> StarListState:
+    """The starred list's row; ``lock`` holds it until commit, so polls take turns."""
     key = list_key(user)
-    state = session.get(StarListState, key)
+    state = session.get(StarListState, key, with_for_update=lock)
     if state is None:
         state = StarListState(key=key, stars=0)
         session.add(state)

@@ -26,7 +26,7 @@ from epicstar.config import Settings
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
-from epicstar.web.webhooks import PATH, WebhookReceiver
+from epicstar.web.webhooks import PATH, QueueWork, WebhookReceiver
 
 __all__ = ["READY_TIMEOUT", "create_app", "default_identity"]
 
@@ -48,16 +48,18 @@ def create_app(
     identity: WebhookIdentity | None = None,
     metrics: Metrics | None = None,
     queue: Huey | None = None,
+    work: QueueWork | None = None,
 ) -> FastAPI:
     """The FastAPI application.
 
     ``identity`` defaults to :func:`default_identity`; ``metrics`` to a registry reading the
-    database (and ``queue``). ``/ready`` checks ``queue`` too when one is given.
+    database (and ``queue``). ``/ready`` checks ``queue`` too when one is given. ``work``
+    receives what a webhook made due, for the workers to do at once.
     """
     identity = identity if identity is not None else default_identity(settings)
     if metrics is None:
         metrics = Metrics(database=database, huey=queue)
-    receiver = WebhookReceiver(settings, database, identity, metrics=metrics)
+    receiver = WebhookReceiver(settings, database, identity, metrics=metrics, work=work)
     secrets = [*settings.secrets(), *_url_password(database.url)]
     if settings.queue_url:
         secrets += _url_password(settings.queue_url)

@@ -10,7 +10,7 @@ by someone other than the mirrored user), ``200 {"status": "pong"}`` for ``ping`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
@@ -39,6 +39,8 @@ class Result:
     status_code: int
     body: dict[str, Any]
     outcome: str  # stored with the delivery and logged
+    due: tuple[int, ...] = ()  # repositories made due, to hand to the queue at once
+    walk_stars: bool = False  # the starred list should be walked now (an unstar)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,12 @@ class Rules:
 
     filters: Filters = field(default_factory=Filters)
     star_list_key: str = "user"
+    claim: timedelta | None = None
+    """Set when due repositories go to the queue at once: they are claimed for this long,
+    as the tick does, so the tick does not hand them out a second time."""
+
+    def due_at(self, now: datetime) -> datetime:
+        return now + self.claim if self.claim is not None else now
 
 
 ACCEPTED = {"status": "accepted"}
@@ -58,7 +66,7 @@ _MAKE_DUE = (
         _REPOSITORIES.c.github_id == bindparam("b_github_id"),
         _REPOSITORIES.c.state == RepoState.ACTIVE.value,
     )
-    .values(next_due_at=bindparam("b_now"), updated_at=bindparam("b_updated"))
+    .values(next_due_at=bindparam("b_due"), updated_at=bindparam("b_updated"))
     .returning(_REPOSITORIES.c.github_id)
 )
 
@@ -67,8 +75,8 @@ def ignored(reason: str) -> Result:
     return Result(200, {"status": "ignored", "reason": reason}, f"ignored: {reason}")
 
 
-def accepted(outcome: str) -> Result:
-    return Result(202, dict(ACCEPTED), outcome)
+def accepted(outcome: str, due: tuple[int, ...] = ()) -> Result:
+    return Result(202, dict(ACCEPTED), outcome, due)
 
 
 def immediate(action: Action) -> Result | None:
@@ -98,20 +106,22 @@ def apply(session: Session, action: Action, now: datetime, rules: Rules) -> Resu
                 star_list = StarListState(key=rules.star_list_key, stars=0)
                 session.add(star_list)
             star_list.last_full_walk_at = None
-            return accepted(f"full walk due (unstar of {github_id})")
+            return Result(
+                202, dict(ACCEPTED), f"full walk due (unstar of {github_id})", walk_stars=True
+            )
         case Refresh(github_id=github_id):
-            return _refresh(session, github_id, now)
+            return _refresh(session, github_id, now, rules)
         case UpdateRepository() | SourceDeleted() | SetFlag():
             return _change_tracked(session, action)
 
 
-def _refresh(session: Session, github_id: int, now: datetime) -> Result:
+def _refresh(session: Session, github_id: int, now: datetime, rules: Rules) -> Result:
     """One UPDATE in the usual case (pushes are the most frequent deliveries)."""
     made_due = session.execute(
-        _MAKE_DUE, {"b_github_id": github_id, "b_now": now, "b_updated": now}
+        _MAKE_DUE, {"b_github_id": github_id, "b_due": rules.due_at(now), "b_updated": now}
     ).first()
     if made_due is not None:
-        return accepted(f"refresh due {github_id}")
+        return accepted(f"refresh due {github_id}", (github_id,))
     state = session.scalar(select(Repository.state).where(Repository.github_id == github_id))
     if state is None:
         return ignored(f"repository {github_id} is not tracked")
@@ -153,8 +163,9 @@ def _track_star(session: Session, action: TrackStar, now: datetime, rules: Rules
         apply_metadata(row, source, None)
         if row.starred_at is None and row.origin == Origin.STAR:
             row.starred_at = action.starred_at or now
-        row.next_due_at = now
-        return accepted(f"refresh due {source.id}")
+        row.next_due_at = rules.due_at(now)
+        due = (source.id,) if row.state == RepoState.ACTIVE else ()
+        return accepted(f"refresh due {source.id}", due)
     row = Repository(
         github_id=source.id,
         full_name=source.full_name,
@@ -162,7 +173,7 @@ def _track_star(session: Session, action: TrackStar, now: datetime, rules: Rules
         state=RepoState.ACTIVE,
         sync_status=SyncStatus.PENDING,
         retry_count=0,
-        next_due_at=now,
+        next_due_at=rules.due_at(now),
         starred_at=action.starred_at or now,  # watch events carry no time; the poll corrects it
     )
     session.add(row)
@@ -171,4 +182,4 @@ def _track_star(session: Session, action: TrackStar, now: datetime, rules: Rules
     if reason:
         row.state, row.state_reason = RepoState.EXCLUDED, reason
         return accepted(f"excluded {source.id}: {reason}")
-    return accepted(f"tracked {source.id}")
+    return accepted(f"tracked {source.id}", (source.id,))

@@ -21,7 +21,7 @@ import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +34,7 @@ from epicstar.config import Settings
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.state.models import utcnow
+from epicstar.sync.context import claim_period
 from epicstar.sync.filters import Filters
 from epicstar.sync.stars import list_key
 from epicstar.web import signatures
@@ -48,7 +49,7 @@ from epicstar.web.events import (
 )
 from epicstar.web.identity import WebhookIdentity
 
-__all__ = ["MAX_BODY_BYTES", "PATH", "WebhookReceiver", "read_capped"]
+__all__ = ["MAX_BODY_BYTES", "PATH", "QueueWork", "WebhookReceiver", "read_capped"]
 
 PATH = "/webhooks/github"
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -65,6 +66,14 @@ _EVENT = re.compile(r"[\x21-\x7e]{1,64}")
 _LENGTH = re.compile(r"[0-9]{1,20}")
 
 _log = structlog.get_logger("epicstar.web")
+
+
+class QueueWork(Protocol):
+    """Where the receiver hands work to the workers (:class:`epicstar.queue.jobs.Jobs`)."""
+
+    def refresh(self, github_ids: list[int]) -> None: ...
+
+    def walk_stars(self) -> None: ...
 
 
 def _error(status_code: int, message: str) -> Result:
@@ -99,6 +108,7 @@ class WebhookReceiver:
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
         metrics: Metrics | None = None,
+        work: QueueWork | None = None,
     ) -> None:
         secret = settings.webhook_secret
         self._secret = secret.get_secret_value().encode("utf-8") if secret else None
@@ -111,8 +121,11 @@ class WebhookReceiver:
         self._identity = identity
         self._configured_user = settings.github_user
         self._rules = Rules(
-            filters=Filters.from_settings(settings), star_list_key=list_key(settings.github_user)
+            filters=Filters.from_settings(settings),
+            star_list_key=list_key(settings.github_user),
+            claim=claim_period(settings) if work is not None else None,
         )
+        self._work = work
         self.max_body_bytes = max_body_bytes
         self._metrics = metrics
 
@@ -198,7 +211,7 @@ class WebhookReceiver:
         try:
             work = immediate(action) or partial(apply, action=action, now=now, rules=self._rules)
             with self._write_lock:
-                return record(self._database, delivery, work)
+                result = record(self._database, delivery, work)
         except SQLAlchemyError as error:
             _log.error(
                 "webhook delivery not recorded",
@@ -209,4 +222,26 @@ class WebhookReceiver:
                 503,
                 {"status": "unavailable", "error": "the database cannot be reached; retry later"},
                 "database unavailable",
+            )
+        if self._work is not None and (result.due or result.walk_stars):
+            self._hand_to_queue(self._work, delivery_id, result)
+        return result
+
+    def _hand_to_queue(self, work: QueueWork, delivery_id: str, result: Result) -> None:
+        """What the delivery made due, to the workers now.
+
+        The database holds it already (repositories due and claimed, the starred list due
+        for a walk): should the queue fail, the tick does it later, so the delivery is still
+        answered as accepted.
+        """
+        try:
+            if result.due:
+                work.refresh(list(result.due))
+            if result.walk_stars:
+                work.walk_stars()
+        except Exception as error:
+            _log.warning(
+                "webhook work not queued; the next tick after the claim hands it out",
+                correlation_id=delivery_id,
+                error=type(error).__name__,
             )

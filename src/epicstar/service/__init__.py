@@ -1,0 +1,1 @@
+"""The long-running side: ``epicstar serve`` (web and workers) and ``epicstar worker``."""

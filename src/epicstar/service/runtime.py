@@ -1,0 +1,71 @@
+"""One process's service parts, built from the settings and closed in the right order."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from epicstar.config import Settings
+from epicstar.discovery.ratelimit import RateLimit
+from epicstar.metrics import Metrics
+from epicstar.notify import Notifier, build_notifier
+from epicstar.queue.backend import make_huey
+from epicstar.queue.jobs import Jobs
+from epicstar.queue.pool import WorkerPool
+from epicstar.service.events import ServiceEvents
+from epicstar.state.database import Database
+from epicstar.sync.context import open_database
+
+
+class Service:
+    """The database, the queue and its jobs, the worker pool, metrics and notifications."""
+
+    def __init__(self, settings: Settings, *, workers: int | None = None) -> None:
+        settings.require_onedev()
+        self.settings = settings
+        self.notifier: Notifier = build_notifier(settings)
+        self.database: Database = open_database(settings)
+        self.huey = make_huey(settings)
+        self.metrics = Metrics(database=self.database, huey=self.huey, rate_limit=self.rate_limit)
+        self.jobs = Jobs(
+            self.huey,
+            settings,
+            events=ServiceEvents(self.metrics, self.notifier),
+            database=self.database,
+        )
+        self.pool = WorkerPool(
+            self.jobs,
+            workers=workers or settings.workers,
+            grace=settings.shutdown_grace,
+            tick_seconds=settings.tick_seconds,
+        )
+        self._closed = False
+
+    def rate_limit(self) -> RateLimit | None:
+        """GitHub's budget as this process's client last saw it."""
+        ctx = self.jobs.current_context()
+        return ctx.github.rate_limit if ctx is not None else None
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def close(self) -> None:
+        """Stop the workers (passes finish or are released), then notifications, then the DB."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.pool.stop()
+        finally:
+            self.notifier.close()
+            self.database.dispose()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

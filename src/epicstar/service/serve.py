@@ -1,0 +1,88 @@
+"""``epicstar serve``: the web app and the workers in one process.
+
+Start: the database is migrated, the queue opened, the port bound (a clear error when it is
+taken), the workers started, and then uvicorn serves. SIGINT or SIGTERM: uvicorn stops
+accepting and finishes open requests, then the workers stop taking jobs; running passes get
+``EPICSTAR_SHUTDOWN_GRACE`` seconds to finish and are then interrupted, releasing their
+leases, so nothing waits for a lease to lapse after a clean stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+import structlog
+import uvicorn
+
+from epicstar.config import ConfigError, Settings
+from epicstar.service.runtime import Service
+from epicstar.web.app import create_app
+from epicstar.web.listener import tcp_listener
+
+log = structlog.get_logger("epicstar.service")
+
+GRACEFUL_HTTP_SECONDS = 10
+"""Seconds open HTTP requests get to finish once a stop is asked for."""
+
+
+def run_serve(settings: Settings, *, host: str, port: int) -> None:
+    try:
+        sock = tcp_listener(host, port)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); "
+            "choose another with --host/--port or EPICSTAR_HOST/EPICSTAR_PORT"
+        ) from None
+    with sock, Service(settings) as service:
+        app = create_app(
+            settings,
+            service.database,
+            metrics=service.metrics,
+            queue=service.huey,
+            work=service.jobs,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_config=None,
+                access_log=False,
+                loop="asyncio",
+                lifespan="on",
+                timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
+                server_header=False,
+            )
+        )
+        bound_host, bound_port = sock.getsockname()[:2]
+        service.start()
+        log.info("serve.listening", url=f"http://{_url_host(bound_host)}:{bound_port}")
+        with _after_uvicorn(service.jobs.interrupt):
+            server.run(sockets=[sock])
+            log.info("serve.stopping")
+            service.close()
+
+
+@contextlib.contextmanager
+def _after_uvicorn(hurry: Callable[[], None]) -> Iterator[None]:
+    """Signals once uvicorn is done: it replays the one that stopped it (ignored here, the
+    stop is under way); any later one hurries the stop (running passes give way now)."""
+    seen = 0
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal seen
+        seen += 1
+        if seen > 1:
+            hurry()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
