@@ -1,0 +1,298 @@
+"""``epicstar serve`` against the sandbox, as a user runs it: a star, a push and an unstar
+arrive as webhooks and by polling; metrics and logs tell what happened; a stop is clean."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from epicstar.state.models import AttemptOutcome, RepoState, SyncStatus
+from tests.e2e.conftest import World
+from tests.e2e.helpers import assert_exact_mirror, heads_and_tags
+from tests.e2e.test_workers import _git_push_running
+from tests.web.conftest import payload, signed
+
+SECRET = "serve-test-webhook-secret"
+
+pytestmark = pytest.mark.timeout(240)
+
+
+class Served:
+    """One ``epicstar serve`` process and what it logged."""
+
+    def __init__(self, world: World, env: dict[str, str]) -> None:
+        self.world = world
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "epicstar", "serve", "--port", "0"],
+            env={**os.environ, **world.env(), "EPICSTAR_WEBHOOK_SECRET": SECRET, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        wait_for(lambda: self.events("serve.listening") or self.process.poll() is not None, 30)
+        listening = self.events("serve.listening")
+        assert listening, f"serve did not start:\n{self.log_text()}"
+        self.url = listening[0]["url"]
+        self.client = httpx.Client(base_url=self.url, timeout=10)
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def log_text(self) -> str:
+        return "".join(self.lines)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = []
+        for line in list(self.lines):
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if record.get("event") == name:
+                    found.append(record)
+        return found
+
+    def deliver(self, event: str, data: dict[str, Any]) -> httpx.Response:
+        body, headers = signed(event, data, secret=SECRET, delivery=str(uuid.uuid4()))
+        return self.client.post("/webhooks/github", content=body, headers=headers)
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        response = self.client.get("/metrics")
+        assert response.status_code == 200
+        values = {}
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return values
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(5)
+        return code
+
+
+@contextlib.contextmanager
+def serving(world: World, **env: str) -> Iterator[Served]:
+    served = Served(world, env)
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(AssertionError, LookupError):
+            if condition():
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g}s")
+
+
+def mirrored(world: World, full_name: str) -> bool:
+    source = heads_and_tags(world.github.refs(full_name))
+    try:
+        mirror = heads_and_tags(world.onedev.refs(f"github/{full_name}"))
+    except KeyError:
+        return False
+    return mirror == source
+
+
+def repository_json(world: World, full_name: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{world.sandbox.github_api_url}/repos/{full_name}",
+        headers={"Authorization": f"token {world.github_token}"},
+    )
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def star_event(world: World, full_name: str, action: str, sender: str) -> dict[str, Any]:
+    """A real ``star`` delivery, about a sandbox repository, sent by ``sender``."""
+    event = payload("star.created")
+    event["action"] = action
+    event["starred_at"] = datetime.now(UTC).isoformat() if action == "created" else None
+    event["repository"] = repository_json(world, full_name)
+    event["sender"] = {**event["sender"], "login": sender}
+    return event
+
+
+def push_event(world: World, full_name: str, before: str, after: str) -> dict[str, Any]:
+    repository = repository_json(world, full_name)
+    repository["pushed_at"] = int(time.time())  # push payloads carry epoch seconds
+    sender = {**payload("star.created")["sender"], "login": world.login}
+    return {
+        "ref": f"refs/heads/{repository['default_branch']}",
+        "before": before,
+        "after": after,
+        "repository": repository,
+        "pusher": {"name": world.login, "email": "user@example.invalid"},
+        "sender": sender,
+    }
+
+
+def push_upstream(world: World, full_name: str) -> tuple[str, str]:
+    branch = world.github.repo(full_name).default_branch
+    before = world.github.refs(full_name)[f"refs/heads/{branch}"]
+    after = world.github.commit(full_name, branch, {f"{uuid.uuid4().hex}.txt": b"news\n"})
+    return before, after
+
+
+def no_secret_in(text: str, world: World) -> None:
+    for secret in (world.github_token, world.onedev_token, SECRET):
+        assert secret not in text
+
+
+def test_serve_acts_on_webhooks_at_once(world: World) -> None:
+    """No tick or poll helps here: they run once at start, then not for an hour."""
+    world.github.create_repo("octo", "starred")
+    world.github.create_repo("octo", "someone-elses")
+    with serving(world, EPICSTAR_TICK_SECONDS="3600", EPICSTAR_POLL_INTERVAL="3600") as served:
+        assert served.client.get("/health").json() == {"status": "ok"}
+        assert served.client.get("/ready").status_code == 200
+        wait_for(lambda: served.events("stars.polled"))  # the poll at start: no stars yet
+
+        foreign = served.deliver("star", star_event(world, "octo/someone-elses", "created", "x"))
+        assert foreign.status_code == 200
+        assert foreign.json()["status"] == "ignored"
+
+        world.star("octo/starred")
+        star = served.deliver("star", star_event(world, "octo/starred", "created", world.login))
+        assert star.status_code == 202
+        wait_for(lambda: mirrored(world, "octo/starred"), timeout=30)
+
+        before, after = push_upstream(world, "octo/starred")
+        assert not mirrored(world, "octo/starred")
+        push = served.deliver("push", push_event(world, "octo/starred", before, after))
+        assert push.status_code == 202
+        wait_for(lambda: mirrored(world, "octo/starred"), timeout=30)
+
+        world.github.unstar(world.login, "octo/starred")
+        unstar = served.deliver("star", star_event(world, "octo/starred", "deleted", world.login))
+        assert unstar.status_code == 202
+        starred_id = world.github.repo("octo/starred").id
+        wait_for(lambda: world.row(starred_id).state == RepoState.UNSTARRED, timeout=30)
+
+        metrics = served.metrics()
+        assert (
+            metrics[
+                ("epicstar_webhook_deliveries_total", (("event", "star"), ("result", "accepted")))
+            ]
+            == 2
+        )
+        assert (
+            metrics[
+                ("epicstar_webhook_deliveries_total", (("event", "star"), ("result", "ignored")))
+            ]
+            == 1
+        )
+        assert (
+            metrics[
+                ("epicstar_webhook_deliveries_total", (("event", "push"), ("result", "accepted")))
+            ]
+            == 1
+        )
+        assert metrics[("epicstar_passes_total", (("outcome", "mirrored"),))] == 2
+        assert (
+            metrics[
+                ("epicstar_repositories", (("state", "unstarred"), ("sync_status", "completed")))
+            ]
+            == 1
+        )
+        assert ("epicstar_queue_depth", ()) in metrics
+        assert any(name == "epicstar_github_rate_limit_remaining" for name, _ in metrics)
+
+    assert served.process.returncode == 0
+    assert_exact_mirror(world, "octo/starred", "github/octo/starred")
+    with pytest.raises(AssertionError):
+        world.row(world.github.repo("octo/someone-elses").id)  # a foreign star tracks nothing
+    # Each pass is logged under its own correlation id; each delivery under its delivery id.
+    finished = served.events("pass.finished")
+    assert [record["outcome"] for record in finished] == ["mirrored", "mirrored"]
+    assert all(record["correlation_id"].startswith("pass-") for record in finished)
+    deliveries = served.events("webhook delivery")
+    assert len(deliveries) == 4
+    assert all(uuid.UUID(record["correlation_id"]) for record in deliveries)
+    assert served.events("workers.stopped")
+    no_secret_in(served.log_text(), world)
+
+
+def test_serve_follows_stars_by_polling(world: World) -> None:
+    world.github.create_repo("octo", "polled")
+    with serving(
+        world,
+        EPICSTAR_TICK_SECONDS="1",
+        EPICSTAR_POLL_INTERVAL="1",
+        EPICSTAR_REFRESH_INTERVAL="5",
+    ) as served:
+        world.star("octo/polled")
+        wait_for(lambda: mirrored(world, "octo/polled"), timeout=30)
+
+        push_upstream(world, "octo/polled")
+        wait_for(lambda: mirrored(world, "octo/polled"), timeout=30)  # the refresh, ≤ 5.5 s
+
+        polled_id = world.github.repo("octo/polled").id
+        world.github.unstar(world.login, "octo/polled")
+        wait_for(lambda: world.row(polled_id).state == RepoState.UNSTARRED, timeout=30)
+        assert served.deliver("ping", payload("ping")).json()["status"] == "pong"
+
+    assert served.process.returncode == 0
+    row = world.row(polled_id)
+    assert (row.sync_status, row.lease_owner) == (SyncStatus.COMPLETED, None)
+    assert_exact_mirror(world, "octo/polled", "github/octo/polled")  # policy keep
+    no_secret_in(served.log_text(), world)
+
+
+def test_a_stop_releases_a_pass_in_flight(world: World) -> None:
+    """With no grace, a stop interrupts the running push; the lease is released at once."""
+    repo = world.github.create_repo("octo", "big")
+    world.github.generate_history("octo/big", commits=400, files_per_commit=20, file_size=8192)
+    world.add("octo/big")
+    served = Served(world, {"EPICSTAR_SHUTDOWN_GRACE": "0", "EPICSTAR_LEASE_SECONDS": "600"})
+    try:
+        wait_for(lambda: _git_push_running("/github/octo/big"), timeout=60)
+        asked = time.monotonic()
+        code = served.stop()
+        stopped_in = time.monotonic() - asked
+    finally:
+        served.stop()
+    assert code == 0
+    assert stopped_in < 10
+    assert not _git_push_running("/github/octo/big")
+    row = world.row(repo.id)
+    assert row.lease_owner is None  # not left to lapse (600 s)
+    assert row.sync_status == SyncStatus.PENDING
+    assert row.retry_count == 0
+    [attempt] = world.attempts(repo.id)
+    assert attempt.outcome == AttemptOutcome.INTERRUPTED
+    assert served.events("workers.interrupting")
+
+    assert world.sync().ok  # the next pass picks it up and finishes the mirror
+    assert_exact_mirror(world, "octo/big", "github/octo/big")
