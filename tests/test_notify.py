@@ -8,8 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import apprise
 import pytest
@@ -17,57 +15,12 @@ from structlog.testing import capture_logs
 
 from epicstar.config import ConfigError, load_settings
 from epicstar.notify import Notifier, build_notifier
-
-
-class Service:
-    """A notification endpoint: records each POSTed JSON body, answers ``status``."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        self.status = 200
-        self.delay = 0.0
-        self.hold = False  # answer only when `release` is set (at most 2 s)
-        self.release = threading.Event()
-        self._lock = threading.Lock()
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length))
-                with service._lock:
-                    service.received.append(body)
-                    service.paths.append(self.path)
-                if service.hold:
-                    service.release.wait(2.0)
-                time.sleep(service.delay)
-                self.send_response(service.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-
-    def url(self, path: str = "/hooks/epicstar") -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+from tests.notify_endpoint import NotificationEndpoint
 
 
 @pytest.fixture
-def service() -> Iterator[Service]:
-    endpoint = Service()
+def service() -> Iterator[NotificationEndpoint]:
+    endpoint = NotificationEndpoint()
     yield endpoint
     endpoint.stop()
 
@@ -79,7 +32,9 @@ def _closed_port() -> int:
     return port
 
 
-def test_each_event_arrives_with_the_repository_and_its_details(service: Service) -> None:
+def test_each_event_arrives_with_the_repository_and_its_details(
+    service: NotificationEndpoint,
+) -> None:
     settings = load_settings(
         notify_urls=[service.url()],
         notify_new_mirrors=True,
@@ -139,7 +94,7 @@ def test_each_event_arrives_with_the_repository_and_its_details(service: Service
     }
 
 
-def test_new_mirrors_are_not_announced_unless_asked(service: Service) -> None:
+def test_new_mirrors_are_not_announced_unless_asked(service: NotificationEndpoint) -> None:
     with build_notifier(load_settings(notify_urls=[service.url()])) as notifier:
         notifier.new_mirror("octo/fresh", 104, "github/octo/fresh")
         notifier.permanent_failure("octo/broken", 101, None, 1)
@@ -152,7 +107,9 @@ def test_new_mirrors_are_not_announced_unless_asked(service: Service) -> None:
 
 
 @pytest.mark.parametrize("where", ["answers_500", "not_listening"])
-def test_a_failing_service_is_logged_and_never_raises(service: Service, where: str) -> None:
+def test_a_failing_service_is_logged_and_never_raises(
+    service: NotificationEndpoint, where: str
+) -> None:
     service.status = 500
     url = (
         service.url("/hook/tok3n")
@@ -175,7 +132,7 @@ def test_a_failing_service_is_logged_and_never_raises(service: Service, where: s
     assert len(service.received) == (1 if where == "answers_500" else 0)
 
 
-def test_a_slow_service_never_blocks_the_caller(service: Service) -> None:
+def test_a_slow_service_never_blocks_the_caller(service: NotificationEndpoint) -> None:
     service.hold = True  # answers after 2 s
     notifier = build_notifier(load_settings(notify_urls=[service.url()], notify_new_mirrors=True))
     started = time.monotonic()
@@ -201,7 +158,7 @@ def test_a_slow_service_never_blocks_the_caller(service: Service) -> None:
     assert [body["title"] for body in service.received] == ["epicstar: octo/a failed permanently"]
 
 
-def test_a_full_queue_drops_and_logs(service: Service) -> None:
+def test_a_full_queue_drops_and_logs(service: NotificationEndpoint) -> None:
     service.hold = True
     services = apprise.Apprise()
     assert services.add(service.url())
@@ -220,7 +177,7 @@ def test_a_full_queue_drops_and_logs(service: Service) -> None:
     ]
 
 
-def test_secrets_are_masked_in_messages(service: Service) -> None:
+def test_secrets_are_masked_in_messages(service: NotificationEndpoint) -> None:
     settings = load_settings(
         notify_urls=[service.url()],
         github_token="ghp_topsecret123",
@@ -243,7 +200,7 @@ def test_secrets_are_masked_in_messages(service: Service) -> None:
     assert "bad token ***" in service.received[0]["message"]
 
 
-def test_a_long_error_is_shortened_after_masking(service: Service) -> None:
+def test_a_long_error_is_shortened_after_masking(service: NotificationEndpoint) -> None:
     secret = "ghp_" + "s" * 40
     settings = load_settings(notify_urls=[service.url()], github_token=secret)
     error = "x" * 480 + secret + "y" * 100
@@ -264,7 +221,7 @@ def test_a_long_error_is_shortened_after_masking(service: Service) -> None:
     ],
 )
 def test_an_invalid_url_is_a_config_error_without_the_url(
-    service: Service, caplog: pytest.LogCaptureFixture, bad: str, named: str
+    service: NotificationEndpoint, caplog: pytest.LogCaptureFixture, bad: str, named: str
 ) -> None:
     settings = load_settings(notify_urls=[service.url(), bad])
     caplog.set_level(logging.DEBUG, logger="apprise")
@@ -277,7 +234,7 @@ def test_an_invalid_url_is_a_config_error_without_the_url(
     assert "hunter2" not in caplog.text  # Apprise's own log would quote the URL
 
 
-def test_apprise_is_kept_at_warning_unless_configured(service: Service) -> None:
+def test_apprise_is_kept_at_warning_unless_configured(service: NotificationEndpoint) -> None:
     apprise_logger = logging.getLogger("apprise")
     previous = apprise_logger.level
     try:
@@ -317,7 +274,7 @@ def test_settings_parse_comma_and_json_lists(monkeypatch: pytest.MonkeyPatch) ->
         load_settings()
 
 
-def test_close_delivers_what_is_queued(service: Service) -> None:
+def test_close_delivers_what_is_queued(service: NotificationEndpoint) -> None:
     service.delay = 0.05
     notifier = build_notifier(load_settings(notify_urls=[service.url()]))
     for number in range(5):

@@ -24,6 +24,7 @@ from epicstar.state.models import AttemptOutcome, RepoState, SyncStatus
 from tests.e2e.conftest import World
 from tests.e2e.helpers import assert_exact_mirror, heads_and_tags
 from tests.e2e.test_workers import _git_push_running
+from tests.notify_endpoint import NotificationEndpoint
 from tests.web.conftest import payload, signed
 
 SECRET = "serve-test-webhook-secret"
@@ -296,3 +297,46 @@ def test_a_stop_releases_a_pass_in_flight(world: World) -> None:
 
     assert world.sync().ok  # the next pass picks it up and finishes the mirror
     assert_exact_mirror(world, "octo/big", "github/octo/big")
+
+
+def test_serve_notifies_what_needs_attention(world: World) -> None:
+    endpoint = NotificationEndpoint()
+    for name in ("kept", "doomed", "broken"):
+        world.github.create_repo("octo", name)
+    try:
+        with serving(
+            world,
+            EPICSTAR_TICK_SECONDS="1",
+            EPICSTAR_POLL_INTERVAL="1",
+            EPICSTAR_MAX_ATTEMPTS="1",
+            EPICSTAR_NOTIFY_URLS=endpoint.url(),
+            EPICSTAR_NOTIFY_NEW_MIRRORS="true",
+        ) as served:
+            world.star("octo/kept", "octo/doomed")
+            wait_for(lambda: mirrored(world, "octo/kept") and mirrored(world, "octo/doomed"))
+
+            world.onedev.faults.inject("POST", r"^/~api/projects$", 500, body="boom", times=None)
+            world.star("octo/broken")
+            broken_id = world.github.repo("octo/broken").id
+            wait_for(lambda: world.row(broken_id).sync_status == SyncStatus.PERMANENT_FAILURE)
+
+            doomed_id = world.github.repo("octo/doomed").id
+            world.github.delete("octo/doomed")
+            wait_for(lambda: world.row(doomed_id).state == RepoState.SOURCE_GONE)
+            wait_for(lambda: len(endpoint.received) >= 4, timeout=10)
+            assert (
+                served.metrics()[("epicstar_passes_total", (("outcome", "permanent_failure"),))]
+                == 1
+            )
+    finally:
+        endpoint.stop()
+    titles = sorted(message["title"] for message in endpoint.received)
+    assert titles == [
+        "epicstar: octo/broken failed permanently",
+        "epicstar: octo/doomed is gone from GitHub",
+        "epicstar: octo/doomed mirrored",
+        "epicstar: octo/kept mirrored",
+    ]
+    failure = next(m for m in endpoint.received if "failed" in m["title"])
+    assert "boom" in failure["message"]
+    no_secret_in(json.dumps(endpoint.received), world)
