@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 from huey import Huey
+from sqlalchemy import select
 
 from epicstar.queue.jobs import Jobs
 from epicstar.queue.worker import build
 from epicstar.state import repositories
-from epicstar.state.models import utcnow
+from epicstar.state.models import WebhookDelivery, utcnow
 from tests.e2e.conftest import World
 
 
@@ -59,3 +60,25 @@ def test_a_pass_whose_worker_died_is_handed_out_once_its_lease_lapses(
     assert jobs.hand_out_due(later + timedelta(minutes=1)) == 0
     assert jobs.hand_out_due(later + timedelta(minutes=2)) == 0
     assert huey.pending_count() == 1
+
+
+def test_the_tick_forgets_deliveries_too_old_to_be_redelivered(
+    world: World, queue: tuple[Huey, Jobs]
+) -> None:
+    _, jobs = queue
+    now = utcnow()
+    with world.db().session() as session:
+        for delivery_id, age in (("recent", timedelta(days=7)), ("old", timedelta(days=9))):
+            session.add(
+                WebhookDelivery(
+                    delivery_id=delivery_id,
+                    event="push",
+                    action=None,
+                    received_at=now - age,
+                    outcome="accepted",
+                )
+            )
+    jobs.run_tick()
+    with world.db().session() as session:
+        kept = session.scalars(select(WebhookDelivery.delivery_id)).all()
+    assert kept == ["recent"]

@@ -22,6 +22,7 @@ from epicstar.config import Settings
 from epicstar.queue.backend import close_huey
 from epicstar.state.database import Database
 from epicstar.state.models import Repository, RepoState, SyncStatus
+from epicstar.state.retention import prune_webhook_deliveries
 from epicstar.sync.context import NoEvents, SyncContext, SyncEvents, open_context
 from epicstar.sync.mirror_pass import PassReport, mirror_once
 from epicstar.sync.poll import poll_stars, stars_source
@@ -31,6 +32,9 @@ log = structlog.get_logger("epicstar.queue")
 
 POLL_PATIENCE = 300.0
 """Seconds after which a queued poll that never started counts as lost."""
+
+PRUNE_EVERY = 3600.0
+"""Seconds between prunings of old webhook deliveries."""
 
 WEBHOOK_WAITS = 5
 """How many times a webhook's pass waits for another pass of the same repository."""
@@ -57,6 +61,7 @@ class Jobs:
         self._lock = threading.Lock()
         self._polling = threading.Lock()  # this process's polls take turns
         self._poll_queued_at: float | None = None  # the tick queues one poll at a time
+        self._pruned_at: float | None = None
         self.mirror = huey.task(name="epicstar.mirror")(self._mirror)
         self.poll = huey.task(name="epicstar.poll")(self._poll)
 
@@ -124,7 +129,20 @@ class Jobs:
         if polls and not self._poll_waiting() and self._poll_due(ctx, now):
             self._poll_queued_at = time.monotonic()
             self.poll()
-        return self.hand_out_due(ctx.clock())
+        handed_out = self.hand_out_due(ctx.clock())
+        self._prune(ctx, now)
+        return handed_out
+
+    def _prune(self, ctx: SyncContext, now: datetime) -> None:
+        """Old webhook deliveries, at most once an hour per process."""
+        last = self._pruned_at
+        if last is not None and time.monotonic() - last < PRUNE_EVERY:
+            return
+        self._pruned_at = time.monotonic()
+        with ctx.db.session() as session:
+            removed = prune_webhook_deliveries(session, now)
+        if removed:
+            log.info("deliveries.pruned", removed=removed)
 
     def hand_out_due(self, now: datetime) -> int:
         ctx = self.context()
