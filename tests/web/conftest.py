@@ -22,8 +22,10 @@ from huey import Huey
 from epicstar.config import Settings
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
+from epicstar.sync.context import SyncEvents
 from epicstar.web import FixedIdentity, WebhookIdentity, create_app
 from epicstar.web.signatures import sign
+from epicstar.web.webhooks import QueueWork
 
 # Real deliveries (octokit/webhooks examples, MIT) kept in the project's shared research folder
 # beside the checkout; EPICSTAR_TEST_PAYLOADS may point elsewhere. They are not copied here.
@@ -205,6 +207,8 @@ def serving(database: Database) -> Iterator[MakeWeb]:
             identity: WebhookIdentity | None = None,
             metrics: Metrics | None = None,
             queue: Huey | None = None,
+            work: QueueWork | None = None,
+            events: SyncEvents | None = None,
             **settings: Any,
         ) -> Web:
             """``login`` is the fixed identity's (None: no identity); ``settings`` override."""
@@ -212,7 +216,13 @@ def serving(database: Database) -> Iterator[MakeWeb]:
                 identity = FixedIdentity(login)
             values: dict[str, Any] = {"webhook_secret": SECRET, **settings}
             app = create_app(
-                Settings(**values), database, identity=identity, metrics=metrics, queue=queue
+                Settings(**values),
+                database,
+                identity=identity,
+                metrics=metrics,
+                queue=queue,
+                work=work,
+                events=events,
             )
             web = Web(app, portal)
             webs.append(web)

@@ -43,6 +43,7 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
             metrics=service.metrics,
             queue=service.huey,
             work=service.jobs,
+            events=service.jobs.events,
         )
         server = uvicorn.Server(
             uvicorn.Config(

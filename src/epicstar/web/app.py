@@ -25,6 +25,7 @@ from epicstar import __version__
 from epicstar.config import Settings
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
+from epicstar.sync.context import SyncEvents
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
 from epicstar.web.webhooks import PATH, QueueWork, WebhookReceiver
 
@@ -49,17 +50,21 @@ def create_app(
     metrics: Metrics | None = None,
     queue: Huey | None = None,
     work: QueueWork | None = None,
+    events: SyncEvents | None = None,
 ) -> FastAPI:
     """The FastAPI application.
 
     ``identity`` defaults to :func:`default_identity`; ``metrics`` to a registry reading the
     database (and ``queue``). ``/ready`` checks ``queue`` too when one is given. ``work``
-    receives what a webhook made due, for the workers to do at once.
+    receives what a webhook made due, for the workers to do at once; ``events`` hears of
+    repositories deleted on GitHub (notifications).
     """
     identity = identity if identity is not None else default_identity(settings)
     if metrics is None:
         metrics = Metrics(database=database, huey=queue)
-    receiver = WebhookReceiver(settings, database, identity, metrics=metrics, work=work)
+    receiver = WebhookReceiver(
+        settings, database, identity, metrics=metrics, work=work, events=events
+    )
     secrets = [*settings.secrets(), *_url_password(database.url)]
     if settings.queue_url:
         secrets += _url_password(settings.queue_url)

@@ -41,6 +41,7 @@ class Result:
     outcome: str  # stored with the delivery and logged
     due: tuple[int, ...] = ()  # repositories made due, to hand to the queue at once
     walk_stars: bool = False  # the starred list should be walked now (an unstar)
+    lost: tuple[int, str] | None = None  # (id, full name) of a repository deleted on GitHub
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,11 @@ def _change_tracked(session: Session, action: UpdateRepository | SourceDeleted |
             apply_metadata(row, source, None)  # the stored ETag no longer matches
             return accepted(f"{change} {github_id}")
         case SourceDeleted():
+            newly_lost = row.state != RepoState.SOURCE_GONE
             row.state, row.state_reason = RepoState.SOURCE_GONE, "deleted"
             row.error = "deleted on GitHub; the mirror in OneDev is kept as it was"
-            return accepted(f"source gone {github_id}")
+            lost = (github_id, row.full_name) if newly_lost else None
+            return Result(202, dict(ACCEPTED), f"source gone {github_id}", lost=lost)
         case SetFlag(field=name, value=value, change=change):
             setattr(row, name, value)
             return accepted(f"{change} {github_id}")

@@ -34,7 +34,7 @@ from epicstar.config import Settings
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.state.models import utcnow
-from epicstar.sync.context import claim_period
+from epicstar.sync.context import SyncEvents, claim_period
 from epicstar.sync.filters import Filters
 from epicstar.sync.stars import list_key
 from epicstar.web import signatures
@@ -109,6 +109,7 @@ class WebhookReceiver:
         max_body_bytes: int = MAX_BODY_BYTES,
         metrics: Metrics | None = None,
         work: QueueWork | None = None,
+        events: SyncEvents | None = None,
     ) -> None:
         secret = settings.webhook_secret
         self._secret = secret.get_secret_value().encode("utf-8") if secret else None
@@ -126,6 +127,7 @@ class WebhookReceiver:
             claim=claim_period(settings) if work is not None else None,
         )
         self._work = work
+        self._events = events
         self.max_body_bytes = max_body_bytes
         self._metrics = metrics
 
@@ -225,6 +227,9 @@ class WebhookReceiver:
             )
         if self._work is not None and (result.due or result.walk_stars):
             self._hand_to_queue(self._work, delivery_id, result)
+        if self._events is not None and result.lost is not None:
+            github_id, full_name = result.lost
+            self._events.source_lost(github_id, full_name, "source_gone", "deleted on GitHub")
         return result
 
     def _hand_to_queue(self, work: QueueWork, delivery_id: str, result: Result) -> None:
