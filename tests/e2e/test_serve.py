@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -340,3 +341,34 @@ def test_serve_notifies_what_needs_attention(world: World) -> None:
     failure = next(m for m in endpoint.received if "failed" in m["title"])
     assert "boom" in failure["message"]
     no_secret_in(json.dumps(endpoint.received), world)
+
+
+def test_a_worker_mirrors_serves_its_metrics_and_stops_cleanly(world: World) -> None:
+    repo = world.github.create_repo("octo", "worked")
+    world.add("octo/worked")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "epicstar", "worker"],
+        env={**os.environ, **world.env(), "EPICSTAR_METRICS_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: world.row(repo.id).sync_status == SyncStatus.COMPLETED)
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        families = {family.name for family in text_string_to_metric_families(response.text)}
+        assert {"epicstar_passes", "epicstar_repositories", "epicstar_queue_depth"} <= families
+        assert 'epicstar_passes_total{outcome="mirrored"} 1.0' in response.text
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert '"workers.stopped"' in errors
+    no_secret_in(errors, world)
+    assert_exact_mirror(world, "octo/worked", "github/octo/worked")

@@ -9,16 +9,12 @@ leases, so nothing waits for a lease to lapse after a clean stop.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Callable, Iterator
-from types import FrameType
-
 import structlog
 import uvicorn
 
 from epicstar.config import ConfigError, Settings
 from epicstar.service.runtime import Service
+from epicstar.service.signals import stop_signals
 from epicstar.web.app import create_app
 from epicstar.web.listener import tcp_listener
 
@@ -59,30 +55,12 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
         bound_host, bound_port = sock.getsockname()[:2]
         service.start()
         log.info("serve.listening", url=f"http://{_url_host(bound_host)}:{bound_port}")
-        with _after_uvicorn(service.jobs.interrupt):
+        # uvicorn handles the signals while it runs, then replays the one that stopped it:
+        # that replay finds the stop under way; a signal after it hurries the stop.
+        with stop_signals(first=lambda: None, later=service.jobs.interrupt):
             server.run(sockets=[sock])
             log.info("serve.stopping")
             service.close()
-
-
-@contextlib.contextmanager
-def _after_uvicorn(hurry: Callable[[], None]) -> Iterator[None]:
-    """Signals once uvicorn is done: it replays the one that stopped it (ignored here, the
-    stop is under way); any later one hurries the stop (running passes give way now)."""
-    seen = 0
-
-    def handle(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal seen
-        seen += 1
-        if seen > 1:
-            hurry()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _url_host(host: str) -> str:

@@ -9,16 +9,15 @@ interrupts them at once.
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from types import FrameType
+from collections.abc import Iterator
 
 import structlog
 
 from epicstar.config import Settings
 from epicstar.metrics import MetricsServer
 from epicstar.service.runtime import Service
+from epicstar.service.signals import stop_signals
 
 log = structlog.get_logger("epicstar.service")
 
@@ -28,7 +27,7 @@ def run_worker(settings: Settings, *, workers: int) -> None:
     service = Service(settings, workers=workers)
     # The signals are handled until the service has closed: a second one hurries the close.
     metrics = _metrics_server(service) if settings.metrics_port else contextlib.nullcontext()
-    with _stop_signals(stop, service.jobs.interrupt), service, metrics:
+    with stop_signals(first=stop.set, later=service.jobs.interrupt), service, metrics:
         service.start()
         while not stop.wait(0.5):  # short waits: the signal handler sets the event
             pass
@@ -43,18 +42,3 @@ def _metrics_server(service: Service) -> Iterator[MetricsServer]:
     log.info("worker.metrics", url=f"http://{service.settings.host}:{server.port}/metrics")
     with server:
         yield server
-
-
-@contextlib.contextmanager
-def _stop_signals(stop: threading.Event, hurry: Callable[[], None]) -> Iterator[None]:
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():  # a second signal: don't wait for running passes
-            hurry()
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
