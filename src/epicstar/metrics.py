@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
@@ -32,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from epicstar.closing import Closeable
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.state.database import Database
 from epicstar.state.models import AttemptOutcome, Repository, RepoState, SyncStatus
@@ -218,7 +218,7 @@ def _rate_limit(limit: RateLimit | None) -> list[Metric]:
     return [remaining, reset]
 
 
-class MetricsServer:
+class MetricsServer(Closeable):
     """A registry served over HTTP in a daemon thread; :meth:`close` stops it."""
 
     def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
@@ -234,17 +234,6 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
-
-    def __enter__(self) -> MetricsServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class Metrics:

@@ -16,12 +16,12 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self
 
 import apprise
 import structlog
 
+from epicstar.closing import Closeable
 from epicstar.config import ConfigError, Settings
 from epicstar.logs import SecretMasker
 
@@ -43,7 +43,7 @@ class _Message:
     notify_type: apprise.NotifyType
 
 
-class Notifier:
+class Notifier(Closeable):
     """Sends epicstar's notifications to every configured Apprise service, in the background.
 
     A notifier without services does nothing and starts no thread. Call :meth:`close` (or use
@@ -181,17 +181,6 @@ class Notifier:
             log.warning("notify.abandoned", pending=self._pending, timeout=timeout)
         self._queue.put(None)
         self._thread.join(max(deadline - time.monotonic(), 0.0))
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # Internals
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
+from epicstar.closing import Closeable
 from epicstar.config import Settings
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
@@ -16,7 +15,7 @@ from epicstar.state.database import Database
 from epicstar.sync.context import open_database
 
 
-class Service:
+class Service(Closeable):
     """The database, the queue and its jobs, the worker pool, metrics and notifications."""
 
     def __init__(self, settings: Settings, *, workers: int | None = None) -> None:
@@ -58,14 +57,3 @@ class Service:
         finally:
             self.notifier.close()
             self.database.dispose()
-
-    def __enter__(self) -> Service:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
