@@ -285,3 +285,16 @@ def test_star_many_on_a_thousand_repositories_is_fast(tmp_path: Path) -> None:
     assert times[-1] <= datetime.now(UTC)  # a big batch is back-dated, not in the future
     assert gh.star_many(USER, ["bulk/r0"]) == [times[0]]  # already starred: unchanged
     assert gh.size_kib(repos[0]) == 0
+
+
+def test_starring_and_unstarring_through_the_api(sandbox: Sandbox, client: httpx.Client) -> None:
+    gh = sandbox.github
+    gh.create_repo("octo", "liked")
+    assert client.put("/user/starred/octo/liked", headers=AUTH).status_code == 204
+    assert client.put("/user/starred/octo/liked", headers=AUTH).status_code == 204
+    assert [repo.full_name for repo, _ in gh.stars(USER)] == ["octo/liked"]
+    assert client.delete("/user/starred/octo/liked", headers=AUTH).status_code == 204
+    assert client.delete("/user/starred/octo/liked", headers=AUTH).status_code == 204
+    assert gh.stars(USER) == []
+    assert client.put("/user/starred/octo/missing", headers=AUTH).status_code == 404
+    assert client.put("/user/starred/octo/liked").status_code == 401

@@ -184,11 +184,23 @@ def run_demo(directory: str, *, serve: bool) -> int:
         print(f"  epicstar's database, caches and JSON logs: {root / 'data'}")
         print(f"  the same status again: EPICSTAR_DATA_DIR={root / 'data'} {_program()} status")
         if serve:
+            sandbox.github.create_repo("demo-org", "star-me", description="Not starred yet")
             print(
-                f"\nServing until Ctrl+C. Clone a mirror with:\n"
+                f"\nServing until Ctrl+C (the tokens are this sandbox's, throwaway).\n"
+                f"Clone a mirror:\n"
                 f"  git -c http.extraHeader='Authorization: Bearer {onedev_token}' clone "
                 f"{sandbox.onedev_url}/github/demo-org/website.git\n"
-                "(a throwaway token of this sandbox only)"
+                f"Run the service against the sandbox, in another shell:\n"
+                f"  EPICSTAR_DATA_DIR={root / 'data'} "
+                f"EPICSTAR_GITHUB_API_URL={sandbox.github_api_url} "
+                f"EPICSTAR_GITHUB_TOKEN={github_token} "
+                f"EPICSTAR_ONEDEV_URL={sandbox.onedev_url} "
+                f"EPICSTAR_ONEDEV_TOKEN={onedev_token} EPICSTAR_POLL_INTERVAL=10 "
+                f"{_program()} serve\n"
+                f"then star a repository and watch it arrive:\n"
+                f"  curl -X PUT -H 'Authorization: token {github_token}' "
+                f"{sandbox.github_api_url}/user/starred/demo-org/star-me\n"
+                f"  curl -s http://127.0.0.1:8000/metrics | grep epicstar_repositories"
             )
             try:
                 threading.Event().wait()

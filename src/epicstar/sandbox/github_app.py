@@ -199,6 +199,30 @@ def list_starred(ctx: ApiContext) -> ApiResult:
     return starred_page(ctx, user.login, own=True)
 
 
+def star_repo(ctx: ApiContext) -> ApiResult:
+    """``PUT /user/starred/{owner}/{repo}``: 204, also when starred already."""
+    return _change_star(ctx, star=True)
+
+
+def unstar_repo(ctx: ApiContext) -> ApiResult:
+    """``DELETE /user/starred/{owner}/{repo}``: 204, also when not starred."""
+    return _change_star(ctx, star=False)
+
+
+def _change_star(ctx: ApiContext, *, star: bool) -> ApiResult:
+    user = ctx.caller.user
+    if user is None:
+        return error(401, "Requires authentication", documentation_url=STARRING_DOCS)
+    repo = ctx.github.find(f"{ctx.params['owner']}/{ctx.params['name']}")
+    if repo is None or not visible(repo, ctx.caller):
+        return error(404, "Not Found", documentation_url=STARRING_DOCS)
+    if star:
+        ctx.github.star(user.login, repo.full_name)
+    else:
+        ctx.github.unstar(user.login, repo.full_name)
+    return ApiResult(204)
+
+
 def list_user_starred(ctx: ApiContext) -> ApiResult:
     """``GET /users/{username}/starred``: public repositories only, unless the caller is that
     user (then as ``/user/starred``)."""
@@ -297,6 +321,8 @@ API_ROUTES: list[tuple[str, re.Pattern[str], ApiHandler]] = [
     ("GET", re.compile(r"^/repositories/(?P<id>[0-9]+)/?$"), get_repository_by_id),
     ("GET", re.compile(r"^/user/?$"), get_user),
     ("GET", re.compile(r"^/user/starred/?$"), list_starred),
+    ("PUT", re.compile(r"^/user/starred/(?P<owner>[^/]+)/(?P<name>[^/]+)/?$"), star_repo),
+    ("DELETE", re.compile(r"^/user/starred/(?P<owner>[^/]+)/(?P<name>[^/]+)/?$"), unstar_repo),
     ("GET", re.compile(r"^/users/(?P<user>[^/]+)/starred/?$"), list_user_starred),
 ]
 

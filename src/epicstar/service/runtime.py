@@ -35,7 +35,8 @@ class Service(Closeable):
             self.jobs,
             workers=workers or settings.workers,
             grace=settings.shutdown_grace,
-            tick_seconds=settings.tick_seconds,
+            # A poll is only ever started by a tick.
+            tick_seconds=min(settings.tick_seconds, settings.poll_interval),
         )
         self._closed = False
 
