@@ -82,3 +82,23 @@ def test_the_tick_forgets_deliveries_too_old_to_be_redelivered(
     with world.db().session() as session:
         kept = session.scalars(select(WebhookDelivery.delivery_id)).all()
     assert kept == ["recent"]
+
+
+def test_a_webhook_pass_waits_for_a_running_pass_and_tries_again(
+    world: World, queue: tuple[Huey, Jobs]
+) -> None:
+    huey, jobs = queue
+    repo = world.github.create_repo("octo", "busy")
+    world.add("octo/busy")
+    with world.db().session() as session:
+        assert repositories.take_lease(
+            session, repo.id, "another-worker", now=utcnow(), duration=timedelta(minutes=1)
+        )
+    jobs._mirror(repo.id, "webhook")  # what the worker runs for the webhook's job
+    assert world.attempts(repo.id) == []  # nothing done while the other pass runs
+    [again] = huey.pending()  # the consumer schedules it when it dequeues it
+    assert again.args == (repo.id, "webhook", 1)
+    assert again.eta is not None
+    # A scheduled pass (not a webhook's) leaves it to the next refresh.
+    jobs._mirror(repo.id, "schedule")
+    assert len(huey.pending()) == 1

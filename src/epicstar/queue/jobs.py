@@ -36,8 +36,9 @@ POLL_PATIENCE = 300.0
 PRUNE_EVERY = 3600.0
 """Seconds between prunings of old webhook deliveries."""
 
-WEBHOOK_WAITS = 5
-"""How many times a webhook's pass waits for another pass of the same repository."""
+WEBHOOK_WAITS = 10
+"""How many times a webhook's pass waits for another pass of the same repository: after 2,
+4, 8 ... 1024 seconds, about half an hour in all."""
 
 
 class Jobs:
@@ -100,9 +101,7 @@ class Jobs:
         if report.outcome is None and trigger == "webhook" and waited < WEBHOOK_WAITS:
             # Another pass holds the lease and may have listed the refs before this push:
             # look again once it is done, rather than at the next refresh.
-            self.mirror.schedule(
-                (github_id, trigger, waited + 1), delay=self.settings.lease_seconds
-            )
+            self.mirror.schedule((github_id, trigger, waited + 1), delay=2 ** (waited + 1))
 
     def refresh(self, github_ids: list[int]) -> None:
         """Mirror these repositories now (a webhook made them due and claimed them)."""
