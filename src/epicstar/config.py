@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     queue_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(
+        default=2, ge=0, le=64, description="passes at once; 0: serve only records and queues"
+    )
     lease_seconds: int = Field(
         default=60, ge=2, description="lease of a pass, renewed while it runs"
     )

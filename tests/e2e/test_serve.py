@@ -372,3 +372,28 @@ def test_a_worker_mirrors_serves_its_metrics_and_stops_cleanly(world: World) -> 
     assert '"workers.stopped"' in errors
     no_secret_in(errors, world)
     assert_exact_mirror(world, "octo/worked", "github/octo/worked")
+
+
+def test_serve_with_no_workers_records_and_queues_for_workers_elsewhere(world: World) -> None:
+    world.github.create_repo("octo", "queued")
+    with serving(world, EPICSTAR_WORKERS="0") as served:
+        world.star("octo/queued")
+        star = served.deliver("star", star_event(world, "octo/queued", "created", world.login))
+        assert star.status_code == 202
+        time.sleep(1)
+        metrics = served.metrics()
+        assert metrics[("epicstar_queue_depth", ())] >= 1
+        assert metrics[("epicstar_passes_total", (("outcome", "mirrored"),))] == 0
+        assert not mirrored(world, "octo/queued")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "epicstar", "worker"],
+            env={**os.environ, **world.env()},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: mirrored(world, "octo/queued"))
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0
+    assert served.process.returncode == 0

@@ -108,7 +108,10 @@ def worker(
     from epicstar.service.worker import run_worker
 
     settings = settings_and_logs(service=True)
-    run_worker(settings, workers=workers or settings.workers)
+    count = workers or settings.workers
+    if count < 1:
+        fail("epicstar worker needs at least one worker (EPICSTAR_WORKERS or --workers)")
+    run_worker(settings, workers=count)
 
 
 @app.command()
@@ -120,11 +123,23 @@ def serve(
         int | None,
         typer.Option("--port", min=0, max=65535, help="Port to listen on (EPICSTAR_PORT)."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=64,
+            help="Passes at once (EPICSTAR_WORKERS); 0: only record and queue, for workers "
+            "elsewhere.",
+        ),
+    ] = None,
 ) -> None:
     """Run the service: webhooks, health, metrics, and the workers, until stopped."""
     from epicstar.service.serve import run_serve
 
     settings = settings_and_logs(service=True)
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     run_serve(settings, host=host or settings.host, port=settings.port if port is None else port)
 
 

@@ -36,6 +36,9 @@ POLL_PATIENCE = 300.0
 PRUNE_EVERY = 3600.0
 """Seconds between prunings of old webhook deliveries."""
 
+COALESCE_SECONDS = 30.0
+"""How long a queued webhook job absorbs further pushes to the same repository."""
+
 WEBHOOK_WAITS = 10
 """How many times a webhook's pass waits for another pass of the same repository: after 2,
 4, 8 ... 1024 seconds, about half an hour in all."""
@@ -63,6 +66,7 @@ class Jobs:
         self._polling = threading.Lock()  # this process's polls take turns
         self._poll_queued_at: float | None = None  # the tick queues one poll at a time
         self._pruned_at: float | None = None
+        self._webhook_queued: dict[int, float] = {}  # github id -> when its job was queued
         self.mirror = huey.task(name="epicstar.mirror")(self._mirror)
         self.poll = huey.task(name="epicstar.poll")(self._poll)
 
@@ -95,6 +99,9 @@ class Jobs:
     # -- tasks -----------------------------------------------------------------------------
 
     def _mirror(self, github_id: int, trigger: str = "schedule", waited: int = 0) -> None:
+        if trigger == "webhook":
+            with self._lock:
+                self._webhook_queued.pop(github_id, None)
         report: PassReport = mirror_once(self.context(), github_id, trigger=trigger)
         if report.fatal:
             log.error("pass.fatal", github_id=github_id, error=report.error)
@@ -104,8 +111,20 @@ class Jobs:
             self.mirror.schedule((github_id, trigger, waited + 1), delay=2 ** (waited + 1))
 
     def refresh(self, github_ids: list[int]) -> None:
-        """Mirror these repositories now (a webhook made them due and claimed them)."""
+        """Mirror these repositories now (a webhook made them due and claimed them).
+
+        A repository whose webhook job is still waiting gets no second one: that job has
+        not listed the refs yet, so it sees this push too. Only this process's jobs are
+        known to have started; a job taken by another process is assumed started after
+        :data:`COALESCE_SECONDS` (a push in between is then mirrored when the claim lapses).
+        """
+        now = time.monotonic()
         for github_id in github_ids:
+            with self._lock:
+                queued = self._webhook_queued.get(github_id)
+                if queued is not None and now - queued < COALESCE_SECONDS:
+                    continue
+                self._webhook_queued[github_id] = now
             self.mirror(github_id, "webhook")
 
     def walk_stars(self) -> None:

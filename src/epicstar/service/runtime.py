@@ -33,7 +33,7 @@ class Service(Closeable):
         )
         self.pool = WorkerPool(
             self.jobs,
-            workers=workers or settings.workers,
+            workers=settings.workers if workers is None else workers,
             grace=settings.shutdown_grace,
             # A poll is only ever started by a tick.
             tick_seconds=min(settings.tick_seconds, settings.poll_interval),
