@@ -1,0 +1,337 @@
+"""The webhook benchmark's load generator, run in a process of its own.
+
+    python -m benchmarks.webhook_load PLAN.json > SAMPLES.json
+
+``PLAN.json`` (written by :mod:`benchmarks.webhook_benchmark`) names the server, the mode,
+the rate and the deliveries to send; the samples come back on stdout as JSON. It runs in its
+own process so that it never shares a GIL with the server it measures.
+
+The client is lean on purpose (httpx would spend more time per request than the servers
+do): one asyncio stream per kept-alive HTTP/1.1 connection, requests written as raw bytes
+(a body and its signature prepared once per delivery template, only the unique
+``X-GitHub-Delivery`` made per request), responses read as a status line, headers and a
+``Content-Length`` body. A request is timed with :func:`time.perf_counter_ns` from just before
+its bytes are written to just after the whole response has been read.
+
+Modes:
+
+* ``open``: ``rate`` requests per second in all, spread evenly over the connections; each
+  connection sends on a fixed schedule (``rate / connections`` per second, the connections'
+  schedules staggered). When a response comes back after the next request was due, that next
+  request is timed from the moment it was *due*, not from when it could be written, so a slow
+  answer counts against every request it held up (no coordinated omission). When the
+  connection was idle but the client itself woke late (timer granularity, CPU), the request is
+  timed from its write; that lag is reported separately as ``client_lag``.
+* ``closed``: every connection sends its next request as soon as the previous answer is in.
+
+Requests due (open) or written (closed) during the first ``warmup`` seconds are sent but not
+counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Plan", "Samples", "main", "run"]
+
+_NS = 1_000_000_000
+_START_DELAY_NS = 200_000_000  # after every connection is open, before the first request
+_MAX_ERRORS_KEPT = 10
+
+
+@dataclass(frozen=True)
+class Template:
+    """One delivery's fixed part: event name, body and its ``X-Hub-Signature-256``."""
+
+    event: str
+    body: bytes
+    signature: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    host: str
+    port: int
+    path: str
+    mode: str  # "open" or "closed"
+    connections: int
+    rate: float  # requests per second in all (open mode)
+    warmup: float  # seconds
+    duration: float  # seconds, after the warm-up
+    templates: tuple[Template, ...]
+    user_agent: str = "GitHub-Hookshot/benchmark"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "path": self.path,
+            "mode": self.mode,
+            "connections": self.connections,
+            "rate": self.rate,
+            "warmup": self.warmup,
+            "duration": self.duration,
+            "user_agent": self.user_agent,
+            "templates": [
+                {"event": t.event, "body": t.body.decode("utf-8"), "signature": t.signature}
+                for t in self.templates
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        templates = tuple(
+            Template(t["event"], t["body"].encode("utf-8"), t["signature"])
+            for t in data["templates"]
+        )
+        return cls(
+            host=data["host"],
+            port=int(data["port"]),
+            path=data["path"],
+            mode=data["mode"],
+            connections=int(data["connections"]),
+            rate=float(data["rate"]),
+            warmup=float(data["warmup"]),
+            duration=float(data["duration"]),
+            templates=templates,
+            user_agent=data["user_agent"],
+        )
+
+
+@dataclass
+class Samples:
+    """What the client saw in the measured window (nanoseconds)."""
+
+    latencies_ns: list[int] = field(default_factory=list)  # the headline figure
+    from_schedule_ns: list[int] = field(default_factory=list)  # open mode: due -> answered
+    client_lag_ns: list[int] = field(default_factory=list)  # open mode: due -> written, idle
+    statuses: dict[str, int] = field(default_factory=dict)  # by status code, measured window
+    answers: dict[str, int] = field(default_factory=dict)  # "event: answer's status", same
+    warmup_requests: int = 0
+    transport_errors: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few, for the report
+    window_ns: int = 0  # measured window actually covered
+    answered_in_window: int = 0  # answers that arrived within the measured window
+    cpu_s: float = 0.0  # this process's CPU time, start-up included
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latencies_ns": self.latencies_ns,
+            "from_schedule_ns": self.from_schedule_ns,
+            "client_lag_ns": self.client_lag_ns,
+            "statuses": self.statuses,
+            "answers": self.answers,
+            "warmup_requests": self.warmup_requests,
+            "transport_errors": self.transport_errors,
+            "errors": self.errors,
+            "window_ns": self.window_ns,
+            "answered_in_window": self.answered_in_window,
+            "cpu_s": self.cpu_s,
+        }
+
+    def error(self, message: str) -> None:
+        self.transport_errors += 1
+        if len(self.errors) < _MAX_ERRORS_KEPT:
+            self.errors.append(message)
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection speaking just enough of the protocol."""
+
+    def __init__(self, plan: Plan, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self._reader = reader
+        self._writer = writer
+        host = f"{plan.host}:{plan.port}"
+        self._prefix = (
+            f"POST {plan.path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n"
+            f"User-Agent: {plan.user_agent}\r\nContent-Type: application/json\r\n"
+        ).encode("ascii")
+        self._heads = [
+            (
+                t.event,
+                self._prefix
+                + f"X-GitHub-Event: {t.event}\r\nX-Hub-Signature-256: {t.signature}\r\n"
+                f"Content-Length: {len(t.body)}\r\n".encode("ascii"),
+                t.body,
+            )
+            for t in plan.templates
+        ]
+
+    @classmethod
+    async def open(cls, plan: Plan) -> Connection:
+        reader, writer = await asyncio.open_connection(plan.host, plan.port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(plan, reader, writer)
+
+    def request(self, index: int) -> tuple[str, bytes]:
+        """The ``index``-th delivery's event name and bytes (templates taken in turn)."""
+        event, head, body = self._heads[index % len(self._heads)]
+        delivery = f"X-GitHub-Delivery: {uuid.uuid4()}\r\n\r\n".encode("ascii")
+        return event, head + delivery + body
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Write one request and read its whole answer: (status code, body)."""
+        self._writer.write(request)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status_line, _, header_block = head.partition(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length = 0
+        closing = False
+        for line in header_block.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                closing = True
+            elif name == b"transfer-encoding":
+                raise ConnectionError("chunked answers are not expected here")
+        body = await self._reader.readexactly(length) if length else b""
+        if closing:
+            raise ConnectionError(f"the server closed the connection after a {status}")
+        return status, body
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
+def _answer_status(body: bytes) -> str:
+    try:
+        value = json.loads(body).get("status")
+    except (ValueError, AttributeError):
+        return "<not json>"
+    return value if isinstance(value, str) else "<none>"
+
+
+def _count(table: dict[str, int], key: str) -> None:
+    table[key] = table.get(key, 0) + 1
+
+
+@dataclass
+class _Run:
+    """What every connection's sender shares."""
+
+    plan: Plan
+    start: int  # perf_counter_ns of the first request
+    samples: Samples
+    written: int = 0  # requests written so far: which template comes next
+
+    @property
+    def measured_from(self) -> int:
+        return self.start + round(self.plan.warmup * _NS)
+
+    @property
+    def end(self) -> int:
+        return self.measured_from + round(self.plan.duration * _NS)
+
+    def next_request(self, conn: Connection) -> tuple[str, bytes]:
+        self.written += 1
+        return conn.request(self.written - 1)
+
+    def answered(self, done: int) -> None:
+        if self.measured_from <= done < self.end:
+            self.samples.answered_in_window += 1
+
+
+async def _open_loop(run: _Run, conn: Connection, slot: int) -> None:
+    plan, samples, measured_from, end = run.plan, run.samples, run.measured_from, run.end
+    period = round(_NS * plan.connections / plan.rate)
+    offset = round(slot * period / plan.connections)
+    previous_done = 0
+    due = run.start + offset
+    while due < end:
+        now = time.perf_counter_ns()
+        if due > now:
+            await asyncio.sleep((due - now) / _NS)
+        event, request = run.next_request(conn)
+        written = time.perf_counter_ns()
+        status, body = await conn.exchange(request)
+        done = time.perf_counter_ns()
+        run.answered(done)
+        if due < measured_from:
+            samples.warmup_requests += 1
+        else:
+            held_up = previous_done > due  # the previous answer came after this one was due
+            samples.latencies_ns.append(done - (due if held_up else written))
+            samples.from_schedule_ns.append(done - due)
+            if not held_up:
+                samples.client_lag_ns.append(max(0, written - due))
+            _count(samples.statuses, str(status))
+            _count(samples.answers, f"{event}: {_answer_status(body)}")
+        previous_done = done
+        due += period
+
+
+async def _closed_loop(run: _Run, conn: Connection) -> None:
+    samples, measured_from, end = run.samples, run.measured_from, run.end
+    now = time.perf_counter_ns()
+    if run.start > now:
+        await asyncio.sleep((run.start - now) / _NS)
+    while True:
+        event, request = run.next_request(conn)
+        written = time.perf_counter_ns()
+        if written >= end:
+            return
+        status, body = await conn.exchange(request)
+        done = time.perf_counter_ns()
+        run.answered(done)
+        if written < measured_from:
+            samples.warmup_requests += 1
+        else:
+            samples.latencies_ns.append(done - written)
+            _count(samples.statuses, str(status))
+            _count(samples.answers, f"{event}: {_answer_status(body)}")
+
+
+async def _sender(run: _Run, conn: Connection, slot: int) -> None:
+    try:
+        if run.plan.mode == "open":
+            await _open_loop(run, conn, slot)
+        else:
+            await _closed_loop(run, conn)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
+        run.samples.error(f"connection {slot}: {type(error).__name__}: {error}")
+    finally:
+        await conn.close()
+
+
+async def run(plan: Plan) -> Samples:
+    """Open every connection, then send on the plan's schedule; the samples of the window."""
+    if plan.mode not in ("open", "closed"):
+        raise ValueError(f"unknown mode {plan.mode!r}")
+    samples = Samples()
+    connections = await asyncio.gather(*(Connection.open(plan) for _ in range(plan.connections)))
+    start = time.perf_counter_ns() + _START_DELAY_NS
+    shared = _Run(plan, start, samples)
+    await asyncio.gather(*(_sender(shared, conn, slot) for slot, conn in enumerate(connections)))
+    samples.window_ns = min(time.perf_counter_ns(), shared.end) - shared.measured_from
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m benchmarks.webhook_load PLAN.json", file=sys.stderr)
+        return 2
+    plan = Plan.from_json(json.loads(Path(args[0]).read_text()))
+    samples = asyncio.run(run(plan))
+    samples.cpu_s = time.process_time()
+    json.dump(samples.to_json(), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
