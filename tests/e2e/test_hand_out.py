@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,6 +15,7 @@ from epicstar.queue.jobs import Jobs
 from epicstar.queue.worker import build
 from epicstar.state import repositories
 from epicstar.state.models import WebhookDelivery, utcnow
+from epicstar.sync.context import ServiceStopping
 from tests.e2e.conftest import World
 
 
@@ -102,3 +105,21 @@ def test_a_webhook_pass_waits_for_a_running_pass_and_tries_again(
     # A scheduled pass (not a webhook's) leaves it to the next refresh.
     jobs._mirror(repo.id, "schedule")
     assert len(huey.pending()) == 1
+
+
+@pytest.mark.timeout(30)  # without the stop, the wait is 600 s
+def test_a_stop_ends_a_wait_for_githubs_rate_limit(world: World, queue: tuple[Huey, Jobs]) -> None:
+    _, jobs = queue
+    world.github.set_rate_limit(world.github_token, 5000, remaining=0, reset=time.time() + 600)
+    ctx = jobs.context()
+    stopped_at: list[float] = []
+
+    def stop_soon() -> None:
+        time.sleep(0.3)
+        stopped_at.append(time.monotonic())
+        jobs.interrupt()
+
+    threading.Thread(target=stop_soon).start()
+    with pytest.raises(ServiceStopping):
+        ctx.github.get_repository("octo/anything")  # waits for the reset, 600 s away
+    assert time.monotonic() - stopped_at[0] < 2

@@ -75,9 +75,10 @@ class Jobs:
     def context(self) -> SyncContext:
         with self._lock:
             if self._context is None:
-                ctx = self._resources.enter_context(open_context(self.settings, db=self._database))
+                ctx = self._resources.enter_context(
+                    open_context(self.settings, db=self._database, stopping=self.stopping)
+                )
                 ctx.events = self.events
-                ctx.stopping = self.stopping
                 self._context = ctx
             return self._context
 
