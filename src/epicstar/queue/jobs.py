@@ -67,6 +67,7 @@ class Jobs:
         self._poll_queued_at: float | None = None  # the tick queues one poll at a time
         self._pruned_at: float | None = None
         self._webhook_queued: dict[int, float] = {}  # github id -> when its job was queued
+        self._webhook_lock = threading.Lock()
         self.mirror = huey.task(name="epicstar.mirror")(self._mirror)
         self.poll = huey.task(name="epicstar.poll")(self._poll)
 
@@ -101,7 +102,7 @@ class Jobs:
 
     def _mirror(self, github_id: int, trigger: str = "schedule", waited: int = 0) -> None:
         if trigger == "webhook":
-            with self._lock:
+            with self._webhook_lock:
                 self._webhook_queued.pop(github_id, None)
         report: PassReport = mirror_once(self.context(), github_id, trigger=trigger)
         if report.fatal:
@@ -121,7 +122,7 @@ class Jobs:
         """
         now = time.monotonic()
         for github_id in github_ids:
-            with self._lock:
+            with self._webhook_lock:
                 queued = self._webhook_queued.get(github_id)
                 if queued is not None and now - queued < COALESCE_SECONDS:
                     continue
