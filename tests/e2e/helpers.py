@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 MIRRORED = ("refs/heads/", "refs/tags/")
@@ -18,3 +22,26 @@ def assert_exact_mirror(world: Any, full_name: str, path: str) -> None:
     assert heads_and_tags(mirror) == heads_and_tags(source)
     assert not [name for name in mirror if name.startswith("refs/pull/")]
     assert [name for name in source if name.startswith("refs/pull/")], "the source has PR refs"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
+    """Until ``condition()`` is true; an exception (a row still being created) means not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if condition():
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s")
+
+
+def git_push_running(url_part: str) -> bool:
+    """Whether a ``git push`` to a URL containing ``url_part`` runs on this machine."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"push" in argv and any(url_part.encode() in arg for arg in argv):
+            return True
+    return False

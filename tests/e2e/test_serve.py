@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from epicstar.state.models import AttemptOutcome, RepoState, SyncStatus
 from tests.e2e.conftest import World
-from tests.e2e.helpers import assert_exact_mirror, heads_and_tags
-from tests.e2e.test_workers import _git_push_running
+from tests.e2e.helpers import assert_exact_mirror, git_push_running, heads_and_tags, wait_for
 from tests.notify_endpoint import NotificationEndpoint
 from tests.web.conftest import payload, signed
 
@@ -105,16 +104,6 @@ def serving(world: World, **env: str) -> Iterator[Served]:
         yield served
     finally:
         served.stop()
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(AssertionError, LookupError):
-            if condition():
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g}s")
 
 
 def mirrored(world: World, full_name: str) -> bool:
@@ -279,7 +268,7 @@ def test_a_stop_releases_a_pass_in_flight(world: World) -> None:
     world.add("octo/big")
     served = Served(world, {"EPICSTAR_SHUTDOWN_GRACE": "0", "EPICSTAR_LEASE_SECONDS": "600"})
     try:
-        wait_for(lambda: _git_push_running("/github/octo/big"), timeout=60)
+        wait_for(lambda: git_push_running("/github/octo/big"), timeout=60)
         asked = time.monotonic()
         code = served.stop()
         stopped_in = time.monotonic() - asked
@@ -287,7 +276,7 @@ def test_a_stop_releases_a_pass_in_flight(world: World) -> None:
         served.stop()
     assert code == 0
     assert stopped_in < 10
-    assert not _git_push_running("/github/octo/big")
+    assert not git_push_running("/github/octo/big")
     row = world.row(repo.id)
     assert row.lease_owner is None  # not left to lapse (600 s)
     assert row.sync_status == SyncStatus.PENDING

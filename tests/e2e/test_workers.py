@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import signal
@@ -11,7 +10,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +17,7 @@ from epicstar.queue.backend import close_huey
 from epicstar.queue.worker import build
 from epicstar.state.models import AttemptOutcome, SyncStatus
 from tests.e2e.conftest import World
-from tests.e2e.helpers import assert_exact_mirror
+from tests.e2e.helpers import assert_exact_mirror, git_push_running, wait_for
 
 
 @pytest.fixture(params=["redis", "postgresql"])
@@ -65,16 +63,6 @@ def workers(world: World, queue_url: str) -> Iterator[list[subprocess.Popen[str]
     close_huey(huey)
 
 
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):  # e.g. a repository still being created
-            if condition():
-                return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the workers")
-
-
 def test_two_workers_never_mirror_one_repository_at_once(
     world: World, workers: list[subprocess.Popen[str]]
 ) -> None:
@@ -117,17 +105,6 @@ def test_a_star_reaches_onedev_through_the_workers(
     assert_exact_mirror(world, "octo/via-queue", "github/octo/via-queue")
 
 
-def _git_push_running(url_part: str) -> bool:
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"push" in argv and any(url_part.encode() in arg for arg in argv):
-            return True
-    return False
-
-
 def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) -> None:
     world.overrides.update({"EPICSTAR_QUEUE_URL": queue_url, "EPICSTAR_LEASE_SECONDS": "2"})
     repo = world.github.create_repo("octo", "killed")
@@ -156,7 +133,7 @@ def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) ->
     second: subprocess.Popen[str] | None = None
     try:
         jobs.mirror(repo.id)
-        wait_for(lambda: _git_push_running("/github/octo/killed"), timeout=60)
+        wait_for(lambda: git_push_running("/github/octo/killed"), timeout=60)
         first.kill()  # SIGKILL, mid-push
         first.wait()
         killed_at = time.monotonic()

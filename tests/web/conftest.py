@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from huey import Huey
 from epicstar.config import Settings
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
+from epicstar.state.models import Origin, Repository, RepoState, SyncStatus
 from epicstar.sync.context import SyncEvents
 from epicstar.web import FixedIdentity, WebhookIdentity, create_app
 from epicstar.web.signatures import sign
@@ -38,6 +40,37 @@ PAYLOADS = Path(
 SECRET = "webhook-test-secret"
 USER = "codertocat"  # the payloads' sender is "Codertocat": logins compare case-insensitively
 REPO_ID = 186853002  # the repository of star.created / star.deleted / watch.started
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def repository_row(db: Database, github_id: int = REPO_ID) -> Repository | None:
+    with db.session() as session:
+        return session.get(Repository, github_id)
+
+
+def tracked(db: Database, **fields: Any) -> Repository:
+    """A repository row as a finished mirror pass leaves it."""
+    values: dict[str, Any] = {
+        "github_id": REPO_ID,
+        "full_name": "Codertocat/Hello-World",
+        "origin": Origin.STAR,
+        "state": RepoState.ACTIVE,
+        "sync_status": SyncStatus.COMPLETED,
+        "onedev_path": "github/Codertocat/Hello-World",
+        "onedev_project_id": 17,
+        "mirrored_refs": {"refs/heads/main": "a" * 40},
+        "last_synced_at": LONG_AGO,
+        "next_due_at": LONG_AGO + timedelta(days=3650),
+        "starred_at": LONG_AGO,
+        "clone_url": "https://github.com/Codertocat/Hello-World.git",
+        "description": "before",
+    }
+    values.update(fields)
+    with db.session() as session:
+        session.add(Repository(**values))
+    row = repository_row(db)
+    assert row is not None
+    return row
 
 
 def raw(name: str) -> bytes:

@@ -9,8 +9,17 @@ from epicstar.config import Settings
 from epicstar.state.database import Database
 from epicstar.sync.context import claim_period
 from epicstar.sync.mirror_pass import PassReport
-from tests.web.conftest import REPO_ID, SECRET, MakeWeb, payload, push_event, raw, repository_event
-from tests.web.test_webhooks import repository_row, tracked
+from tests.web.conftest import (
+    REPO_ID,
+    SECRET,
+    MakeWeb,
+    payload,
+    push_event,
+    raw,
+    repository_event,
+    repository_row,
+    tracked,
+)
 
 
 class Work:

@@ -13,15 +13,14 @@ from structlog.testing import capture_logs
 
 from epicstar.state.database import Database
 from epicstar.state.models import (
-    Origin,
     Repository,
     RepoState,
     StarListState,
-    SyncStatus,
     WebhookDelivery,
 )
 from epicstar.web import GitHubTokenIdentity
 from tests.web.conftest import (
+    LONG_AGO,
     REPO_ID,
     SECRET,
     MakeWeb,
@@ -30,11 +29,12 @@ from tests.web.conftest import (
     push_event,
     raw,
     repository_event,
+    repository_row,
     serving,
+    tracked,
 )
 
 FORMS = [pytest.param(False, id="json"), pytest.param(True, id="form")]
-LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def delivery_row(db: Database, delivery_id: str) -> WebhookDelivery | None:
@@ -42,39 +42,9 @@ def delivery_row(db: Database, delivery_id: str) -> WebhookDelivery | None:
         return session.get(WebhookDelivery, delivery_id)
 
 
-def repository_row(db: Database, github_id: int = REPO_ID) -> Repository | None:
-    with db.session() as session:
-        return session.get(Repository, github_id)
-
-
 def count(db: Database, model: type[Any]) -> int:
     with db.session() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-def tracked(db: Database, **fields: Any) -> Repository:
-    """A repository row as a finished mirror pass leaves it."""
-    values: dict[str, Any] = {
-        "github_id": REPO_ID,
-        "full_name": "Codertocat/Hello-World",
-        "origin": Origin.STAR,
-        "state": RepoState.ACTIVE,
-        "sync_status": SyncStatus.COMPLETED,
-        "onedev_path": "github/Codertocat/Hello-World",
-        "onedev_project_id": 17,
-        "mirrored_refs": {"refs/heads/main": "a" * 40},
-        "last_synced_at": LONG_AGO,
-        "next_due_at": LONG_AGO + timedelta(days=3650),
-        "starred_at": LONG_AGO,
-        "clone_url": "https://github.com/Codertocat/Hello-World.git",
-        "description": "before",
-    }
-    values.update(fields)
-    with db.session() as session:
-        session.add(Repository(**values))
-    row = repository_row(db)
-    assert row is not None
-    return row
 
 
 # ----------------------------------------------------------------------------- ping
