@@ -13,7 +13,7 @@ import pytest
 
 from epicstar.mirror.cache import RepoCache
 from epicstar.mirror.credentials import HttpAuth
-from epicstar.mirror.process import GitTimeout
+from epicstar.mirror.process import GitError, GitTimeout
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
@@ -196,6 +196,25 @@ def test_credentials_are_scoped_to_one_origin_and_hidden() -> None:
     }
     with pytest.raises(ValueError, match="embedded credentials"):
         HttpAuth.bearer("https://user:pw@example.com/r.git", "t")
+
+
+def test_secrets_in_gits_own_output_are_masked(tmp_path: Path) -> None:
+    """git quotes what it was given (here a path) in its errors: no secret survives."""
+    token = "ghp_0123456789abcdefSECRET"
+    auth = HttpAuth.bearer("https://onedev.example.com/x.git", "tok-SECRET-42")
+    cache = RepoCache(tmp_path / "cache.git", timeout=60, redact=[token])
+    cache.ensure()
+    for source, secret in [
+        (tmp_path / token / "repo.git", token),
+        (tmp_path / auth.header / "repo.git", auth.header),
+    ]:
+        with pytest.raises(GitError) as failed:
+            cache.fetch(str(source), auth)
+        shown = f"{failed.value} {failed.value.stderr}"
+        assert "does not appear to be a git repository" in shown
+        assert secret not in shown
+        assert "tok-SECRET-42" not in shown
+        assert "***" in shown
 
 
 def test_counting_commits_copes_with_tags_on_trees_and_many_refs(

@@ -1,4 +1,5 @@
-"""Fuzzing POST /webhooks/github: whatever arrives, the answer is never a 5xx.
+"""Fuzzing POST /webhooks/github: whatever arrives, the answer is never a 5xx, and a delivery
+without the body's valid signature is a 401.
 
 Bodies are random bytes, random JSON, or real payloads with random damage (fields removed,
 retyped, too long, NUL, lone surrogates, huge numbers), sent as JSON or form, signed
@@ -81,7 +82,8 @@ def damaged(draw: st.DrawFn) -> tuple[str, Any]:
 
 
 @st.composite
-def deliveries(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, str]]]:
+def deliveries(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, str]], bool]:
+    """A body, its headers, and whether they carry the body's valid signature."""
     kind = draw(st.sampled_from(["damaged", "damaged", "damaged", "json", "bytes"]))
     if kind == "damaged":
         event, data = draw(damaged())
@@ -95,11 +97,14 @@ def deliveries(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, str]]]:
         )
     form = draw(st.booleans())
     body = urlencode({"payload": document}).encode() if form else document
-    return body, draw(header_lists(event, body, form=form))
+    headers, signed = draw(header_lists(event, body, form=form))
+    return body, headers, signed
 
 
 @st.composite
-def header_lists(draw: st.DrawFn, event: str, body: bytes, *, form: bool) -> list[tuple[str, str]]:
+def header_lists(
+    draw: st.DrawFn, event: str, body: bytes, *, form: bool
+) -> tuple[list[tuple[str, str]], bool]:
     content_type = "application/x-www-form-urlencoded" if form else "application/json"
     odd_type = draw(st.sampled_from(["usual"] * 8 + ["random", "other"]))
     if odd_type == "random":
@@ -118,7 +123,7 @@ def header_lists(draw: st.DrawFn, event: str, body: bytes, *, form: bool) -> lis
         headers.append(("X-Hub-Signature-256", draw(st.text(ASCII, max_size=80))))
     elif signature == "good":
         headers.append(("X-Hub-Signature-256", sign(SECRET.encode(), body)))
-    return headers
+    return headers, signature == "good"
 
 
 def delivery_ids() -> st.SearchStrategy[str]:
@@ -134,14 +139,17 @@ def delivery_ids() -> st.SearchStrategy[str]:
 )
 @given(delivery=deliveries(), configured=st.sampled_from([True] * 14 + [False]))
 def test_no_delivery_is_answered_with_a_5xx(
-    make_sqlite_web: MakeWeb, delivery: tuple[bytes, list[tuple[str, str]]], configured: bool
+    make_sqlite_web: MakeWeb,
+    delivery: tuple[bytes, list[tuple[str, str]], bool],
+    configured: bool,
 ) -> None:
     web = make_sqlite_web() if configured else make_sqlite_web(webhook_secret=None)
-    body, headers = delivery
+    body, headers, signed = delivery
     headers = [(name, str(uuid.uuid4()) if value == FRESH else value) for name, value in headers]
     response = web.post(body, headers)
     assert response.status_code in {200, 202, 400, 401, 413, 415}, response.text
     assert isinstance(response.json(), dict)
     hypothesis.event(f"{response.status_code} {response.json().get('status', 'error')}")
-    if not configured:
+    if not configured or not signed:
+        # Refused for the signature, whatever else is wrong with the delivery (except its size).
         assert response.status_code == 401

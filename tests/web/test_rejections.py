@@ -48,8 +48,9 @@ def _nothing_recorded(sqlite_db: Database) -> Iterator[None]:
         sign(b"another secret", raw("star.created")),
     ],
 )
-def test_a_missing_or_wrong_signature_is_a_401(web: Web, signature: str | None) -> None:
-    body, headers = signed("star", raw("star.created"))
+@pytest.mark.parametrize("form", [False, True], ids=["json", "form"])
+def test_a_missing_or_wrong_signature_is_a_401(web: Web, signature: str | None, form: bool) -> None:
+    body, headers = signed("star", raw("star.created"), form=form)
     del headers["X-Hub-Signature-256"]
     if signature is not None:
         headers["X-Hub-Signature-256"] = signature
@@ -70,10 +71,20 @@ def test_a_signature_of_other_bytes_is_a_401(web: Web) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"{not json", b"", b"payload=%7B", b"\xff\xfe"], ids=["json", "empty", "form", "bytes"]
+    ("body", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"", "application/json"),
+        (b"payload=%7B", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe", "application/json"),
+    ],
+    ids=["json", "empty", "form", "bytes"],
 )
-def test_a_bad_signature_is_refused_before_the_body_is_parsed(web: Web, body: bytes) -> None:
+def test_a_bad_signature_is_refused_before_the_body_is_parsed(
+    web: Web, body: bytes, content_type: str
+) -> None:
     _, headers = signed("star", b"{}", secret="wrong")
+    headers["Content-Type"] = content_type
     response = web.post(body, headers)
     assert response.status_code == 401  # not 400: nothing was parsed
 
