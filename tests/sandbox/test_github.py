@@ -230,6 +230,26 @@ def test_content_helpers(sandbox: Sandbox) -> None:
         gh.create_repo("OCTO", "EMPTY")
 
 
+def test_a_default_branch_changes_as_on_github(sandbox: Sandbox) -> None:
+    gh = sandbox.github
+    gh.create_repo("octo", "moving", default_branch="master")
+    url = f"{sandbox.github_url}/octo/moving.git"
+    tip = gh.refs("octo/moving")["refs/heads/master"]
+    with pytest.raises(ValueError, match="default branch"):
+        gh.delete_branch("octo/moving", "master")
+
+    gh.rename_branch("octo/moving", "master", "main")
+
+    assert api(sandbox, "/repos/octo/moving").json()["default_branch"] == "main"
+    advertised = git("ls-remote", "--symref", url, "HEAD", "refs/heads/*").stdout.splitlines()
+    assert advertised == ["ref: refs/heads/main\tHEAD", f"{tip}\tHEAD", f"{tip}\trefs/heads/main"]
+    gh.commit("octo/moving", "next", {"n.txt": "n\n"}, "next")
+    gh.set_default_branch("octo/moving", "next")
+    gh.delete_branch("octo/moving", "main")
+    assert api(sandbox, "/repos/octo/moving").json()["default_branch"] == "next"
+    assert git("ls-remote", "--symref", url, "HEAD").stdout.startswith("ref: refs/heads/next\t")
+
+
 def test_generate_history_for_benchmarks(sandbox: Sandbox) -> None:
     gh = sandbox.github
     gh.create_repo("octo", "big")

@@ -409,9 +409,30 @@ class FakeGitHub(ObservableServer):
             self._touch(repo, pushed=True)
 
     def delete_branch(self, full_name: str, branch: str) -> None:
+        """Delete ``branch``; like GitHub, never the default branch (switch the default first)."""
         repo = self.repo(full_name)
+        if branch == repo.default_branch:
+            raise ValueError(f"{branch} is the default branch of {full_name}")
         gitrepo.update_refs(repo.path, {f"refs/heads/{branch}": None})
         with self.lock:
+            self._touch(repo, pushed=True)
+
+    def rename_branch(self, full_name: str, branch: str, new_name: str) -> None:
+        """Rename ``branch`` as GitHub's "rename branch" does: the commit moves to
+        ``new_name``, and a renamed default branch stays the default (API and git's HEAD)."""
+        repo = self.repo(full_name)
+        sha = gitrepo.resolve(repo.path, f"refs/heads/{branch}")
+        if sha is None:
+            raise ValueError(f"branch {branch} does not exist in {full_name}")
+        if gitrepo.resolve(repo.path, f"refs/heads/{new_name}") is not None:
+            raise ValueError(f"branch {new_name} already exists in {full_name}")
+        gitrepo.update_refs(
+            repo.path, {f"refs/heads/{new_name}": sha, f"refs/heads/{branch}": None}
+        )
+        with self.lock:
+            if repo.default_branch == branch:
+                gitrepo.set_head(repo.path, new_name)
+                repo.default_branch = new_name
             self._touch(repo, pushed=True)
 
     def tag(
