@@ -20,6 +20,7 @@ from pathlib import Path
 
 from epicstar.mirror.credentials import HttpAuth
 from epicstar.mirror.process import GitCancelled, GitError, GitResult, base_environment, run_git
+from epicstar.mirror.rejections import rejected
 
 MIRRORED_NAMESPACES = ("refs/heads/", "refs/tags/")
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
@@ -210,12 +211,20 @@ class RepoCache:
             auth=auth,
         )
 
-    def push(self, url: str, auth: HttpAuth | None) -> PushResult:
-        """Make ``url``'s branches and tags exactly the cache's, leaving other refs alone."""
-        result = self._git(
-            ["push", "--porcelain", "--prune", "--force", "--no-verify", url, *REFSPECS],
-            auth=auth,
-        )
+    def push(self, url: str, auth: HttpAuth | None, *, prune: bool = True) -> PushResult:
+        """Make ``url``'s branches and tags exactly the cache's, leaving other refs alone.
+
+        Without ``prune`` only creations and updates are pushed. Raises :class:`PushRejected`
+        when the remote refuses refs (those it accepted stay updated).
+        """
+        options = ["--porcelain", "--force", "--no-verify", *(["--prune"] if prune else [])]
+        try:
+            result = self._git(["push", *options, url, *REFSPECS], auth=auth)
+        except GitError as error:
+            refused = rejected(error)
+            if refused is None:
+                raise
+            raise refused from error
         return PushResult(changed=_count_pushed(result.stdout), output=result.stdout)
 
     # -- plumbing --------------------------------------------------------------------------

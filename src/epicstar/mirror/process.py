@@ -33,15 +33,23 @@ _SCRUBBED = frozenset(
         "GIT_TRACE_REDACT",
     }
 )
-_STDERR_TAIL = 2000
+# Enough for OneDev's reasons when it refuses a few dozen refs of one push (~600 bytes each).
+_STDERR_TAIL = 16_000
 
 
 class GitError(Exception):
-    """A git command failed; the message holds its command name and the end of stderr."""
+    """A git command failed; the message holds its command name and the end of stderr.
 
-    def __init__(self, message: str, *, stderr: str = "", returncode: int | None = None) -> None:
+    ``stdout`` is what git wrote there before failing: ``push --porcelain`` reports each
+    ref's fate, rejections included, on stdout.
+    """
+
+    def __init__(
+        self, message: str, *, stderr: str = "", stdout: str = "", returncode: int | None = None
+    ) -> None:
         super().__init__(message)
         self.stderr = stderr
+        self.stdout = stdout
         self.returncode = returncode
 
 
@@ -138,7 +146,10 @@ def run_git(
         tail = _clean(stderr, redact)
         summary = _summary(tail) or f"exit status {process.returncode}"
         raise GitError(
-            f"git {args[0]} failed: {summary}", stderr=tail, returncode=process.returncode
+            f"git {args[0]} failed: {summary}",
+            stderr=tail,
+            stdout=_masked(stdout, redact),
+            returncode=process.returncode,
         )
     return GitResult(stdout=stdout, stderr=stderr, seconds=seconds)
 
@@ -172,11 +183,14 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
 
 
 def _clean(stderr: str, redact: Sequence[str]) -> str:
-    text = stderr[-_STDERR_TAIL:]
+    return _masked(stderr[-_STDERR_TAIL:], redact).strip()
+
+
+def _masked(text: str, redact: Sequence[str]) -> str:
     for secret in redact:
         if secret:
             text = text.replace(secret, "***")
-    return text.strip()
+    return text
 
 
 def _summary(stderr: str) -> str:

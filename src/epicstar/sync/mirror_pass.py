@@ -1,7 +1,8 @@
 """One mirror pass for one repository, recorded as one sync attempt.
 
 lease → GitHub metadata (conditional) → OneDev project → compare advertised refs with the
-last mirrored ones → fetch and push only when they differ → default branch → record.
+last mirrored ones → fetch and push only when they differ (the default branch moves before
+its old branch is pruned) → default branch → record.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
 from epicstar.mirror.process import GitError
+from epicstar.mirror.rejections import PushRejected
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
@@ -228,7 +230,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
 
     _mirror_refs(ctx, repo, report, force=force)
     report.refs_total = len(repo.mirrored_refs or {})
-    _ensure_default_branch(ctx, repo)
+    _ensure_default_branch(ctx, repo, repo.mirrored_refs or {})
     repo.sync_status = SyncStatus.COMPLETED
     repo.retry_count = 0
     repo.error = None
@@ -275,12 +277,41 @@ def _transfer(
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
 
-    destination = ctx.onedev.git_url(repo.onedev_path or "")
     if after or mirrored:
-        pushed = _step("push", lambda: cache.push(destination, ctx.onedev_auth()))
-        report.refs_changed = pushed.changed
+        report.refs_changed = _push(ctx, repo, report, cache, after)
     repo.mirrored_refs = after
     report.outcome = AttemptOutcome.MIRRORED
+
+
+def _push(
+    ctx: SyncContext, repo: Repository, report: PassReport, cache: RepoCache, after: Refs
+) -> int:
+    """Make OneDev's branches and tags ``after``; returns how many refs changed.
+
+    git never deletes the branch a repository's HEAD is on. While OneDev's HEAD is known to
+    be on a branch that stays, one push with prune does it all; otherwise (the default branch
+    was renamed or deleted upstream, or OneDev's HEAD is unknown) creations and updates are
+    pushed first, the default branch moves, and only then is the rest pruned.
+    """
+    destination = ctx.onedev.git_url(repo.onedev_path or "")
+    auth = ctx.onedev_auth()
+    head = repo.onedev_default_branch
+    if head is not None and f"refs/heads/{head}" in after:
+        try:
+            return _step("push", lambda: cache.push(destination, auth)).changed
+        except StepFailed as failed:
+            if not (
+                isinstance(failed.error, PushRejected) and failed.error.only_current_branch_kept
+            ):
+                raise
+            repo.onedev_default_branch = None  # HEAD was moved in OneDev: it is unknown now
+    changed = 0
+    if after:
+        changed += _step("push", lambda: cache.push(destination, auth, prune=False)).changed
+    _ensure_default_branch(ctx, repo, after)
+    if not report.project_created:  # a project created by this pass has nothing to prune
+        changed += _step("push", lambda: cache.push(destination, auth)).changed
+    return changed
 
 
 def _new_commits(cache: RepoCache, before: Refs, after: Refs) -> int | None:
@@ -291,9 +322,8 @@ def _new_commits(cache: RepoCache, before: Refs, after: Refs) -> int | None:
         return None
 
 
-def _ensure_default_branch(ctx: SyncContext, repo: Repository) -> None:
+def _ensure_default_branch(ctx: SyncContext, repo: Repository, refs: Refs) -> None:
     branch = repo.default_branch
-    refs = repo.mirrored_refs or {}
     if not branch or f"refs/heads/{branch}" not in refs or repo.onedev_project_id is None:
         return
     if repo.onedev_default_branch == branch:
