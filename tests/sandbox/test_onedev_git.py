@@ -147,3 +147,110 @@ def test_dumb_http_is_not_served(sandbox: Sandbox) -> None:
     assert httpx.get(f"{base}/info/refs", headers=auth).status_code == 404
     assert httpx.get(f"{base}/HEAD", headers=auth).status_code == 404
     assert httpx.get(f"{sandbox.onedev_url}/api/projects", headers=auth).status_code == 404
+
+
+def porcelain_rejections(push_stdout: str) -> dict[str, str]:
+    found = {}
+    for line in push_stdout.splitlines():
+        flag, _, rest = line.partition("\t")
+        if flag == "!":
+            refs, _, summary = rest.partition("\t")
+            found[refs.rpartition(":")[2]] = summary
+    return found
+
+
+def test_deleting_the_branch_head_is_on_is_refused(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.onedev.add_project("github/octo/hello")
+    work = make_source(tmp_path, ("master", "main"))
+    url = project_url(sandbox, "github/octo/hello")
+    git("push", url, "master", "main", cwd=work)
+    assert sandbox.onedev.default_branch("github/octo/hello") == "main"  # git init's HEAD
+
+    push = git("push", "--porcelain", url, ":master", ":main", cwd=work, check=False)
+
+    assert push.returncode != 0
+    assert porcelain_rejections(push.stdout) == {
+        "refs/heads/main": "[remote rejected] (deletion of the current branch prohibited)"
+    }
+    assert set(sandbox.onedev.refs("github/octo/hello")) == {"refs/heads/main"}
+
+
+def test_branch_protection_of_a_parent_refuses_the_whole_push(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    onedev = sandbox.onedev
+    onedev.add_project("github/octo/hello")
+    work = make_source(tmp_path, ("main", "old", "feature"))
+    url = project_url(sandbox, "github/octo/hello")
+    git("push", url, "main", "old", "feature", cwd=work)
+    before = onedev.refs("github/octo/hello")
+    onedev.protect_branches("github", "** -feature", prevent_creation=False)
+    git("commit", "-q", "--amend", "-m", "rewritten", cwd=work)  # main is rewritten
+    git("branch", "new", cwd=work)
+
+    push = git(
+        "push",
+        "--porcelain",
+        "--force",
+        url,
+        "main",
+        "new",
+        ":old",
+        ":feature",
+        cwd=work,
+        check=False,
+    )
+
+    assert push.returncode != 0
+    declined = "[remote rejected] (pre-receive hook declined)"
+    assert porcelain_rejections(push.stdout) == {
+        ref: declined
+        for ref in ("refs/heads/main", "refs/heads/new", "refs/heads/old", "refs/heads/feature")
+    }
+    lines = [line.removeprefix("remote:").strip() for line in push.stderr.splitlines()]
+    assert "*  ERROR PUSHING REF: refs/heads/main" in lines
+    assert "*  Cannot force-push to this branch according to branch protection setting" in lines
+    assert "*  ERROR PUSHING REF: refs/heads/old" in lines
+    assert "*  Cannot delete this branch according to branch protection setting" in lines
+    assert "*  ERROR PUSHING REF: refs/heads/feature" not in lines  # excluded by "-feature"
+    assert "*  ERROR PUSHING REF: refs/heads/new" not in lines  # creation is allowed
+    assert onedev.refs("github/octo/hello") == before
+
+    git("commit", "-q", "-m", "forward", "--allow-empty", cwd=work)
+    forward = git("push", url, "feature", "HEAD:refs/heads/old-forward", cwd=work, check=False)
+    assert forward.returncode == 0, forward.stderr
+
+
+def test_a_projects_own_rule_comes_before_its_parents(sandbox: Sandbox, tmp_path: Path) -> None:
+    onedev = sandbox.onedev
+    onedev.add_project("github/octo/hello")
+    work = make_source(tmp_path, ("main",))
+    url = project_url(sandbox, "github/octo/hello")
+    git("push", url, "main", cwd=work)
+    onedev.protect_branches("github", "**")
+    onedev.protect_branches("github/octo/hello", "main", prevent_forced_push=False)
+    git("commit", "-q", "--amend", "-m", "rewritten", cwd=work)
+
+    assert git("push", "--force", url, "main", cwd=work, check=False).returncode == 0
+
+
+def test_tag_protection(sandbox: Sandbox, tmp_path: Path) -> None:
+    onedev = sandbox.onedev
+    onedev.add_project("github/octo/hello")
+    work = make_source(tmp_path, ("main",))
+    url = project_url(sandbox, "github/octo/hello")
+    git("tag", "v1", cwd=work)
+    git("tag", "v2", cwd=work)
+    git("push", url, "main", "v1", "v2", cwd=work)
+    onedev.protect_tags("github/octo", "v*", prevent_creation=False)
+    git("commit", "-q", "-m", "next", "--allow-empty", cwd=work)
+    git("tag", "-f", "v1", cwd=work)
+    git("tag", "v3", cwd=work)
+
+    moved = git("push", "--force", url, "v1", ":v2", cwd=work, check=False)
+    created = git("push", url, "v3", cwd=work, check=False)
+
+    assert moved.returncode != 0
+    assert "Cannot update this tag according to tag protection setting" in moved.stderr
+    assert "Cannot delete this tag according to tag protection setting" in moved.stderr
+    assert created.returncode == 0, created.stderr

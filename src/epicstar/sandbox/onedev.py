@@ -21,16 +21,26 @@ from starlette.types import ASGIApp
 from epicstar.sandbox import gitrepo
 from epicstar.sandbox.gitrepo import CommitSpec
 from epicstar.sandbox.onedev_data import BaseAuthorization, Project, project_data
+from epicstar.sandbox.onedev_protection import (
+    CHECKER_ENV,
+    MANAGER_ENV,
+    PROTECTIONS_ENV,
+    PYTHON_ENV,
+    Protection,
+)
 from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
 
 VERSION = "16.5.6"
-MANAGER_ENV = "EPICSTAR_ONEDEV_MANAGER"
 
 # Hooks are plain sh + awk (no interpreter start-up per push).  OneDev's callbacks walk the
 # hook's stdin lines in *reverse* order (GitPreReceiveCallback/GitPostReceiveCallback reverse
 # the concatenated ref-update text), so the ref named in the error and the branch HEAD gets
-# linked to are the *last* matching lines.
+# linked to are the *last* matching lines.  Branch and tag protection rules are checked by
+# :mod:`.onedev_protection`, run only for projects with rules in effect.
 PRE_RECEIVE = f"""#!/bin/sh
+if [ -n "${{{PROTECTIONS_ENV}:-}}" ]; then
+    exec "${PYTHON_ENV}" -I "${CHECKER_ENV}"
+fi
 # OneDev stand-in: only project managers may create/update/delete refs/pulls/* and refs/updates/*
 if [ "${{{MANAGER_ENV}:-0}}" = "1" ]; then
     exec cat >/dev/null
@@ -277,6 +287,49 @@ class FakeOneDev(ObservableServer):
                 found.extend(self.base_authorizations(current.id))
                 current = self.get(current.parent_id) if current.parent_id is not None else None
             return found
+
+    # ------------------------------------------------------------------ protection rules
+
+    def protections(self, project: Project) -> list[Protection]:
+        """Rules in effect on ``project``: its own, then each ancestor's, nearest first."""
+        with self.lock:
+            found: list[Protection] = []
+            current: Project | None = project
+            while current is not None:
+                found.extend(current.protections)
+                current = self.get(current.parent_id) if current.parent_id is not None else None
+            return found
+
+    def protect_branches(
+        self,
+        path: str,
+        branches: str = "**",
+        *,
+        prevent_forced_push: bool = True,
+        prevent_deletion: bool = True,
+        prevent_creation: bool = True,
+    ) -> None:
+        """Add a branch protection rule to project ``path`` as a manager would in OneDev's
+        settings (whose new rule prevents all three); it applies to every project below."""
+        rule = Protection(
+            "branch", branches, prevent_creation, prevent_deletion, prevent_forced_push
+        )
+        with self.lock:
+            self._require(path).protections.append(rule)
+
+    def protect_tags(
+        self,
+        path: str,
+        tags: str = "**",
+        *,
+        prevent_update: bool = True,
+        prevent_deletion: bool = True,
+        prevent_creation: bool = True,
+    ) -> None:
+        """Add a tag protection rule to project ``path`` (see :meth:`protect_branches`)."""
+        rule = Protection("tag", tags, prevent_creation, prevent_deletion, prevent_update)
+        with self.lock:
+            self._require(path).protections.append(rule)
 
     # ------------------------------------------------------------------ test helpers
 

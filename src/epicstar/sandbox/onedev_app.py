@@ -8,6 +8,7 @@ the repository's real hooks (see :mod:`.onedev`).  Everything else is the (absen
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,17 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from epicstar.sandbox.githttp import git_http_backend, repo_prefix, requested_service, smart_suffix
-from epicstar.sandbox.onedev import MANAGER_ENV
 from epicstar.sandbox.onedev_api import OneDevApi, dispatch_api, text
 from epicstar.sandbox.onedev_auth import REALM, authenticate
 from epicstar.sandbox.onedev_data import RestError
+from epicstar.sandbox.onedev_protection import (
+    CHECKER,
+    CHECKER_ENV,
+    MANAGER_ENV,
+    PROTECTIONS_ENV,
+    PYTHON_ENV,
+    encode,
+)
 from epicstar.sandbox.reqlog import RecordingMiddleware
 
 if TYPE_CHECKING:
@@ -74,7 +82,16 @@ class OneDevApp:
             raise RestError(403, "You do not have permission to push to this project.")
         if not push and not onedev.can_read(principal, project):
             raise RestError(403, "You do not have permission to pull from this project.")
-        manager = "1" if onedev.can_manage(principal, project) else "0"
+        hook_env = {MANAGER_ENV: "1" if onedev.can_manage(principal, project) else "0"}
+        protections = onedev.protections(project) if push else []
+        if protections:
+            hook_env.update(
+                {
+                    PROTECTIONS_ENV: encode(protections),
+                    PYTHON_ENV: sys.executable,
+                    CHECKER_ENV: CHECKER,
+                }
+            )
         status = await git_http_backend(
             scope,
             receive,
@@ -82,7 +99,7 @@ class OneDevApp:
             repo_dir=onedev.repo_path(project.id),
             push_allowed=push,
             remote_user=principal.login,
-            extra_env={MANAGER_ENV: manager},
+            extra_env=hook_env,
         )
         if push and suffix == "git-receive-pack" and status == 200:
             project.last_activity = time.time()

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from epicstar.sandbox.onedev_protection import Protection
+
 PROJECT_DATA_CLASS = "io.onedev.server.rest.resource.ProjectResource$ProjectData"
 BASE_AUTHORIZATION_CLASS = "io.onedev.server.model.BaseAuthorization"
 GIT_PACK_CONFIG_CLASS = "io.onedev.server.model.support.code.GitPackConfig"
@@ -60,6 +62,7 @@ class Project:
     code_analysis_setting: dict[str, str | None] = field(default_factory=dict)
     owner: str | None = None
     last_activity: float = 0.0
+    protections: list[Protection] = field(default_factory=list)  # branches' and tags', in order
 
 
 @dataclass
