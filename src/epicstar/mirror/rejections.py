@@ -28,7 +28,7 @@ class RefRejection:
     remote_messages: tuple[str, ...] = ()  # the server's own words about this ref
 
     def describe(self) -> str:
-        return f"{self.ref}: {'; '.join(self.remote_messages) or self.reason}"
+        return f"{self.ref} ({'; '.join(self.remote_messages) or self.reason})"
 
 
 class PushRejected(GitError):
@@ -37,12 +37,12 @@ class PushRejected(GitError):
     def __init__(self, error: GitError, rejections: Sequence[RefRejection]) -> None:
         self.rejections = tuple(rejections)
         explained = [r for r in self.rejections if r.remote_messages] or list(self.rejections)
-        quoted = "; ".join(r.describe() for r in explained[:_SHOWN])
-        more = len(explained) - _SHOWN
-        if more > 0:
-            quoted += f"; and {more} more"
+        # The refused refs, each with the server's reason (or git's), for a message.
+        self.refused = ", ".join(r.describe() for r in explained[:_SHOWN])
+        if len(explained) > _SHOWN:
+            self.refused += f" and {len(explained) - _SHOWN} more"
         super().__init__(
-            f"the remote refused {quoted}",
+            f"the remote refused {self.refused}",
             stderr=error.stderr,
             stdout=error.stdout,
             returncode=error.returncode,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from epicstar.destination import OneDevAuthError, OneDevError
 from epicstar.discovery import GitHubAuthError, GitHubError, RateLimited
 from epicstar.mirror.process import GitError, GitTimeout
+from epicstar.mirror.rejections import PushRejected
 from epicstar.sync.visibility import MirrorWouldBeExposed
 
 
@@ -67,10 +68,11 @@ def _classify_git(failed: StepFailed) -> Failure:
                 "'Write Code' permission on this project",
                 permanent=True,
             )
-        if "pre-receive hook declined" in stderr or "[remote rejected]" in stderr:
+        if isinstance(failed.error, PushRejected) and failed.error.declined_by_hook:
             return Failure(
-                f"{failed}; OneDev rejected some refs (branch or tag protection on the "
-                "project or a parent?); fix it in OneDev, then run epicstar sync --retry-failed",
+                f"push: OneDev refused {failed.error.refused}: a branch or tag protection "
+                "rule of the project or a parent forbids it; change the rule in OneDev, then "
+                "run epicstar sync --retry-failed",
                 permanent=True,
             )
     return Failure(str(failed))
