@@ -251,25 +251,6 @@ def test_archived_repositories_are_refreshed_less_often(world: World) -> None:
     assert [report.github_id for report in later.reports] == [lively.id]
 
 
-def test_private_mirror_is_never_more_visible_than_its_source(world: World) -> None:
-    secret = world.github.create_repo("octo", "secret", private=True)
-    world.github.create_repo("octo", "open")
-    world.onedev.add_project("github")
-    world.onedev.add_default_role("github")  # every OneDev user may read below `github`
-    world.star("octo/secret", "octo/open")
-
-    summary = world.sync(poll=True)
-
-    assert not summary.ok
-    outcomes = {report.full_name: report.outcome for report in summary.reports}
-    assert outcomes == {"octo/secret": "permanent_failure", "octo/open": "mirrored"}
-    error = world.row(secret.id).error or ""
-    assert "private on GitHub" in error
-    assert "OneDev project 'github' gives default roles" in error
-    assert world.onedev.refs(world.row(secret.id).onedev_path or "") == {}, "nothing pushed"
-    assert_exact_mirror(world, "octo/open", "github/octo/open")
-
-
 def test_rate_limits_while_walking_the_list_are_waited_out(world: World) -> None:
     names = [f"r{number:03}" for number in range(120)]
     world.github.create_repos("many", names)

@@ -35,7 +35,7 @@ from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jitte
 from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.metadata import apply_metadata
 from epicstar.sync.placement import mirror_description
-from epicstar.sync.visibility import check_private_mirror
+from epicstar.sync.visibility import check_private_mirror, check_private_parents
 
 log = structlog.get_logger("epicstar.sync")
 T = TypeVar("T")
@@ -201,6 +201,10 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         with ctx.db.session() as session:
             return repositories.path_taken(session, path, except_id=repo.github_id)
 
+    def vet_parent(parent_path: str) -> None:
+        if repo.private:
+            check_private_parents(ctx.onedev, parent_path, repo.full_name)
+
     placement = ctx.placer.place(
         github_id=repo.github_id,
         owner=owner,
@@ -209,6 +213,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         stored_path=repo.onedev_path,
         description=description,
         path_in_use=path_in_use,
+        vet_parent=vet_parent,
     )
     if placement.created or placement.project_id != repo.onedev_project_id:
         # A new or adopted project: nothing in it can be assumed.

@@ -51,21 +51,24 @@ class ProjectPlacer:
         stored_path: str | None,
         description: str,
         path_in_use: Callable[[str], bool],
+        vet_parent: Callable[[str], None] = lambda parent_path: None,
     ) -> Placement:
+        """``vet_parent`` is given the parent path before anything is created under it, and
+        raises to create nothing."""
         if stored_id is not None:
             project = self._onedev.get_project(stored_id)
             if project is not None:
                 return Placement(stored_id, str(project.get("path") or stored_path), False)
             if stored_path:
                 # The project was deleted in OneDev: recreate it where it was.
-                return self._create_at(stored_path, description)
+                return self._create_at(stored_path, description, vet_parent)
         path = mirror_path(self._parent, owner, name)
         for candidate in (path, _with_suffix(path, github_id)):
             if path_in_use(candidate):
                 continue
             existing = self._onedev.find_project_id(candidate)
             if existing is None:
-                return self._create_at(candidate, description)
+                return self._create_at(candidate, description, vet_parent)
             if self._adoptable(existing, github_id):
                 return Placement(existing, candidate, False)
             if candidate == path:
@@ -105,8 +108,11 @@ class ProjectPlacer:
             return True
         return not self._onedev.branches(project_id) and not self._onedev.tags(project_id)
 
-    def _create_at(self, path: str, description: str) -> Placement:
+    def _create_at(
+        self, path: str, description: str, vet_parent: Callable[[str], None]
+    ) -> Placement:
         parent_path, _, name = path.rpartition("/")
+        vet_parent(parent_path)
         parent_id = self._ensure_parents(parent_path) if parent_path else None
         project_id = self._onedev.create_project(name, parent_id, description=description)
         return Placement(project_id, path, True)
