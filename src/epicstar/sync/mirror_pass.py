@@ -35,6 +35,7 @@ from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jitte
 from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.metadata import apply_metadata
 from epicstar.sync.placement import mirror_description
+from epicstar.sync.unstarred import restore_from_holding
 from epicstar.sync.visibility import check_private_mirror, check_private_parents
 
 log = structlog.get_logger("epicstar.sync")
@@ -194,6 +195,8 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         report.outcome = AttemptOutcome.UNCHANGED
         return
 
+    # Mirrored again after an unstar moved it away (policy `move`), e.g. added by hand.
+    restore_from_holding(ctx, repo)
     owner, _, name = repo.full_name.partition("/")
     description = mirror_description(repo.github_id, repo.description, repo.html_url)
 

@@ -22,6 +22,7 @@ from epicstar.state.models import Origin, Repository, RepoState, StarListState, 
 from epicstar.sync.context import SyncContext
 from epicstar.sync.filters import Filters
 from epicstar.sync.metadata import apply_metadata
+from epicstar.sync.tracking import activate
 
 # States a starred repository can be in while it is still starred.
 _STARRED_STATES = (RepoState.ACTIVE, RepoState.EXCLUDED)
@@ -168,16 +169,16 @@ def _starred(
         row.state, row.state_reason = RepoState.EXCLUDED, reason
         yield Change("exclude", row.github_id, row.full_name, reason)
     elif not reason and row.state == RepoState.EXCLUDED:
-        _activate(row, now)
+        activate(row, now)
         yield Change("include", row.github_id, row.full_name)
     elif not reason and row.state == RepoState.UNSTARRED:
-        _activate(row, now)
+        activate(row, now)
         row.unstarred_at = None
         yield Change("restar", row.github_id, row.full_name)
     elif not reason and row.state in (RepoState.SOURCE_GONE, RepoState.BLOCKED):
         back = _still_there(ctx.github, row)
         if back:
-            _activate(row, now)
+            activate(row, now)
             yield Change("back", row.github_id, row.full_name, "reachable on GitHub again")
 
 
@@ -214,11 +215,3 @@ def _still_there(github: GitHubClient, row: Repository) -> bool:
     except (SourceGone, SourceBlocked):
         return False
     return True
-
-
-def _activate(row: Repository, now: datetime) -> None:
-    row.state, row.state_reason = RepoState.ACTIVE, None
-    row.error = None
-    row.next_due_at = now
-    if row.sync_status == SyncStatus.PERMANENT_FAILURE:
-        row.sync_status, row.retry_count = SyncStatus.PENDING, 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from epicstar.discovery import GitHubClient
 from epicstar.state.database import Database
@@ -36,16 +37,22 @@ class Added:
     github_id: int
     full_name: str
     created: bool
+    reactivated_from: str | None = None  # the state it was in, when it was not active
+    reason: str | None = None  # why it was in that state, when known
 
 
 def add_repository(db: Database, github: GitHubClient, text: str) -> Added:
+    """Track ``text`` by hand: a new row, or a known one made active and due whatever its state.
+
+    An explicit add wins over the filters and the starred list, now and later: a repository
+    added by hand is not governed by stars or filters.
+    """
     full_name = parse_full_name(text)
     source = github.get_repository(full_name).repository
     if source is None:  # only a conditional request can answer "not modified"
         raise LookupError(f"GitHub returned no repository for {full_name}")
     with db.session() as session:
         row = session.get(Repository, source.id)
-        created = row is None
         if row is None:
             row = Repository(
                 github_id=source.id,
@@ -56,7 +63,22 @@ def add_repository(db: Database, github: GitHubClient, text: str) -> Added:
                 next_due_at=utcnow(),
             )
             session.add(row)
-        else:
-            row.origin = Origin.MANUAL
+            apply_metadata(row, source, None)
+            return Added(source.id, source.full_name, created=True)
+        row.origin = Origin.MANUAL
         apply_metadata(row, source, None)
-        return Added(source.id, source.full_name, created)
+        if row.state == RepoState.ACTIVE:
+            return Added(source.id, source.full_name, created=False)
+        was, reason = row.state, row.state_reason
+        activate(row, utcnow())
+        row.unstarred_at = None
+        return Added(source.id, source.full_name, False, reactivated_from=was, reason=reason)
+
+
+def activate(row: Repository, now: datetime) -> None:
+    """Make ``row`` active and due at ``now``; a permanent failure gets a fresh start."""
+    row.state, row.state_reason = RepoState.ACTIVE, None
+    row.error = None
+    row.next_due_at = now
+    if row.sync_status == SyncStatus.PERMANENT_FAILURE:
+        row.sync_status, row.retry_count = SyncStatus.PENDING, 0
