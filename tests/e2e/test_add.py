@@ -3,13 +3,28 @@ whose source disappears from GitHub."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from epicstar.metrics import Metrics
+from epicstar.notify import build_notifier
+from epicstar.queue.worker import build
+from epicstar.service.events import ServiceEvents
 from epicstar.state.models import AttemptOutcome, Origin, RepoState
+from epicstar.sync.context import open_context
+from epicstar.sync.runner import RunSummary, run_sync
 from tests.e2e.conftest import World
 from tests.e2e.helpers import assert_exact_mirror
+from tests.notify_endpoint import NotificationEndpoint
+
+
+@pytest.fixture
+def endpoint() -> Iterator[NotificationEndpoint]:
+    service = NotificationEndpoint()
+    yield service
+    service.stop()
 
 
 def assert_added_back(world: World, github_id: int) -> None:
@@ -110,3 +125,80 @@ def test_add_of_an_active_repository_says_it_was_already_tracked(world: World) -
         RepoState.ACTIVE,
         Origin.MANUAL,
     )
+
+
+def sync_at(world: World, when: datetime, events: ServiceEvents | None = None) -> RunSummary:
+    with open_context(world.settings()) as ctx:
+        ctx.clock = lambda: when
+        if events is not None:
+            ctx.events = events
+        return run_sync(ctx, due_only=True)
+
+
+def test_a_repository_added_by_hand_is_looked_at_again_after_a_404(
+    world: World, endpoint: NotificationEndpoint
+) -> None:
+    repo = world.github.create_repo("octo", "lazarus")
+    world.add("octo/lazarus")
+    assert world.sync().ok
+    world.github.delete("octo/lazarus")
+    world.overrides["EPICSTAR_NOTIFY_URLS"] = endpoint.url()
+    settings = world.settings()
+    refresh = timedelta(seconds=settings.refresh_interval)
+    start = datetime.now(UTC) + refresh * 1.3  # the refresh after the deletion
+
+    with build_notifier(settings) as notifier:
+        events = ServiceEvents(Metrics(), notifier)
+        gone = sync_at(world, start, events)
+        assert [report.outcome for report in gone.reports] == [AttemptOutcome.SOURCE_GONE]
+        row = world.row(repo.id)
+        assert row.state == RepoState.SOURCE_GONE
+        assert row.next_due_at is not None
+        assert start + refresh * 0.8 <= row.next_due_at <= start + refresh * 1.2
+        assert "asked again" in (row.error or "")
+
+        world.github.clear_log()
+        assert sync_at(world, start + refresh / 2, events).reports == [], "not due yet"
+        assert world.github.count(path_prefix="/repos/") == 0
+
+        later = start + refresh * 1.3
+        looked = sync_at(world, later, events)
+        assert [report.outcome for report in looked.reports] == [AttemptOutcome.SOURCE_GONE]
+        assert looked.ok, "a source still gone is no failure"
+        rescheduled = world.row(repo.id).next_due_at
+        assert rescheduled is not None
+        assert rescheduled >= later + refresh * 0.8
+
+    lost = [body for body in endpoint.received if "gone from GitHub" in str(body)]
+    assert len(lost) == 1, "the loss is announced once, not at every look"
+
+    world.github.restore("octo/lazarus")
+    world.github.commit("octo/lazarus", "main", {"back.txt": "back\n"}, "restored")
+    back = sync_at(world, later + refresh * 1.3)
+
+    assert [report.outcome for report in back.reports] == [AttemptOutcome.MIRRORED]
+    row = world.row(repo.id)
+    assert (row.state, row.state_reason, row.error) == (RepoState.ACTIVE, None, None)
+    assert_exact_mirror(world, "octo/lazarus", "github/octo/lazarus")
+
+
+def test_the_tick_hands_out_a_lost_repository_added_by_hand_when_it_is_due(world: World) -> None:
+    repo = world.github.create_repo("octo", "comeback")
+    world.add("octo/comeback")
+    assert world.sync().ok
+    world.github.delete("octo/comeback")
+    refresh = timedelta(seconds=world.settings().refresh_interval)
+    lost_at = datetime.now(UTC) + refresh * 1.3
+    assert sync_at(world, lost_at).reports[0].outcome == AttemptOutcome.SOURCE_GONE
+    world.github.restore("octo/comeback")
+    world.github.commit("octo/comeback", "main", {"back.txt": "back\n"}, "restored")
+
+    _huey, jobs = build(world.settings(), immediate=True)
+    try:
+        assert jobs.hand_out_due(lost_at + refresh / 2) == 0, "not before its refresh"
+        assert jobs.hand_out_due(lost_at + refresh * 1.3) == 1
+    finally:
+        jobs.close()
+
+    assert world.row(repo.id).state == RepoState.ACTIVE
+    assert_exact_mirror(world, "octo/comeback", "github/octo/comeback")

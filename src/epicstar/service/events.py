@@ -42,7 +42,10 @@ class ServiceEvents:
                 report.attempts,
                 onedev_path=report.onedev_path,
             )
-        elif report.outcome in (AttemptOutcome.SOURCE_GONE, AttemptOutcome.BLOCKED):
+        elif (
+            report.outcome in (AttemptOutcome.SOURCE_GONE, AttemptOutcome.BLOCKED)
+            and report.previous_state != report.outcome  # not a look again at a lost one
+        ):
             self.source_lost(report.github_id, report.full_name, report.outcome, report.error or "")
 
     def source_lost(self, github_id: int, full_name: str, state: str, reason: str) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from epicstar.state.models import Repository, RepoState, SyncStatus
+from epicstar.state.models import Origin, Repository, RepoState, SyncStatus
+
+LOST_STATES = (RepoState.SOURCE_GONE, RepoState.BLOCKED)
 
 
 def path_taken(session: Session, path: str, *, except_id: int) -> bool:
@@ -19,18 +21,35 @@ def path_taken(session: Session, path: str, *, except_id: int) -> bool:
     return session.scalars(statement).first() is not None
 
 
+def lost_and_due(now: datetime) -> ColumnElement[bool]:
+    """A repository added by hand whose source was lost (404, 451), due to be looked at again
+    (it may be restored); a starred one comes back through the starred list instead."""
+    return and_(
+        Repository.origin == Origin.MANUAL,
+        Repository.state.in_(LOST_STATES),
+        Repository.next_due_at <= now,
+    )
+
+
 def to_mirror(
-    session: Session, *, include_permanent_failures: bool, due_at: datetime | None = None
+    session: Session,
+    *,
+    include_permanent_failures: bool,
+    due_at: datetime | None = None,
+    lost_due_at: datetime | None = None,
 ) -> list[Repository]:
     """Every repository that should be mirrored (only those due at ``due_at`` if given),
-    oldest success first."""
-    statement = select(Repository).where(Repository.state == RepoState.ACTIVE)
+    oldest success first; with ``lost_due_at``, also those :func:`lost_and_due` then."""
+    wanted: ColumnElement[bool] = Repository.state == RepoState.ACTIVE
     if due_at is not None:
-        statement = statement.where(
-            or_(Repository.next_due_at.is_(None), Repository.next_due_at <= due_at)
+        wanted = and_(
+            wanted, or_(Repository.next_due_at.is_(None), Repository.next_due_at <= due_at)
         )
     if not include_permanent_failures:
-        statement = statement.where(Repository.sync_status != SyncStatus.PERMANENT_FAILURE)
+        wanted = and_(wanted, Repository.sync_status != SyncStatus.PERMANENT_FAILURE)
+    if lost_due_at is not None:
+        wanted = or_(wanted, lost_and_due(lost_due_at))
+    statement = select(Repository).where(wanted)
     statement = statement.order_by(
         Repository.last_synced_at.is_not(None), Repository.last_synced_at, Repository.github_id
     )

@@ -25,6 +25,7 @@ from epicstar.mirror.rejections import PushRejected
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
+    Origin,
     Repository,
     RepoState,
     SyncAttempt,
@@ -58,6 +59,7 @@ class PassReport:
     error: str | None = None
     fatal: bool = False
     previous_status: str | None = None
+    previous_state: str | None = None
     attempts: int = 0  # failed attempts in a row, this one included
 
     @property
@@ -144,12 +146,13 @@ def _carry_out(ctx: SyncContext, begun: _Pass, *, force: bool) -> PassReport:
         outcome=None,
         onedev_path=repo.onedev_path,
         previous_status=previous,
+        previous_state=repo.state,
     )
     try:
         with LeaseKeeper(ctx.db, repo.github_id, begun.holder, ctx.lease, ctx.clock):
             _run(ctx, repo, report, force=force)
     except (SourceGone, SourceBlocked) as gone:
-        _mark_gone(repo, gone, previous)
+        _mark_gone(ctx, repo, gone, previous)
         report.outcome = (
             AttemptOutcome.SOURCE_GONE if isinstance(gone, SourceGone) else AttemptOutcome.BLOCKED
         )
@@ -188,6 +191,9 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         apply_metadata(repo, response.repository, response.etag)
         if repo.full_name != previous_name:
             report.renamed_from = previous_name
+    if repo.state in repositories.LOST_STATES:
+        # Added by hand and looked at again on its schedule: GitHub serves it again.
+        repo.state, repo.state_reason = RepoState.ACTIVE, None
     if repo.disabled:
         repo.error = "disabled on GitHub: not fetched"
         repo.sync_status = SyncStatus.COMPLETED
@@ -347,7 +353,11 @@ def _step(step: str, action: Callable[[], T]) -> T:
         raise StepFailed(step, error) from error
 
 
-def _mark_gone(repo: Repository, gone: SourceGone | SourceBlocked, previous: str) -> None:
+def _mark_gone(
+    ctx: SyncContext, repo: Repository, gone: SourceGone | SourceBlocked, previous: str
+) -> None:
+    """The mirror is kept; a repository added by hand is looked at again at its next refresh
+    (no starred list can tell when it is back)."""
     if isinstance(gone, SourceBlocked):
         repo.state = RepoState.BLOCKED
         repo.state_reason = gone.reason
@@ -357,6 +367,9 @@ def _mark_gone(repo: Repository, gone: SourceGone | SourceBlocked, previous: str
     repo.error = f"{gone}; the mirror in OneDev is kept as it was"
     repo.sync_status = previous if previous != SyncStatus.IN_PROGRESS else SyncStatus.PENDING
     repo.next_due_at = None
+    if repo.origin == Origin.MANUAL:
+        repo.error += "; GitHub is asked again at each refresh"
+        repo.next_due_at = _next_refresh(ctx, repo)
 
 
 def _mark_interrupted(

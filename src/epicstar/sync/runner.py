@@ -75,6 +75,7 @@ def run_sync(
             session,
             include_permanent_failures=retry_failed,
             due_at=ctx.clock() if due_only else None,
+            lost_due_at=ctx.clock(),
         )
         summary.skipped_permanent = (
             session.scalar(
