@@ -2,7 +2,8 @@
 
 Both fakes wrap their ASGI app in :class:`RecordingMiddleware`, which
 
-* answers with an injected fault when one matches (before the real app sees the request), and
+* answers with an injected fault when one matches: a canned answer instead of the real one
+  (or after the real app did the work, its answer lost), a connection reset, or a delay, and
 * records every request (method, path, query, status, git service, auth *scheme*), at the
   latest just before the last byte of its response is sent -- an error response (4xx/5xx)
   before its headers -- so a client finds its request in the log as soon as the request
@@ -11,19 +12,25 @@ Both fakes wrap their ASGI app in :class:`RecordingMiddleware`, which
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GIT_SERVICES = ("git-upload-pack", "git-receive-pack")
 
 FaultBody = str | bytes | Mapping[str, Any] | Sequence[Any] | None
+FaultKind = Literal["answer", "reset", "delay"]
+
+RESET_EXTENSION = "epicstar.sandbox.reset"
+"""ASGI scope extension: a callable that resets the request's TCP connection (the sandbox's
+server provides it)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,12 @@ class RequestLog:
 
 @dataclass
 class Fault:
-    """A canned response returned instead of the real one, ``times`` times (None: forever)."""
+    """What happens to the next ``times`` matching requests (None: forever).
+
+    ``answer``: a canned response instead of the real one; ``reset``: the connection is
+    reset with no answer; ``delay``: the real app answers ``seconds`` late. With
+    ``take_effect`` the real app handles an answered or reset request first, so its effects
+    happen and only its answer is lost."""
 
     method: str
     pattern: re.Pattern[str]
@@ -109,6 +121,9 @@ class Fault:
     body: bytes
     times: int | None
     hits: int = 0
+    kind: FaultKind = "answer"
+    take_effect: bool = False
+    seconds: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method in ("*", method)) and self.pattern.search(path) is not None
@@ -154,11 +169,25 @@ class FaultInjector:
         headers: Mapping[str, str] | None = None,
         body: FaultBody = None,
         times: int | None = 1,
+        kind: FaultKind = "answer",
+        take_effect: bool = False,
+        seconds: float = 0.0,
     ) -> Fault:
         """Answer the next ``times`` requests whose method matches (``"*"`` = any) and whose
-        path matches ``path_regex`` (``re.search``) with ``status``/``headers``/``body``."""
+        path matches ``path_regex`` (``re.search``) with ``status``/``headers``/``body``, or
+        treat them as ``kind`` says (see :class:`Fault`)."""
         data, hdrs = encode_fault_body(body, headers, self._default_text_type)
-        fault = Fault(method.upper(), re.compile(path_regex), status, hdrs, data, times)
+        fault = Fault(
+            method.upper(),
+            re.compile(path_regex),
+            status,
+            hdrs,
+            data,
+            times,
+            kind=kind,
+            take_effect=take_effect,
+            seconds=seconds,
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -283,12 +312,49 @@ class RecordingMiddleware:
             await send(message)
 
         try:
-            if fault is not None:
-                await _send_fault(fault, send_wrapper)
-            else:
+            if fault is None:
                 await self.app(scope, receive, send_wrapper)
+            elif fault.kind == "delay":
+                await self.app(scope, await _slow(receive, fault.seconds), send_wrapper)
+            else:
+                if fault.take_effect:
+                    await self.app(scope, receive, _discard)
+                if fault.kind == "reset":
+                    await _reset(scope, receive)
+                else:
+                    await _send_fault(fault, send_wrapper)
         finally:
             record()  # a response that never completed (error, client gone)
+
+
+async def _slow(receive: Receive, seconds: float) -> Receive:
+    """Take the whole request in, then sit on it: a server slow to answer, not to read."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+    await asyncio.sleep(seconds)
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+async def _discard(message: Message) -> None:
+    pass
+
+
+async def _reset(scope: Scope, receive: Receive) -> None:
+    """Reset the connection, then wait until the server has noticed the client is gone."""
+    reset = scope.get("extensions", {}).get(RESET_EXTENSION)
+    if reset is None:
+        raise RuntimeError("a reset fault needs the sandbox's server (epicstar.sandbox.Sandbox)")
+    reset()
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _send_fault(fault: Fault, send: Send) -> None:
@@ -313,13 +379,36 @@ class ObservableServer:
         headers: Mapping[str, str] | None = None,
         body: FaultBody = None,
         times: int | None = 1,
+        take_effect: bool = False,
     ) -> Fault:
         """Answer the next ``times`` matching requests (API *and* git paths; ``method`` may
         be ``"*"``; ``path_regex`` is searched in the path) with a canned response.  A dict or
-        list body is sent as JSON, a str as text (HTML when it starts with ``<``)."""
+        list body is sent as JSON, a str as text (HTML when it starts with ``<``).  With
+        ``take_effect`` the request is carried out first and only its answer replaced."""
         return self.faults.inject(
-            method, path_regex, status, headers=headers, body=body, times=times
+            method,
+            path_regex,
+            status,
+            headers=headers,
+            body=body,
+            times=times,
+            take_effect=take_effect,
         )
+
+    def inject_reset(
+        self, method: str, path_regex: str, *, times: int | None = 1, take_effect: bool = False
+    ) -> Fault:
+        """Reset the connection of the next ``times`` matching requests without an answer
+        (after carrying them out, with ``take_effect``)."""
+        return self.faults.inject(
+            method, path_regex, 0, times=times, kind="reset", take_effect=take_effect
+        )
+
+    def inject_delay(
+        self, method: str, path_regex: str, seconds: float, *, times: int | None = 1
+    ) -> Fault:
+        """Hold the next ``times`` matching requests ``seconds`` before the real answer."""
+        return self.faults.inject(method, path_regex, 0, times=times, kind="delay", seconds=seconds)
 
     def requests(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,11 +22,12 @@ from types import TracebackType
 from typing import Self
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from epicstar.sandbox import githttp
 from epicstar.sandbox.github import FakeGitHub
 from epicstar.sandbox.onedev import FakeOneDev, Role
+from epicstar.sandbox.reqlog import RESET_EXTENSION
 from epicstar.web.listener import tcp_listener
 
 STARTUP_TIMEOUT = 15.0
@@ -54,6 +56,32 @@ class _Server(uvicorn.Server):
                 connection.transport.abort()
 
 
+class _Resettable:
+    """Gives each request a way to reset its own connection (for injected faults): a TCP
+    RST, as when a proxy or the server's host drops it, not an orderly close."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.server: uvicorn.Server | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            client = scope.get("client")
+
+            def reset() -> None:
+                assert self.server is not None, "the server is set before it runs"
+                for connection in list(self.server.server_state.connections):
+                    if getattr(connection, "client", None) == client:
+                        sock = connection.transport.get_extra_info("socket")
+                        if sock is not None:
+                            linger = struct.pack("ii", 1, 0)
+                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                        connection.transport.abort()
+
+            scope = {**scope, "extensions": {**scope.get("extensions", {}), RESET_EXTENSION: reset}}
+        await self.app(scope, receive, send)
+
+
 class ServerThread:
     """One uvicorn server on an already-bound socket, in a background thread."""
 
@@ -61,8 +89,9 @@ class ServerThread:
         self.sock = tcp_listener(host, port)
         self.host = host
         self.port: int = self.sock.getsockname()[1]
+        resettable = _Resettable(app)
         config = uvicorn.Config(
-            app,
+            resettable,
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -72,6 +101,7 @@ class ServerThread:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
         )
         self.server: uvicorn.Server = _Server(config)
+        resettable.server = self.server
         self.thread = threading.Thread(target=self._run, name=f"sandbox-{name}", daemon=True)
         self.error: BaseException | None = None
 
