@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     git_timeout: int = Field(default=300, ge=5, description="base seconds for one git command")
     git_timeout_per_mib: float = Field(default=2.0, ge=0)
     github_max_wait: int = Field(default=900, ge=0)
+    http_timeout: float = Field(
+        default=30.0, gt=0, description="seconds one GitHub or OneDev API request may take"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     poll_interval: int = Field(default=300, ge=1, description="seconds between star polls")

@@ -19,6 +19,7 @@ from epicstar.destination import (
     ProjectNameTaken,
     answered_html,
 )
+from epicstar.retry import RetryPolicy
 from tests.http_fakes import Answer, Recorder
 
 URL = "https://onedev.example.com"
@@ -455,25 +456,65 @@ def test_get_is_retried_on_503_then_succeeds(make_client: MakeClient, sleeps: Fa
 def test_persistent_503_is_unavailable(make_client: MakeClient, sleeps: FakeSleep):
     handler = Recorder(*[plain(503, "Server is not ready") for _ in range(3)])
     with pytest.raises(OneDevUnavailable) as caught:
-        make_client(handler, max_retries=2).server_version()
+        make_client(handler, retry=RetryPolicy(tries=3)).server_version()
     assert caught.value.status == 503
     assert len(handler.requests) == 3
     assert len(sleeps.calls) == 2
 
 
-def test_post_is_not_retried(make_client: MakeClient, sleeps: FakeSleep):
-    handler = Recorder(plain(503, "Server is not ready"))
-    with pytest.raises(OneDevUnavailable):
-        make_client(handler).create_project("x", None)
-    assert len(handler.requests) == 1
+def test_failed_create_is_looked_up_before_it_is_sent_again(make_client: MakeClient):
+    handler = Recorder(plain(503, "Server is not ready"), plain(404, "not found"), as_json(200, 9))
+    assert make_client(handler).create_project("x", None) == 9
+    assert [(r.method, r.url.path) for r in handler.requests] == [
+        ("POST", "/~api/projects"),
+        ("GET", "/~api/projects/ids/x"),
+        ("POST", "/~api/projects"),
+    ]
+
+
+def test_create_answered_500_but_done_is_found_not_repeated(make_client: MakeClient):
+    created = {**PROJECT, "id": 9, "name": "x", "path": "github/x", "description": "mine"}
+    handler = Recorder(
+        plain(500, "Internal Server Error"),
+        as_json(200, {**PROJECT, "id": 7, "name": "github", "path": "github"}),
+        as_json(200, 9),
+        as_json(200, created),
+    )
+    assert make_client(handler).create_project("x", 7, description="mine") == 9
+    assert [r.method for r in handler.requests].count("POST") == 1
+    assert handler.requests[2].url.path == "/~api/projects/ids/github/x"
+
+
+def test_someone_elses_project_found_after_a_failed_create_is_a_clash(make_client: MakeClient):
+    other = {**PROJECT, "id": 9, "name": "x", "path": "x", "description": "theirs"}
+    handler = Recorder(httpx.ReadTimeout("timed out"), as_json(200, 9), as_json(200, other))
+    with pytest.raises(ProjectNameTaken):
+        make_client(handler).create_project("x", None, description="mine")
+
+
+def test_500_is_retried_for_reads(make_client: MakeClient, sleeps: FakeSleep):
+    handler = Recorder(plain(500, "Internal Server Error"), as_json(200, PROJECT))
+    assert make_client(handler).get_project(42) == PROJECT
+    assert len(sleeps.calls) == 1
+
+
+def test_name_clash_on_update_is_not_retried(make_client: MakeClient, sleeps: FakeSleep):
+    handler = Recorder(plain(500, "Name 'x' is already used by another root project"))
+    with pytest.raises(ProjectNameTaken):
+        make_client(handler).update_project(42, PROJECT)
     assert sleeps.calls == []
 
 
-def test_500_with_an_explanation_is_not_retried(make_client: MakeClient, sleeps: FakeSleep):
-    handler = Recorder(plain(500, "Field not found: Nope"))
-    with pytest.raises(OneDevError) as caught:
-        make_client(handler).get_project(42)
-    assert not isinstance(caught.value, OneDevUnavailable)
+def test_retry_after_is_honoured(make_client: MakeClient, sleeps: FakeSleep):
+    handler = Recorder(plain(503, "Server is not ready", **{"retry-after": "3"}), plain(200))
+    make_client(handler).set_default_branch(42, "main")
+    assert sleeps.calls == [3.0]
+
+
+def test_retry_after_beyond_the_budget_is_not_waited(make_client: MakeClient, sleeps: FakeSleep):
+    handler = Recorder(plain(503, "Server is not ready", **{"retry-after": "600"}))
+    with pytest.raises(OneDevUnavailable):
+        make_client(handler).server_version()
     assert sleeps.calls == []
 
 
@@ -489,7 +530,7 @@ def test_network_errors_are_retried_for_gets(make_client: MakeClient, sleeps: Fa
     assert len(sleeps.calls) == 1
 
 
-def test_network_errors_are_not_retried_for_writes(make_client: MakeClient):
+def test_network_errors_are_not_retried_for_deletes(make_client: MakeClient):
     handler = Recorder(httpx.ReadTimeout("timed out"))
     with pytest.raises(OneDevUnavailable, match="ReadTimeout"):
         make_client(handler).delete_project(1)
@@ -518,7 +559,7 @@ SECRET_ANSWERS: dict[str, Answer] = {
 def test_messages_never_contain_the_token(make_client: MakeClient, kind: str):
     handler = Recorder(SECRET_ANSWERS[kind])
     with pytest.raises(OneDevError) as caught:
-        make_client(handler).create_project("x", None)
+        make_client(handler, retry=RetryPolicy(tries=1)).create_project("x", None)
     error = caught.value
     for text in (str(error), repr(error), error.detail):
         assert TOKEN not in text

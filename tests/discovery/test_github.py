@@ -22,6 +22,7 @@ from epicstar.discovery import (
     SourceBlocked,
     SourceGone,
 )
+from epicstar.retry import RetryPolicy
 from tests.discovery.fakes import (
     API,
     NOW,
@@ -515,25 +516,34 @@ def test_5xx_is_retried_with_backoff_then_succeeds(make_client: MakeClient, fake
     answer = make_client(handler).get_repository("octocat/Hello-World")
     assert answer.repository is not None
     assert len(fake_time.sleeps) == 2
-    assert 1.0 <= fake_time.sleeps[0] <= 1.25
-    assert 2.0 <= fake_time.sleeps[1] <= 2.5
+    assert 0.5 <= fake_time.sleeps[0] <= 0.625
+    assert 1.0 <= fake_time.sleeps[1] <= 1.125
 
 
 def test_persistent_5xx_is_unavailable(make_client: MakeClient, fake_time: FakeTime):
     handler = Recorder(*[_server_error(500) for _ in range(4)])
     with pytest.raises(GitHubUnavailable) as caught:
-        make_client(handler, max_retries=3).get_repository("octocat/Hello-World")
+        make_client(handler, retry=RetryPolicy(tries=4)).get_repository("octocat/Hello-World")
     assert caught.value.status == 500
     assert len(handler.requests) == 4
-    for slept, base in zip(fake_time.sleeps, [1, 2, 4], strict=True):
-        assert base <= slept <= base * 1.25
+    for slept, base in zip(fake_time.sleeps, [0.5, 1, 2], strict=True):
+        assert base <= slept <= base + 0.125
 
 
 def test_backoff_is_capped(make_client: MakeClient, fake_time: FakeTime):
     handler = Recorder(*[_server_error(503) for _ in range(9)])
     with pytest.raises(GitHubUnavailable):
-        make_client(handler, max_retries=8).get_repository("octocat/Hello-World")
-    assert max(fake_time.sleeps) <= 30 * 1.25
+        make_client(handler, retry=RetryPolicy(tries=9, budget=100)).get_repository(
+            "octocat/Hello-World"
+        )
+    assert max(fake_time.sleeps) <= 2.125
+
+
+def test_5xx_retry_after_is_honoured(make_client: MakeClient, fake_time: FakeTime):
+    busy = httpx.Response(503, text="busy", headers={"retry-after": "3"})
+    handler = Recorder(busy, github_json(200, repo_body()))
+    assert make_client(handler).get_repository("octocat/Hello-World").repository is not None
+    assert fake_time.sleeps == [3.0]
 
 
 def test_network_error_is_retried(make_client: MakeClient, fake_time: FakeTime):
@@ -546,7 +556,7 @@ def test_network_error_is_retried(make_client: MakeClient, fake_time: FakeTime):
 def test_persistent_network_error_is_unavailable(make_client: MakeClient):
     handler = Recorder(*[httpx.ReadTimeout("timed out") for _ in range(3)])
     with pytest.raises(GitHubUnavailable, match="ReadTimeout"):
-        make_client(handler, max_retries=2).get_repository("octocat/Hello-World")
+        make_client(handler, retry=RetryPolicy(tries=3)).get_repository("octocat/Hello-World")
     assert len(handler.requests) == 3
 
 
@@ -572,7 +582,7 @@ ERROR_ANSWERS: dict[str, Callable[[], httpx.Response | Exception]] = {
 @pytest.mark.parametrize("kind", sorted(ERROR_ANSWERS))
 def test_error_messages_never_contain_the_token(make_client: MakeClient, kind: str):
     handler = Recorder(*[ERROR_ANSWERS[kind]() for _ in range(3)])
-    client = make_client(handler, max_retries=2)
+    client = make_client(handler, max_retries=2, retry=RetryPolicy(tries=3))
     with pytest.raises(GitHubError) as caught:
         client.get_repository("octocat/Hello-World")
     assert TOKEN not in str(caught.value)

@@ -11,7 +11,6 @@ from epicstar.discovery.ratelimit import (
     SECONDARY_MIN_WAIT,
     RateLimit,
     Throttle,
-    server_error_backoff,
     throttle_for,
 )
 from tests.discovery.fakes import NOW, rate_headers
@@ -110,11 +109,3 @@ def test_permission_403_is_not_a_rate_limit():
 
 def test_bare_429_is_a_secondary_limit():
     assert throttle_for(429, {}, None, now=NOW) == Throttle(60.0, "secondary")
-
-
-@pytest.mark.parametrize(
-    ("attempt", "base"), [(0, 1), (1, 2), (2, 4), (3, 8), (4, 16), (5, 30), (9, 30)]
-)
-def test_server_error_backoff(attempt: int, base: float):
-    assert server_error_backoff(attempt, 0.0) == base
-    assert server_error_backoff(attempt, 0.999) == pytest.approx(base * 1.25, rel=1e-3)

@@ -20,6 +20,7 @@ from epicstar.discovery import (
     StarredPage,
     UserNotFound,
 )
+from epicstar.retry import RetryPolicy
 from tests.discovery.fakes import (
     API,
     TOKEN,
@@ -431,7 +432,9 @@ ERROR_ANSWERS: dict[str, tuple[Callable[[], httpx.Response], str | None]] = {
 @pytest.mark.parametrize("kind", sorted(ERROR_ANSWERS))
 def test_error_messages_never_contain_the_token(make_client: MakeClient, kind: str):
     answer, user = ERROR_ANSWERS[kind]
-    client = make_client(Recorder(*[answer() for _ in range(3)]), max_retries=2)
+    client = make_client(
+        Recorder(*[answer() for _ in range(3)]), max_retries=2, retry=RetryPolicy(tries=3)
+    )
     with pytest.raises(GitHubError) as caught:
         client.starred_page(user)
     assert TOKEN not in str(caught.value)

@@ -10,10 +10,10 @@ from tests.e2e.conftest import World
 from tests.e2e.helpers import assert_exact_mirror
 
 
-def test_onedev_500_fails_the_pass_and_the_next_sync_recovers(world: World) -> None:
+def test_onedev_500_that_lasts_fails_the_pass_and_the_next_sync_recovers(world: World) -> None:
     repo = world.github.create_repo("octo", "flaky")
     world.add("octo/flaky")
-    world.onedev.inject("POST", r"^/~api/projects$", 500, body="Internal Server Error")
+    world.onedev.inject("POST", r"^/~api/projects$", 500, body="Internal Server Error", times=None)
 
     first = world.sync()
 
@@ -26,6 +26,7 @@ def test_onedev_500_fails_the_pass_and_the_next_sync_recovers(world: World) -> N
     assert row.next_due_at > datetime.now(UTC)
     assert "500" in (row.error or "")
 
+    world.onedev.faults.clear()
     second = world.sync()
     assert second.ok
     assert_exact_mirror(world, "octo/flaky", "github/octo/flaky")

@@ -18,6 +18,7 @@ def run_add(settings: Settings, repository: str) -> None:
             token,
             user_agent=user_agent(),
             max_wait=float(settings.github_max_wait),
+            timeout=float(settings.http_timeout),
         ) as github:
             added = add_repository(database, github, repository)
     finally:

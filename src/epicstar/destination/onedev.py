@@ -9,7 +9,6 @@ wrong base URL answers with the web UI's HTML instead of JSON.
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -29,7 +28,8 @@ from epicstar.destination.errors import (
     ProjectNameTaken,
 )
 from epicstar.destination.naming import is_valid_name
-from epicstar.http_client import PooledClient
+from epicstar.http_client import TRANSIENT_STATUSES, PooledClient
+from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 
 __all__ = [
     "API_PREFIX",
@@ -45,13 +45,12 @@ MAX_DESCRIPTION_LENGTH = 15000
 READ_ONLY_FIELDS = frozenset({"id", "path", "createDate"})
 """``ProjectData`` fields OneDev computes itself and ignores on input."""
 
-_RETRY_STATUSES = frozenset({502, 503, 504})
-_BACKOFF_BASE = 0.5
-_BACKOFF_CAP = 8.0
 _NAME_TAKEN = re.compile(
     r"Name '(?P<name>.*)' is already used by another "
     r"(?:root project|project under '(?P<parent>.*)')"
 )
+# OneDev's ExplicitExceptions (500 with a message) that no second try changes.
+_EXPLAINED = re.compile(r"is already used by another|^Branch not exist:|^Field not found:")
 _UNDER = re.compile(r"under '(?P<parent>[^']*)'")
 _CHECK_SETTING = "check EPICSTAR_ONEDEV_TOKEN"
 
@@ -65,6 +64,7 @@ class _Op:
     verb: str  # "create project 'x'", "update project #3", ...
     need: Need
     subject: str = ""  # the project (or parent) the permission applies to
+    repeatable: bool = True  # sending it twice does no more than sending it once
 
 
 def answered_html(response: httpx.Response) -> bool:
@@ -84,9 +84,10 @@ class OneDevClient(PooledClient):
     """Synchronous OneDev REST client; use as a context manager or call :meth:`close`.
 
     ``url`` is the server's root URL (``https://onedev.example.com``); a
-    trailing ``/~api`` is tolerated. Idempotent GETs are retried on network
-    errors and 502/503/504 up to ``max_retries`` times with backoff through the
-    injected ``sleep``; nothing else is retried.
+    trailing ``/~api`` is tolerated. Requests that may be repeated (reads and
+    full-replace updates) are tried again after a network error or a 500/502/503/504
+    (not a name clash) as ``retry`` allows, waiting through the injected ``sleep``;
+    a create looks for its project before it is tried again.
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class OneDevClient(PooledClient):
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
-        max_retries: int = 3,
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         root = url.strip().rstrip("/")
@@ -110,9 +111,8 @@ class OneDevClient(PooledClient):
             raise ValueError("a OneDev access token is required")
         self.url = root
         self._token = SecretStr(token)
-        self.max_retries = max_retries
+        self._retry = retry
         self._sleep = sleep
-        self._random = random.SystemRandom()
         self._client = httpx.Client(
             base_url=root + API_PREFIX + "/",
             transport=transport,
@@ -175,6 +175,10 @@ class OneDevClient(PooledClient):
         :func:`epicstar.destination.naming.onedev_name`): the REST API does not
         check names itself. Raises :class:`ProjectNameTaken` on a clash (OneDev
         compares names without regard to case).
+
+        When the request fails in a way that may pass (a network error, a 5xx other than a
+        name clash), the project may have been created all the same: it is looked up
+        before the create is sent again, and found, it is the answer.
         """
         if not is_valid_name(name):
             raise ValueError(f"{name!r} is not a valid OneDev project name")
@@ -189,11 +193,51 @@ class OneDevClient(PooledClient):
         if description is not None:
             body["description"] = _description(description)
         if parent_id is None:
-            op = _Op(f"create root project '{name}'", "create_root")
+            op = _Op(f"create root project '{name}'", "create_root", repeatable=False)
         else:
-            op = _Op(f"create project '{name}'", "create_child", f"project #{parent_id}")
-        response = self._call("POST", "projects", op, json_body=body)
-        return _parse_id(response, op)
+            op = _Op(
+                f"create project '{name}'",
+                "create_child",
+                f"project #{parent_id}",
+                repeatable=False,
+            )
+        tried = False
+
+        def create() -> int:
+            nonlocal tried
+            if tried:
+                found = self._created_meanwhile(name, parent_id, body.get("description"))
+                if found is not None:
+                    return found
+            tried = True
+            return _parse_id(self._call("POST", "projects", op, json_body=body), op)
+
+        return self._retry.run(
+            create, transient=is_transient, what=f"OneDev: {op.verb}", sleep=self._sleep
+        )
+
+    def _created_meanwhile(
+        self, name: str, parent_id: int | None, description: str | None
+    ) -> int | None:
+        """The project an unanswered create made, if it made one: at its path, with the
+        description that was sent. Another project there is a name clash."""
+        path = name
+        if parent_id is not None:
+            parent = self._require(parent_id, f"create project '{name}' in it")
+            path = f"{parent['path']}/{name}"
+        found = self.find_project_id(path)
+        if found is None:
+            return None
+        project = self._require(found, "check who created it")
+        if _description(project.get("description")) != _description(description):
+            under = f"project under '{path.rpartition('/')[0]}'" if parent_id else "root project"
+            raise ProjectNameTaken(
+                f"OneDev could not create project '{name}': the name is already used by "
+                f"another {under}",
+                name=name,
+                parent_path=path.rpartition("/")[0] or None,
+            )
+        return found
 
     def update_project(self, project_id: int, data: Mapping[str, Any]) -> None:
         """``POST /~api/projects/{id}``: **a full replace**, not a patch.
@@ -254,9 +298,12 @@ class OneDevClient(PooledClient):
         self._update(int(project["id"]), data, label)
 
     def delete_project(self, project_id: int) -> None:
-        """``DELETE /~api/projects/{id}``: removes the project **and all its descendants**."""
+        """``DELETE /~api/projects/{id}``: removes the project **and all its descendants**.
+
+        Not repeated: after a lost answer, a second delete would fail with 404."""
         label = f"project #{project_id}"
-        self._call("DELETE", f"projects/{int(project_id)}", _Op(f"delete {label}", "manage", label))
+        op = _Op(f"delete {label}", "manage", label, repeatable=False)
+        self._call("DELETE", f"projects/{int(project_id)}", op)
 
     def base_authorizations(self, project_id: int) -> list[dict[str, Any]]:
         """The project's own default roles (``BaseAuthorization`` rows; inherited ones are on
@@ -343,7 +390,8 @@ class OneDevClient(PooledClient):
         json_body: Any = None,
         raw_json: str | None = None,
     ) -> httpx.Response:
-        """One exchange, retried for GETs; refuses answers that are not the REST API."""
+        """One exchange, repeated after a passing failure when ``op`` may be; refuses answers
+        that are not the REST API."""
         headers: dict[str, str] = {}
         content: bytes | None = None
         if json_body is not None:
@@ -352,35 +400,28 @@ class OneDevClient(PooledClient):
             content = raw_json.encode()
         if content is not None:
             headers["Content-Type"] = "application/json"
-        attempt = 0
-        while True:
-            try:
-                response = self._client.request(method, path, content=content, headers=headers)
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                raise OneDevError(
-                    f"cannot use the OneDev URL {self.url}: {self._scrub(str(exc))}"
-                ) from None
-            except httpx.TransportError as exc:
-                if method == "GET" and attempt < self.max_retries:
-                    self._backoff(attempt)
-                    attempt += 1
-                    continue
-                raise OneDevUnavailable(
-                    f"cannot reach OneDev at {self.url} to {op.verb}: "
-                    f"{type(exc).__name__}: {self._scrub(str(exc))}"
-                ) from None
-            status = response.status_code
-            if status in _RETRY_STATUSES and method == "GET" and attempt < self.max_retries:
-                self._backoff(attempt)
-                attempt += 1
-                continue
-            if status < 500:
-                self._check_api(response, op)
-            return response
-
-    def _backoff(self, attempt: int) -> None:
-        delay = min(_BACKOFF_BASE * 2**attempt, _BACKOFF_CAP)
-        self._sleep(delay * (1.0 + 0.25 * self._random.random()))
+        try:
+            response = self._exchange(
+                method,
+                path,
+                repeatable=op.repeatable,
+                what=f"OneDev: {op.verb}",
+                transient=lambda answer: _EXPLAINED.search(answer.text.strip()) is None,
+                content=content,
+                headers=headers,
+            )
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise OneDevError(
+                f"cannot use the OneDev URL {self.url}: {self._scrub(str(exc))}"
+            ) from None
+        except httpx.TransportError as exc:
+            raise OneDevUnavailable(
+                f"cannot reach OneDev at {self.url} to {op.verb}: "
+                f"{type(exc).__name__}: {self._scrub(str(exc))}"
+            ) from None
+        if response.status_code < 500:
+            self._check_api(response, op)
+        return response
 
     def _check_api(self, response: httpx.Response, op: _Op) -> None:
         """Refuse web pages and redirects: the URL is not OneDev's REST API."""
@@ -458,6 +499,20 @@ class OneDevClient(PooledClient):
 
 
 # ------------------------------------------------------------------------ helpers
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed request may well succeed if sent again in a moment (not a name
+    clash nor another of OneDev's explained 500s)."""
+    if isinstance(error, ProjectNameTaken):
+        return False
+    if isinstance(error, OneDevUnavailable):
+        return True
+    return (
+        isinstance(error, OneDevError)
+        and error.status in TRANSIENT_STATUSES
+        and _EXPLAINED.search(error.detail) is None
+    )
 
 
 def _missing_permission(op: _Op, detail: str) -> str:

@@ -13,7 +13,6 @@ Every endpoint (repositories, the starred list) goes through
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,10 +35,11 @@ from epicstar.discovery.errors import (
     SourceGone,
     UserNotFound,
 )
-from epicstar.discovery.ratelimit import RateLimit, server_error_backoff, throttle_for
+from epicstar.discovery.ratelimit import RateLimit, throttle_for
 from epicstar.discovery.repository import Repository
 from epicstar.discovery.starred import STAR_ACCEPT, StarredPage, page_links, stars_from_body
 from epicstar.http_client import PooledClient
+from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 
 __all__ = [
     "API_VERSION",
@@ -127,8 +127,8 @@ class GitHubClient(PooledClient):
 
     ``max_wait`` is the longest single pause (seconds) the client will sleep for a
     rate limit; a longer one raises :class:`RateLimited` instead. ``max_retries``
-    bounds the retries of one call (rate limits, 5xx answers and network errors
-    together). ``sleep`` and ``clock`` exist so tests never really wait.
+    bounds the rate-limit retries of one call; 5xx answers and network errors are tried
+    again as ``retry`` allows. ``sleep`` and ``clock`` exist so tests never really wait.
     """
 
     def __init__(
@@ -139,6 +139,7 @@ class GitHubClient(PooledClient):
         user_agent: str = DEFAULT_USER_AGENT,
         max_wait: float = 900.0,
         max_retries: int = 5,
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
@@ -151,9 +152,9 @@ class GitHubClient(PooledClient):
         self._token = SecretStr(token) if token else None
         self.max_wait = max_wait
         self.max_retries = max_retries
+        self._retry = retry
         self._sleep = sleep
         self._clock = clock
-        self._random = random.SystemRandom()
         self._lock = threading.Lock()
         self.rate_limit: RateLimit | None = None
         """The last ``x-ratelimit-*`` values GitHub sent, or ``None`` before any."""
@@ -314,8 +315,8 @@ class GitHubClient(PooledClient):
         from a ``link`` header). Redirects are followed by hand (at most
         :data:`MAX_REDIRECTS`); ``Authorization`` is only sent to the API's own
         origin. Rate limits are waited out or raised as :class:`RateLimited`;
-        5xx answers and network errors of idempotent requests are retried with
-        backoff. Every other error status raises the matching :class:`GitHubError`.
+        5xx answers and network errors of idempotent requests are tried again
+        within seconds. Every other error status raises the matching :class:`GitHubError`.
         ``subject`` names the resource in error messages.
         """
         method = method.upper()
@@ -326,11 +327,7 @@ class GitHubClient(PooledClient):
             state = _CallState()
             while True:
                 self._wait_for_budget()
-                response = self._send(
-                    method, target, query=query, headers=headers, state=state, what=what
-                )
-                if response is None:
-                    continue  # a network error, already slept on
+                response = self._send(method, target, query=query, headers=headers, what=what)
                 self._note_rate_limit(response)
                 status = response.status_code
                 if status in _REDIRECTS:
@@ -340,7 +337,7 @@ class GitHubClient(PooledClient):
                         method = "GET"
                     continue
                 message = _error_message(response) if status >= 400 else None
-                if self._retry_later(response, message, method, state, what):
+                if self._retry_later(response, message, state, what):
                     continue
                 if status < 300 or status == 304:
                     return _Reply(response, state.moved)
@@ -353,26 +350,27 @@ class GitHubClient(PooledClient):
         *,
         query: Mapping[str, str | int] | None,
         headers: Mapping[str, str] | None,
-        state: _CallState,
         what: str,
-    ) -> httpx.Response | None:
-        """One HTTP exchange; ``None`` after a retryable network error (already slept)."""
+    ) -> httpx.Response:
+        """One HTTP exchange, tried again (idempotent ones) after a passing failure."""
         try:
-            return self._client.request(
-                method, target, params=query, headers=self._headers_for(target, headers)
+            return self._exchange(
+                method,
+                target,
+                repeatable=method in _IDEMPOTENT,
+                what=f"GitHub: {what}",
+                params=query,
+                headers=self._headers_for(target, headers),
             )
         except httpx.UnsupportedProtocol as exc:
             raise GitHubError(
                 f"cannot reach GitHub at {target.host}: {self._scrub(str(exc))}"
             ) from None
         except httpx.TransportError as exc:
-            if method not in _IDEMPOTENT or state.retries >= self.max_retries:
-                raise GitHubUnavailable(
-                    f"cannot reach GitHub at {target.host} for {what} after "
-                    f"{state.retries} retries: {type(exc).__name__}: {self._scrub(str(exc))}"
-                ) from None
-            self._backoff(state)
-            return None
+            raise GitHubUnavailable(
+                f"cannot reach GitHub at {target.host} for {what}: "
+                f"{type(exc).__name__}: {self._scrub(str(exc))}"
+            ) from None
 
     def _follow(self, response: httpx.Response, state: _CallState, what: str) -> httpx.URL:
         location = response.headers.get("location")
@@ -389,11 +387,11 @@ class GitHubClient(PooledClient):
         self,
         response: httpx.Response,
         message: str | None,
-        method: str,
         state: _CallState,
         what: str,
     ) -> bool:
-        """Wait out a rate limit or a 5xx and say so; raise when no retry is left."""
+        """Wait out a rate limit and say so; raise when no retry is left or for a 5xx that
+        outlasted its retries."""
         status = response.status_code
         throttle = throttle_for(
             status, response.headers, message, now=self._clock(), secondary_count=state.secondary
@@ -410,18 +408,11 @@ class GitHubClient(PooledClient):
             return True
         if status < 500:
             return False
-        if method in _IDEMPOTENT and state.retries < self.max_retries:
-            self._backoff(state)
-            return True
         raise GitHubUnavailable(
-            f"GitHub answered {status} for {what} after {state.retries} retries"
+            f"GitHub answered {status} for {what}"
             + (f": {self._scrub(message)}" if message else ""),
             status=status,
         )
-
-    def _backoff(self, state: _CallState) -> None:
-        self._sleep(server_error_backoff(state.retries, self._random.random()))
-        state.retries += 1
 
     def _absolute(self, url: str) -> httpx.URL:
         if url.startswith(("http://", "https://")):

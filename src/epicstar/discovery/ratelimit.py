@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Literal
+
+from epicstar.http_client import retry_after_seconds
 
 __all__ = [
     "SECONDARY_MIN_WAIT",
     "RateLimit",
     "Throttle",
-    "server_error_backoff",
     "throttle_for",
 ]
 
@@ -33,9 +33,6 @@ SECONDARY_MIN_WAIT = 60.0
 
 RESET_MARGIN = 1.0
 """Seconds added after ``x-ratelimit-reset`` so the retry lands after the reset."""
-
-SERVER_BACKOFF_CAP = 30.0
-"""Longest pause between retries of a 5xx answer or a network error."""
 
 ThrottleKind = Literal["retry-after", "reset", "secondary"]
 
@@ -90,22 +87,6 @@ class Throttle:
     kind: ThrottleKind
 
 
-def _retry_after(value: str, now: float) -> float | None:
-    """``retry-after`` as seconds: an integer, or (rarely) an HTTP date."""
-    value = value.strip()
-    try:
-        return max(float(int(value)), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when.timestamp() - now, 0.0)
-
-
 def _mentions_rate_limit(message: str | None) -> bool:
     if not message:
         return False
@@ -134,7 +115,7 @@ def throttle_for(
     lowered = {k.lower(): v for k, v in headers.items()}
 
     if "retry-after" in lowered:
-        seconds = _retry_after(lowered["retry-after"], now)
+        seconds = retry_after_seconds(lowered, now)
         if seconds is not None:
             return Throttle(seconds, "retry-after")
 
@@ -150,13 +131,3 @@ def throttle_for(
     if status == 429 or _mentions_rate_limit(message):
         return Throttle(SECONDARY_MIN_WAIT * 2**secondary_count, "secondary")
     return None
-
-
-def server_error_backoff(attempt: int, jitter: float) -> float:
-    """Pause before retry number ``attempt`` (0-based) of a 5xx or network error.
-
-    1, 2, 4, ... seconds, capped at :data:`SERVER_BACKOFF_CAP`, stretched by up
-    to 25 % according to ``jitter`` in ``[0, 1)``.
-    """
-    base = min(2.0**attempt, SERVER_BACKOFF_CAP)
-    return base * (1.0 + 0.25 * min(max(jitter, 0.0), 1.0))

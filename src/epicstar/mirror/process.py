@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -36,6 +37,19 @@ _SCRUBBED = frozenset(
 # Enough for OneDev's reasons when it refuses a few dozen refs of one push (~600 bytes each).
 _STDERR_TAIL = 16_000
 
+# What git (through curl) says when the server or the network failed for a moment, or when
+# a ref moved under a push (curl sends a POST again by itself when the connection it reused
+# died, so a push that landed is replayed and finds its refs already there). A 4xx, even
+# inside "RPC failed", is the server's considered answer and is never among them.
+_CLIENT_ERROR = re.compile(r"returned error: 4\d\d|HTTP 4\d\d")
+_PASSING_TROUBLE = re.compile(
+    r"returned error: 5\d\d|HTTP 5\d\d|RPC failed|Connection reset|Empty reply from server"
+    r"|Recv failure|Send failure|transfer closed|early EOF|unexpected disconnect"
+    r"|remote end hung up unexpectedly|Could not resolve host|Failed to connect"
+    r"|Operation timed out|Connection timed out|cannot lock ref",
+    re.IGNORECASE,
+)
+
 
 class GitError(Exception):
     """A git command failed; the message holds its command name and the end of stderr.
@@ -52,13 +66,29 @@ class GitError(Exception):
         self.stdout = stdout
         self.returncode = returncode
 
+    @property
+    def transient(self) -> bool:
+        """Whether git failed because the server or the network did for a moment, so the
+        same command may well succeed in a second."""
+        if _CLIENT_ERROR.search(self.stderr):
+            return False
+        return _PASSING_TROUBLE.search(self.stderr) is not None
+
 
 class GitTimeout(GitError):
     """A git command ran past its deadline and was killed with its children."""
 
+    @property
+    def transient(self) -> bool:
+        return False  # the whole deadline is spent: another try waits for the next pass
+
 
 class GitCancelled(GitError):
     """A git command was stopped because the service is shutting down."""
+
+    @property
+    def transient(self) -> bool:
+        return False
 
 
 _CANCEL_POLL = 0.25

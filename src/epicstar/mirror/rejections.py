@@ -49,6 +49,14 @@ class PushRejected(GitError):
         )
 
     @property
+    def transient(self) -> bool:
+        """A refusal is the server's considered answer, unless git only lost a race for a ref
+        (a push replayed after its answer was lost finds its refs already moved)."""
+        if self.declined_by_hook or self.only_current_branch_kept:
+            return False
+        return super().transient
+
+    @property
     def declined_by_hook(self) -> bool:
         """The server's pre-receive hook refused the push (OneDev: a protection rule)."""
         return any(r.reason == HOOK_DECLINED for r in self.rejections)

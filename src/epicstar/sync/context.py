@@ -19,6 +19,7 @@ from epicstar.destination import OneDevClient
 from epicstar.discovery import GitHubClient
 from epicstar.mirror.cache import RepoCache
 from epicstar.mirror.credentials import HttpAuth
+from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 from epicstar.state.database import Database
 from epicstar.state.models import utcnow
 from epicstar.sync.placement import ProjectPlacer
@@ -61,6 +62,8 @@ class SyncContext:
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the service shuts down: running git is stopped and passes give way."""
     events: SyncEvents = field(default_factory=NoEvents)
+    retry: RetryPolicy = DEFAULT_RETRY
+    """How git steps are tried again after a failure that passes (the clients have their own)."""
 
     def __post_init__(self) -> None:
         self.placer = ProjectPlacer(self.onedev, self.settings.onedev_parent)
@@ -117,6 +120,8 @@ def open_context(
     database = db or open_database(settings)
     github_token = settings.github_token.get_secret_value() if settings.github_token else None
     stopping = stopping or threading.Event()
+    sleep = interruptible_sleep(stopping)
+    timeout = float(settings.http_timeout)
     try:
         with (
             GitHubClient(
@@ -124,9 +129,10 @@ def open_context(
                 github_token,
                 user_agent=user_agent(),
                 max_wait=float(settings.github_max_wait),
-                sleep=interruptible_sleep(stopping),
+                sleep=sleep,
+                timeout=timeout,
             ) as github,
-            OneDevClient(onedev_url, onedev_token) as onedev,
+            OneDevClient(onedev_url, onedev_token, sleep=sleep, timeout=timeout) as onedev,
         ):
             yield SyncContext(
                 settings=settings, db=database, github=github, onedev=onedev, stopping=stopping

@@ -31,7 +31,7 @@ from epicstar.state.models import (
     SyncAttempt,
     SyncStatus,
 )
-from epicstar.sync.context import SyncContext
+from epicstar.sync.context import SyncContext, interruptible_sleep
 from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
 from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.metadata import apply_metadata
@@ -279,14 +279,14 @@ def _transfer(
     source_auth = ctx.github_auth(source)
     mirrored = repo.mirrored_refs
     if mirrored is not None and not force:
-        advertised = _step("ls-remote", lambda: cache.remote_refs(source, source_auth))
+        advertised = _step(ctx, "ls-remote", lambda: cache.remote_refs(source, source_auth))
         if advertised == mirrored:
             report.outcome = AttemptOutcome.UNCHANGED
             return
 
     before = cache.local_refs()
     bytes_before = cache.object_bytes()
-    _step("fetch", lambda: cache.fetch(source, source_auth))
+    _step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
     after = cache.local_refs()
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
@@ -312,7 +312,7 @@ def _push(
     head = repo.onedev_default_branch
     if head is not None and f"refs/heads/{head}" in after:
         try:
-            return _step("push", lambda: cache.push(destination, auth)).changed
+            return _step(ctx, "push", lambda: cache.push(destination, auth)).changed
         except StepFailed as failed:
             if not (
                 isinstance(failed.error, PushRejected) and failed.error.only_current_branch_kept
@@ -321,10 +321,10 @@ def _push(
             repo.onedev_default_branch = None  # HEAD was moved in OneDev: it is unknown now
     changed = 0
     if after:
-        changed += _step("push", lambda: cache.push(destination, auth, prune=False)).changed
+        changed += _step(ctx, "push", lambda: cache.push(destination, auth, prune=False)).changed
     _ensure_default_branch(ctx, repo, after)
     if not report.project_created:  # a project created by this pass has nothing to prune
-        changed += _step("push", lambda: cache.push(destination, auth)).changed
+        changed += _step(ctx, "push", lambda: cache.push(destination, auth)).changed
     return changed
 
 
@@ -346,9 +346,16 @@ def _ensure_default_branch(ctx: SyncContext, repo: Repository, refs: Refs) -> No
     repo.onedev_default_branch = branch
 
 
-def _step(step: str, action: Callable[[], T]) -> T:
+def _step(ctx: SyncContext, step: str, action: Callable[[], T]) -> T:
+    """A git step, tried again at once when the server or the network failed for a moment
+    (fetch, push and ls-remote with explicit refspecs can be repeated safely)."""
     try:
-        return action()
+        return ctx.retry.run(
+            action,
+            transient=lambda error: isinstance(error, GitError) and error.transient,
+            what=f"git {step}",
+            sleep=interruptible_sleep(ctx.stopping),
+        )
     except GitError as error:
         raise StepFailed(step, error) from error
 
