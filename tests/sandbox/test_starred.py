@@ -216,6 +216,33 @@ def test_etag_changes_with_stars_and_metadata(sandbox: Sandbox, client: httpx.Cl
     assert described.json()[1]["repo"]["description"] == "now described"
 
 
+def test_a_page_etag_follows_its_items_not_its_links(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
+    gh = sandbox.github
+    gh.create_repos("bulk", [f"r{i:03}" for i in range(200)])
+    gh.star_many(USER, [f"bulk/r{i:03}" for i in range(200)])
+    headers = {**AUTH, "Accept": STAR_JSON}
+    url = "/user/starred?per_page=100&sort=created&direction=desc&page=2"
+    full = client.get(url, headers=headers)
+    assert "next" not in links(full)
+
+    # A star older than all others opens page 3: page 2 lists the same items, now with a
+    # `next` link, and still answers 304 to its old ETag.
+    gh.create_repo("octo", "ancient", empty=True)
+    gh.star(USER, "octo/ancient", starred_at=datetime(2001, 1, 1, tzinfo=UTC))
+    again = client.get(url, headers={**headers, "If-None-Match": full.headers["etag"]})
+    assert again.status_code == 304
+    assert "next" in links(again)
+
+    # An unstar above it shifts its items: 200 with a new ETag.
+    gh.unstar(USER, "bulk/r150")
+    shifted = client.get(url, headers={**headers, "If-None-Match": full.headers["etag"]})
+    assert shifted.status_code == 200
+    assert len(shifted.json()) == 100
+    assert shifted.headers["etag"] != full.headers["etag"]
+
+
 def test_users_starred_hides_private_repositories_from_others(
     sandbox: Sandbox, client: httpx.Client
 ) -> None:

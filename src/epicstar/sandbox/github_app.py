@@ -12,7 +12,7 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -68,8 +68,8 @@ class ApiContext:
 
 @dataclass
 class ApiResult:
-    """A handler's answer.  On a 200 ``headers`` (e.g. ``link``) are part of the
-    representation: they go into the ETag and are repeated on the 304."""
+    """A handler's answer.  On a 200 ``headers`` (e.g. ``link``) are repeated on the 304;
+    only the media type among them goes into the ETag."""
 
     status: int
     body: Any = None
@@ -375,12 +375,13 @@ def rate_headers(bucket: RateLimit) -> dict[str, str]:
     }
 
 
-def etag_of(body: bytes, headers: Mapping[str, str] | None = None) -> str:
-    """Strong ETag of a representation: the body plus the headers that vary with it (the
-    ``link`` of a page, the media type), so e.g. ``[]`` in two media types never match."""
+def etag_of(body: bytes, media_type: str | None = None) -> str:
+    """ETag of a representation: a digest of the body and its media type (so ``[]`` in two
+    media types never match). Like GitHub's, it does not cover the ``link`` header: a page
+    whose items stay the same answers 304 even when pages were added or removed after it."""
     digest = hashlib.sha256(body)
-    if headers:
-        digest.update(b"\0" + json.dumps(sorted(headers.items())).encode())
+    if media_type:
+        digest.update(b"\0" + media_type.encode())
     return '"' + digest.hexdigest() + '"'
 
 
@@ -425,7 +426,7 @@ def api_response(
     if result.status != 200:
         return json_response(result, {**common, **rate_headers(counted)})
     body = json.dumps(result.body, indent=2).encode()
-    etag = etag_of(body, result.headers)
+    etag = etag_of(body, result.headers.get("x-github-media-type"))
     if etag_matches(request.headers.get("if-none-match"), etag):
         # A 304 is free: it does not count against the primary rate limit.
         refunded = github.limits.refund(caller.token)
