@@ -86,7 +86,7 @@ def test_page_one_of_the_token_users_list(make_client: MakeClient):
     assert page.not_modified is False
     assert page.etag == ETAG
     assert page.next_url == PAGE_2
-    assert page.last_page == 34
+    assert (page.last_url, page.last_page) == (LAST, 34)
     assert [star.repository.full_name for star in page.stars] == [
         "octo/newest",
         "octocat/Hello-World",

@@ -37,7 +37,13 @@ from epicstar.discovery.errors import (
 )
 from epicstar.discovery.ratelimit import RateLimit, throttle_for
 from epicstar.discovery.repository import Repository
-from epicstar.discovery.starred import STAR_ACCEPT, StarredPage, page_links, stars_from_body
+from epicstar.discovery.starred import (
+    STAR_ACCEPT,
+    StarredPage,
+    page_links,
+    page_number,
+    stars_from_body,
+)
 from epicstar.http_client import PooledClient
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -251,8 +257,8 @@ class GitHubClient(PooledClient):
                 f"unexpected answer from GitHub for {subject}: {self._scrub(str(exc))}",
                 status=response.status_code,
             ) from None
-        next_url, last_page = page_links(response)
-        return StarredPage(stars, new_etag, next_url, last_page)
+        next_url, last_url = page_links(response)
+        return StarredPage(stars, new_etag, next_url, page_number(last_url), last_url=last_url)
 
     def _starred_target(
         self, user: str | None, url: str | None, per_page: int

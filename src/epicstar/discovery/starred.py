@@ -19,7 +19,7 @@ import httpx
 
 from epicstar.discovery.repository import Repository
 
-__all__ = ["STAR_ACCEPT", "Star", "StarredPage"]
+__all__ = ["STAR_ACCEPT", "Star", "StarredPage", "page_number"]
 
 STAR_ACCEPT = "application/vnd.github.star+json"
 """The media type that adds ``starred_at`` to each item of a starred list."""
@@ -39,10 +39,10 @@ class StarredPage:
 
     ``etag`` is the one to send as ``etag=`` next time to ask "changed?" for free.
     ``next_url`` is the ``rel="next"`` URL of the ``Link`` header (pass it back as
-    ``url=``), ``None`` on the last page. ``last_page`` is the ``page`` number of the
-    ``rel="last"`` URL when GitHub sent one (it does not on the last page itself).
-    ``not_modified`` means GitHub answered 304 to the ETag that was sent: nothing
-    changed, ``stars`` is empty, and ``next_url`` and ``last_page`` are ``None``.
+    ``url=``), ``None`` on the last page. ``last_url`` is the ``rel="last"`` URL and
+    ``last_page`` its ``page`` number, when GitHub sent one (it does not on the last page
+    itself). ``not_modified`` means GitHub answered 304 to the ETag that was sent: nothing
+    changed, ``stars`` is empty, and the links are ``None``.
     """
 
     stars: tuple[Star, ...]
@@ -50,6 +50,7 @@ class StarredPage:
     next_url: str | None
     last_page: int | None
     not_modified: bool = False
+    last_url: str | None = None
 
 
 def star_from_api(item: Any) -> Star:
@@ -77,16 +78,18 @@ def stars_from_body(body: Any) -> tuple[Star, ...]:
     return tuple(stars)
 
 
-def page_links(response: httpx.Response) -> tuple[str | None, int | None]:
-    """``(next_url, last_page)`` from the ``Link`` header; URLs are taken as GitHub sent them."""
+def page_links(response: httpx.Response) -> tuple[str | None, str | None]:
+    """``(next_url, last_url)`` from the ``Link`` header; URLs are taken as GitHub sent them."""
     links = response.links
     next_link = links.get("next", {}).get("url")
     last_link = links.get("last", {}).get("url")
     next_url = str(response.url.join(next_link)) if next_link else None
-    return next_url, _page_number(last_link)
+    last_url = str(response.url.join(last_link)) if last_link else None
+    return next_url, last_url
 
 
-def _page_number(url: str | None) -> int | None:
+def page_number(url: str | None) -> int | None:
+    """The ``page`` query parameter of a page URL GitHub sent, ``None`` if it has none."""
     if not url:
         return None
     try:
