@@ -62,24 +62,92 @@ def test_a_new_star_among_250_is_found_with_one_or_two_requests(world: World) ->
     assert not found.full_walk
 
 
-def test_a_quick_poll_never_decides_an_unstar(world: World) -> None:
-    names = [f"repo-{number:03}" for number in range(150)]
-    world.github.create_repos("many", names)
-    world.star(*(f"many/{name}" for name in names))
-    world.poll()
-    oldest = world.github.repo("many/repo-000")
-    world.github.unstar(world.login, "many/repo-000")  # deep on page 2: page 1 is unchanged
+def starred_statuses(world: World) -> list[int]:
+    return [status for _, status in starred_requests(world)]
 
-    quick = world.poll()
-    assert quick.not_modified
-    assert world.row(oldest.id).state == RepoState.ACTIVE
 
-    full = world.poll(full=True)
-    assert full.full_walk
-    assert [(change.kind, change.full_name) for change in full.changes] == [
-        ("unstar", "many/repo-000")
+def many_stars(world: World, count: int) -> list[str]:
+    """``count`` stars, ``many/repo-000`` the oldest (the list's last), all polled once."""
+    names = [f"many/repo-{number:03}" for number in range(count)]
+    world.github.create_repos("many", [name.partition("/")[2] for name in names])
+    world.star(*names)
+    initial = world.poll()
+    assert (initial.full_walk, initial.stars_seen) == (True, count)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("count", "unstarred"),
+    [
+        (250, "many/repo-120"),  # page 2 of 3: page 1 is unchanged
+        (250, "many/repo-000"),  # the last page
+        (200, "many/repo-050"),  # a full last page: the list ends on a page boundary
+        (201, "many/repo-000"),  # the only star on the last page: that page empties
+    ],
+)
+def test_an_unstar_anywhere_is_noticed_by_the_next_poll(
+    world: World, count: int, unstarred: str
+) -> None:
+    many_stars(world, count)
+    repo = world.github.repo(unstarred)
+    world.github.unstar(world.login, unstarred)
+
+    poll = world.poll()
+
+    assert [(change.kind, change.full_name) for change in poll.changes] == [("unstar", unstarred)]
+    assert world.row(repo.id).state == RepoState.UNSTARRED
+
+    world.github.clear_log()
+    budget = world.github.rate_limit(world.github_token).remaining
+    idle = world.poll()
+    assert idle.not_modified
+    assert idle.changes == []
+    assert starred_statuses(world) == [304, 304], "page 1 and the last page, both free"
+    assert world.github.rate_limit(world.github_token).remaining == budget
+
+
+def test_a_star_and_an_unstar_between_two_polls_are_both_noticed(world: World) -> None:
+    many_stars(world, 250)
+    world.github.create_repo("many", "newcomer", empty=True)
+    world.star("many/newcomer")
+    dropped = world.github.repo("many/repo-120")
+    world.github.unstar(world.login, "many/repo-120")  # the list keeps its length
+
+    poll = world.poll()
+
+    assert sorted((change.kind, change.full_name) for change in poll.changes) == [
+        ("track", "many/newcomer"),
+        ("unstar", "many/repo-120"),
     ]
-    assert world.row(oldest.id).state == RepoState.UNSTARRED
+    assert world.row(dropped.id).state == RepoState.UNSTARRED
+
+
+def test_a_repository_deleted_far_down_the_list_is_gone_not_unstarred(world: World) -> None:
+    many_stars(world, 150)
+    doomed = world.github.repo("many/repo-010")
+    world.github.delete("many/repo-010")  # GitHub drops it from starred lists too
+
+    poll = world.poll()
+
+    assert [(change.kind, change.full_name) for change in poll.changes] == [
+        ("gone", "many/repo-010")
+    ]
+    assert world.row(doomed.id).state == RepoState.SOURCE_GONE
+
+
+def test_a_change_on_the_last_page_that_removes_nothing_needs_no_full_walk(
+    world: World,
+) -> None:
+    many_stars(world, 150)
+    world.github.set_description("many/repo-000", "now described")
+    world.github.clear_log()
+
+    poll = world.poll()
+
+    assert not poll.full_walk
+    assert poll.changes == []
+    assert starred_statuses(world) == [304, 200]
+    assert world.row(world.github.repo("many/repo-000").id).description == "now described"
 
 
 @pytest.mark.parametrize("policy", ["keep", "move", "delete"])

@@ -191,9 +191,12 @@ class StarListState(Base):
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     first_page_etag: Mapped[str | None] = mapped_column(String(200))
+    last_page_url: Mapped[str | None] = mapped_column(Text)  # None: page 1 is the last
+    last_page_etag: Mapped[str | None] = mapped_column(String(200))
+    newest_star_id: Mapped[int | None] = mapped_column(BigInteger)
     last_poll_at: Mapped[datetime | None]
     last_full_walk_at: Mapped[datetime | None]
-    stars: Mapped[int] = mapped_column(Integer, default=0)
+    stars: Mapped[int] = mapped_column(Integer, default=0)  # how many the list held
 
 
 class WebhookDelivery(Base):

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
-from epicstar.state.models import Repository
+from epicstar.state.models import Repository, StarListState
 from epicstar.sync.context import SyncContext
 from epicstar.sync.filters import Filters
+from epicstar.sync.star_walk import ListMarks, walk_stars
 from epicstar.sync.stars import (
     Change,
     full_walk_due,
+    keep_marks,
+    list_key,
     list_state,
+    look_up,
+    marks_of,
     newest_known_stars,
     reconcile,
-    walk_stars,
+    to_look_up,
 )
-from epicstar.sync.unstarred import apply_unstar_policy, restore_from_holding
+from epicstar.sync.unstarred import apply_unstar_policy, keep_destination, restore_from_holding
 
 log = structlog.get_logger("epicstar.stars")
 
@@ -43,32 +51,42 @@ def stars_source(ctx: SyncContext) -> str | None:
 
 
 def poll_stars(ctx: SyncContext, *, full: bool = False, dry_run: bool = False) -> PollReport:
+    """Read the list, ask GitHub what became of missing stars, then write the table.
+
+    GitHub is only asked between transactions: a poll waiting on it (a rate limit can last
+    up to ``EPICSTAR_GITHUB_MAX_WAIT``) holds no lock a webhook would wait for.
+    """
     user = ctx.settings.github_user
     report = PollReport(source=stars_source(ctx) or "", dry_run=dry_run)
+    filters = Filters.from_settings(ctx.settings)
     now = ctx.clock()
     with ctx.db.session() as session:
+        state = session.get(StarListState, list_key(user))
+        existed = state is not None
+        marks = marks_of(state) if state is not None else ListMarks()
+        walked_at = state.last_full_walk_at if state is not None else None
+        known = newest_known_stars(session)
+    full = full or full_walk_due(walked_at, now, ctx.settings.full_walk_interval)
+    walk = walk_stars(ctx.github, user, marks=marks, newest_known=known, full=full)
+    with ctx.db.session() as session:
+        wanted = to_look_up(session, walk, filters, known)
+    lookups = look_up(ctx.github, wanted)
+    report.requests = walk.requests
+    report.not_modified = walk.not_modified
+    report.full_walk = walk.complete
+    report.stars_seen = len(walk.stars)
+    with ctx.db.session() as session:
         state = list_state(session, user, lock=not dry_run)
-        full = full or full_walk_due(state, now, ctx.settings.full_walk_interval)
-        walk = walk_stars(
-            ctx.github,
-            user,
-            etag=state.first_page_etag,
-            newest_known=newest_known_stars(session),
-            full=full,
-        )
-        report.requests = walk.requests
-        report.not_modified = walk.not_modified
-        report.full_walk = walk.complete
-        report.stars_seen = len(walk.stars)
-        report.changes = reconcile(ctx, session, walk, Filters.from_settings(ctx.settings), now)
+        same_row = existed or state in session.new  # else a webhook made it meanwhile
+        policy = ctx.settings.unstar_policy
+        report.changes = reconcile(session, walk, lookups, filters, now, unstar_policy=policy)
         if dry_run:
             session.rollback()
             return report
-        state.first_page_etag = walk.etag
+        keep_marks(state, walk.marks)
         state.last_poll_at = now
-        if walk.complete:
-            state.last_full_walk_at = now
-            state.stars = len(walk.stars)
+        if walk.complete and same_row:
+            _walked(session, state.key, walked_at, now)
     _carry_out(ctx, report)
     for change in report.changes:
         if change.kind in ("gone", "blocked"):
@@ -84,21 +102,42 @@ def poll_stars(ctx: SyncContext, *, full: bool = False, dry_run: bool = False) -
     return report
 
 
+def _walked(session: Session, key: str, walked_at: datetime | None, now: datetime) -> None:
+    """Record a complete walk, unless a webhook asked for one while this walk was read."""
+    session.execute(
+        update(StarListState)
+        .where(
+            StarListState.key == key,
+            StarListState.last_full_walk_at.is_not_distinct_from(walked_at),
+        )
+        .values(last_full_walk_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _carry_out(ctx: SyncContext, report: PollReport) -> None:
-    """OneDev side of unstars and re-stars, one repository at a time, after the table."""
+    """OneDev side of unstars and re-stars, one repository at a time, after the table.
+
+    Each row is read, OneDev is asked outside any transaction, and only what changed in
+    OneDev is written back.
+    """
     for index, change in enumerate(report.changes):
         if change.kind not in ("unstar", "restar"):
             continue
         with ctx.db.session() as session:
             row = session.get(Repository, change.github_id)
-            if row is None:
-                continue
-            try:
-                if change.kind == "unstar":
-                    done = apply_unstar_policy(ctx, row)
-                else:
-                    done = restore_from_holding(ctx, row) or "mirror in place"
-            except Exception as error:  # recorded on the row; the poll goes on
-                row.error = f"{change.kind}: {error}"
-                done = f"failed: {error}"
-            report.changes[index] = Change(change.kind, change.github_id, change.full_name, done)
+        if row is None:
+            continue
+        try:
+            if change.kind == "unstar":
+                done = apply_unstar_policy(ctx, row)
+            else:
+                done = restore_from_holding(ctx, row) or "mirror in place"
+        except Exception as error:  # recorded on the row; the poll goes on
+            row.error = f"{change.kind}: {error}"
+            done = f"failed: {error}"
+        with ctx.db.session() as session:
+            stored = session.get(Repository, change.github_id)
+            if stored is not None:
+                keep_destination(row, stored)
+        report.changes[index] = Change(change.kind, change.github_id, change.full_name, done)

@@ -1,40 +1,34 @@
-"""Reading the user's starred list cheaply, and what it means for the repositories table.
+"""What the starred list means for the repositories table.
 
-A quick poll asks for page 1 with the stored ETag (a 304 costs nothing) and reads further
-pages only while they hold nothing but new stars. It is sure of the list's head when the
-known stars it read are the ones the table says are newest; otherwise, and on its own slower
-schedule, a full walk reads every page. Only a full walk can tell an unstar, and a star
-missing from it is first checked by id: a deleted (404) or blocked (451) repository also
-drops out of starred lists, and its mirror must be kept, never treated as unstarred.
+A star read from the list is tracked, excluded by the filters, re-activated or renamed. Only
+a complete walk can tell an unstar, and a star missing from it is first checked by id: a
+deleted (404) or blocked (451) repository also drops out of starred lists, and its mirror
+must be kept, never treated as unstarred. GitHub is asked (:func:`look_up`) before the
+table is written (:func:`reconcile`), so no transaction waits on GitHub.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from epicstar.discovery import GitHubClient, SourceBlocked, SourceGone, Star, StarredPage
+from epicstar.discovery import GitHubClient, SourceBlocked, SourceGone, Star
 from epicstar.state.models import Origin, Repository, RepoState, StarListState, SyncStatus
-from epicstar.sync.context import SyncContext
+from epicstar.state.repositories import LOST_STATES
 from epicstar.sync.filters import Filters
 from epicstar.sync.metadata import apply_metadata
+from epicstar.sync.star_walk import ListMarks, StarWalk
 from epicstar.sync.tracking import activate
 
 # States a starred repository can be in while it is still starred.
 _STARRED_STATES = (RepoState.ACTIVE, RepoState.EXCLUDED)
 
-
-@dataclass
-class StarWalk:
-    stars: list[Star] = field(default_factory=list)
-    complete: bool = False  # every page was read: unstars can be decided
-    not_modified: bool = False  # page 1 answered 304: no new star
-    etag: str | None = None
-    requests: int = 0
+Lookups = Mapping[int, SourceGone | SourceBlocked | None]
+"""What GitHub answered for repositories looked up by id: None when it has them."""
 
 
 @dataclass(frozen=True)
@@ -51,49 +45,6 @@ def list_key(user: str | None) -> str:
     return f"users/{user.lower()}" if user else "user"
 
 
-def walk_stars(
-    github: GitHubClient,
-    user: str | None,
-    *,
-    etag: str | None,
-    newest_known: list[int],
-    full: bool,
-) -> StarWalk:
-    """Read the starred list: page 1 conditionally, then as far as needed (all if ``full``)."""
-    known = set(newest_known)
-    walk = StarWalk()
-    page = github.starred_page(user, etag=None if full else etag)
-    walk.requests = 1
-    if page.not_modified:
-        walk.not_modified = True
-        walk.etag = etag
-        return walk
-    walk.etag = page.etag
-    walk.stars.extend(page.stars)
-    while page.next_url and (full or _all_new(page, known)):
-        page = github.starred_page(user, url=page.next_url)
-        walk.requests += 1
-        walk.stars.extend(page.stars)
-    if page.next_url and not _head_is_certain(walk.stars, newest_known):
-        while page.next_url:  # the quick poll cannot be sure: read the rest
-            page = github.starred_page(user, url=page.next_url)
-            walk.requests += 1
-            walk.stars.extend(page.stars)
-    walk.complete = page.next_url is None
-    return walk
-
-
-def _all_new(page: StarredPage, known: set[int]) -> bool:
-    return all(star.repository.id not in known for star in page.stars)
-
-
-def _head_is_certain(stars: list[Star], newest_known: list[int]) -> bool:
-    """The known stars read are exactly the newest the table knows: nothing above was lost."""
-    known = set(newest_known)
-    seen = {star.repository.id for star in stars if star.repository.id in known}
-    return seen == set(newest_known[: len(seen)])
-
-
 def newest_known_stars(session: Session) -> list[int]:
     statement = (
         select(Repository.github_id)
@@ -103,8 +54,26 @@ def newest_known_stars(session: Session) -> list[int]:
     return list(session.scalars(statement))
 
 
+def marks_of(state: StarListState) -> ListMarks:
+    return ListMarks(
+        first_page_etag=state.first_page_etag,
+        last_page_url=state.last_page_url,
+        last_page_etag=state.last_page_etag,
+        stars=state.stars,
+        newest_star_id=state.newest_star_id,
+    )
+
+
+def keep_marks(state: StarListState, marks: ListMarks) -> None:
+    state.first_page_etag = marks.first_page_etag
+    state.last_page_url = marks.last_page_url
+    state.last_page_etag = marks.last_page_etag
+    state.stars = marks.stars
+    state.newest_star_id = marks.newest_star_id
+
+
 def list_state(session: Session, user: str | None, *, lock: bool = False) -> StarListState:
-    """The starred list's row; ``lock`` holds it until commit, so polls take turns."""
+    """The starred list's row; ``lock`` holds it until commit, so polls write in turn."""
     key = list_key(user)
     state = session.get(StarListState, key, with_for_update=lock)
     if state is None:
@@ -113,27 +82,79 @@ def list_state(session: Session, user: str | None, *, lock: bool = False) -> Sta
     return state
 
 
-def full_walk_due(state: StarListState, now: datetime, interval: int) -> bool:
-    last = state.last_full_walk_at
+def full_walk_due(last: datetime | None, now: datetime, interval: int) -> bool:
     return last is None or now - last >= timedelta(seconds=interval)
 
 
+def to_look_up(
+    session: Session, walk: StarWalk, filters: Filters, known: Iterable[int]
+) -> dict[int, str | None]:
+    """Repositories only GitHub can place, with their metadata ETags.
+
+    Listed again while marked gone or blocked: are they back? Known as starred when the
+    poll began (``known``) and missing from a complete walk: unstarred, deleted or blocked?
+    """
+    listed = {star.repository.id: star.repository for star in walk.stars}
+    lost = select(Repository.github_id, Repository.metadata_etag).where(
+        Repository.origin == Origin.STAR, Repository.state.in_(LOST_STATES)
+    )
+    wanted = {
+        github_id: etag
+        for github_id, etag in session.execute(lost)
+        if github_id in listed and not filters.exclusion(listed[github_id])
+    }
+    missing = [github_id for github_id in known if github_id not in listed]
+    if walk.complete and missing:
+        still_starred = select(Repository.github_id, Repository.metadata_etag).where(
+            Repository.github_id.in_(missing),
+            Repository.origin == Origin.STAR,
+            Repository.state.in_(_STARRED_STATES),
+        )
+        wanted.update({github_id: etag for github_id, etag in session.execute(still_starred)})
+    return wanted
+
+
+def look_up(
+    github: GitHubClient, wanted: Mapping[int, str | None]
+) -> dict[int, SourceGone | SourceBlocked | None]:
+    """Ask GitHub for each repository by id (a 304 to its ETag costs nothing)."""
+    found: dict[int, SourceGone | SourceBlocked | None] = {}
+    for github_id, etag in wanted.items():
+        try:
+            github.get_repository_by_id(github_id, etag=etag)
+        except (SourceGone, SourceBlocked) as lost:
+            found[github_id] = lost
+        else:
+            found[github_id] = None
+    return found
+
+
 def reconcile(
-    ctx: SyncContext, session: Session, walk: StarWalk, filters: Filters, now: datetime
+    session: Session,
+    walk: StarWalk,
+    lookups: Lookups,
+    filters: Filters,
+    now: datetime,
+    *,
+    unstar_policy: str,
 ) -> list[Change]:
-    """Bring the table in line with what the walk read; return what changed."""
+    """Bring the table in line with what the walk read and GitHub answered; say what changed.
+
+    A repository whose fate needed a look-up that was not made (its row changed while GitHub
+    was asked) is left for the next poll.
+    """
     changes: list[Change] = []
-    listed: set[int] = set()
     for star in walk.stars:
-        listed.add(star.repository.id)
-        changes.extend(_starred(ctx, session, star, filters, now))
+        changes.extend(_starred(session, star, filters, now, lookups))
     if walk.complete:
-        changes.extend(_missing(ctx, session, listed, now))
+        listed = {star.repository.id for star in walk.stars}
+        missing = [github_id for github_id in lookups if github_id not in listed]
+        changes.extend(_missing(session, missing, lookups, now, unstar_policy))
     return changes
 
 
 def _starred(
-    ctx: SyncContext, session: Session, star: Star, filters: Filters, now: datetime
+    session: Session, star: Star, filters: Filters, now: datetime, lookups: Lookups
 ) -> Iterable[Change]:
     source = star.repository
     row = session.get(Repository, source.id)
@@ -175,43 +196,33 @@ def _starred(
         activate(row, now)
         row.unstarred_at = None
         yield Change("restar", row.github_id, row.full_name)
-    elif not reason and row.state in (RepoState.SOURCE_GONE, RepoState.BLOCKED):
-        back = _still_there(ctx.github, row)
-        if back:
-            activate(row, now)
-            yield Change("back", row.github_id, row.full_name, "reachable on GitHub again")
+    elif not reason and row.state in LOST_STATES and _reachable(lookups, row.github_id):
+        activate(row, now)
+        yield Change("back", row.github_id, row.full_name, "reachable on GitHub again")
 
 
 def _missing(
-    ctx: SyncContext, session: Session, listed: set[int], now: datetime
+    session: Session, missing: list[int], lookups: Lookups, now: datetime, unstar_policy: str
 ) -> Iterable[Change]:
-    statement = select(Repository).where(
-        Repository.origin == Origin.STAR,
-        Repository.state.in_(_STARRED_STATES),
-        Repository.github_id.not_in(listed) if listed else Repository.github_id.is_not(None),
-    )
-    for row in list(session.scalars(statement)):
-        try:
-            ctx.github.get_repository_by_id(row.github_id, etag=row.metadata_etag)
-        except SourceGone as gone:
-            row.state, row.state_reason = RepoState.SOURCE_GONE, "404"
-            row.error = f"{gone}; the mirror in OneDev is kept as it was"
-            yield Change("gone", row.github_id, row.full_name, "GitHub answers 404; mirror kept")
+    for github_id in missing:
+        row = session.get(Repository, github_id)
+        if row is None or row.origin != Origin.STAR or row.state not in _STARRED_STATES:
             continue
-        except SourceBlocked as blocked:
-            row.state, row.state_reason = RepoState.BLOCKED, blocked.reason
-            row.error = f"{blocked}; the mirror in OneDev is kept as it was"
-            yield Change("blocked", row.github_id, row.full_name, f"451 ({blocked.reason})")
-            continue
-        row.state, row.state_reason = RepoState.UNSTARRED, None
-        row.unstarred_at = now
-        row.next_due_at = None
-        yield Change("unstar", row.github_id, row.full_name, ctx.settings.unstar_policy)
+        match lookups[github_id]:
+            case SourceGone() as gone:
+                row.state, row.state_reason = RepoState.SOURCE_GONE, "404"
+                row.error = f"{gone}; the mirror in OneDev is kept as it was"
+                yield Change("gone", github_id, row.full_name, "GitHub answers 404; mirror kept")
+            case SourceBlocked() as blocked:
+                row.state, row.state_reason = RepoState.BLOCKED, blocked.reason
+                row.error = f"{blocked}; the mirror in OneDev is kept as it was"
+                yield Change("blocked", github_id, row.full_name, f"451 ({blocked.reason})")
+            case None:
+                row.state, row.state_reason = RepoState.UNSTARRED, None
+                row.unstarred_at = now
+                row.next_due_at = None
+                yield Change("unstar", github_id, row.full_name, unstar_policy)
 
 
-def _still_there(github: GitHubClient, row: Repository) -> bool:
-    try:
-        github.get_repository_by_id(row.github_id, etag=row.metadata_etag)
-    except (SourceGone, SourceBlocked):
-        return False
-    return True
+def _reachable(lookups: Lookups, github_id: int) -> bool:
+    return github_id in lookups and lookups[github_id] is None

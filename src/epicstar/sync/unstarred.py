@@ -34,6 +34,22 @@ def apply_unstar_policy(ctx: SyncContext, row: Repository) -> str:
     return f"mirror {deleted} deleted"
 
 
+_DESTINATION = (
+    "onedev_project_id",
+    "onedev_path",
+    "onedev_description",
+    "onedev_default_branch",
+    "mirrored_refs",
+    "error",
+)
+
+
+def keep_destination(changed: Repository, stored: Repository) -> None:
+    """Copy what the functions here change (the OneDev side, the error) onto ``stored``."""
+    for name in _DESTINATION:
+        setattr(stored, name, getattr(changed, name))
+
+
 def restore_from_holding(ctx: SyncContext, row: Repository) -> str | None:
     """A re-starred repository whose mirror was moved away goes back where mirrors live."""
     holding = ctx.settings.holding_parent + "/"
