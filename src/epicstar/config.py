@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         default=60, ge=2, description="lease of a pass, renewed while it runs"
     )
+    lease_wait: int | None = Field(
+        default=None,
+        ge=0,
+        description="seconds `sync` waits for another live pass of a repository; default a lease",
+    )
     tick_seconds: int = Field(
         default=60, ge=1, le=3600, description="how often due work is looked for"
     )

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime
 
 from epicstar.state.models import AttemptOutcome
+from epicstar.sync.holder import describe_holder
 from epicstar.sync.mirror_pass import PassReport
 from epicstar.sync.poll import PollReport
 from epicstar.sync.runner import RunSummary
@@ -31,7 +32,8 @@ def describe_report(report: PassReport) -> str:
     if report.renamed_from:
         where += f" (renamed on GitHub from {report.renamed_from})"
     if report.outcome is None:
-        return "skipped: another worker is mirroring it right now"
+        holder = describe_holder(report.held_by) if report.held_by else "another worker"
+        return f"not done: {holder} is mirroring it and held it throughout the wait"
     if report.outcome == AttemptOutcome.MIRRORED and report.refs_total == 0:
         created = "new project; " if report.project_created else ""
         return f"{created}the repository has no commits yet, nothing to push{where}"
@@ -68,6 +70,8 @@ def summary_line(summary: RunSummary) -> str:
     ):
         if counts[outcome]:
             parts.append(f"{counts[outcome]} {outcome.value.replace('_', ' ')}")
+    if summary.not_done:
+        parts.append(f"{summary.not_done} not done (held by another worker)")
     line = f"{plural(len(summary.reports), 'repository', 'repositories')}: " + ", ".join(parts)
     if summary.poll_error:
         line += f"; the starred list could not be read ({summary.poll_error})"

@@ -64,19 +64,29 @@ def listing(session: Session, states: Sequence[str] = ()) -> list[Repository]:
 
 
 def take_lease(
-    session: Session, github_id: int, owner: str, *, now: datetime, duration: timedelta
+    session: Session,
+    github_id: int,
+    owner: str,
+    *,
+    now: datetime,
+    duration: timedelta,
+    from_holder: str | None = None,
 ) -> bool:
     """Atomically claim a repository for one pass; False when someone else holds it.
 
-    The repository is due from now on: should the pass die, it is handed out again as soon
-    as the lease lapses. A pass that ends sets the real next due time.
+    With ``from_holder``, take the lease over from that holder only (one known to be gone),
+    whether or not it has lapsed. The repository is due from now on: should the pass die, it
+    is handed out again as soon as the lease lapses. A pass that ends sets the real next due
+    time.
     """
+    available = (
+        Repository.lease_owner == from_holder
+        if from_holder is not None
+        else or_(Repository.lease_owner.is_(None), Repository.lease_expires_at < now)
+    )
     result = session.execute(
         update(Repository)
-        .where(
-            Repository.github_id == github_id,
-            or_(Repository.lease_owner.is_(None), Repository.lease_expires_at < now),
-        )
+        .where(Repository.github_id == github_id, available)
         .values(
             lease_owner=owner,
             lease_expires_at=now + duration,
@@ -87,3 +97,12 @@ def take_lease(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def lease_holder(session: Session, github_id: int, *, now: datetime) -> str | None:
+    """Who holds the repository's lease now; None when it is free or has lapsed."""
+    return session.scalar(
+        select(Repository.lease_owner).where(
+            Repository.github_id == github_id, Repository.lease_expires_at >= now
+        )
+    )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +19,7 @@ from epicstar.mirror.credentials import HttpAuth
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 from epicstar.state.database import Database
 from epicstar.state.models import utcnow
+from epicstar.sync.holder import new_worker_id
 from epicstar.sync.placement import ProjectPlacer
 
 if TYPE_CHECKING:
@@ -45,10 +43,6 @@ class NoEvents:
 
     def source_lost(self, github_id: int, full_name: str, state: str, reason: str) -> None:
         pass
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -79,6 +73,12 @@ class SyncContext:
     def lease(self) -> timedelta:
         """How long a pass's lease lasts unless renewed; it is renewed while the pass runs."""
         return timedelta(seconds=self.settings.lease_seconds)
+
+    @property
+    def lease_wait(self) -> timedelta:
+        """How long a sync waits for a live pass elsewhere to release a repository's lease."""
+        seconds = self.settings.lease_wait
+        return self.lease if seconds is None else timedelta(seconds=seconds)
 
     @property
     def claim(self) -> timedelta:

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
@@ -33,6 +33,7 @@ from epicstar.state.models import (
 )
 from epicstar.sync.context import SyncContext, interruptible_sleep
 from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
+from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.metadata import apply_metadata
 from epicstar.sync.placement import mirror_description
@@ -42,12 +43,15 @@ from epicstar.sync.visibility import check_private_mirror, check_private_parents
 log = structlog.get_logger("epicstar.sync")
 T = TypeVar("T")
 
+LEASE_LOOK_AGAIN = 0.5
+"""Seconds between looks at a lease another pass holds, while waiting for it."""
+
 
 @dataclass
 class PassReport:
     github_id: int
     full_name: str
-    outcome: AttemptOutcome | None  # None: another worker holds the lease
+    outcome: AttemptOutcome | None  # None: not done, another pass holds the lease
     onedev_path: str | None = None
     project_created: bool = False
     refs_changed: int = 0
@@ -61,6 +65,7 @@ class PassReport:
     previous_status: str | None = None
     previous_state: str | None = None
     attempts: int = 0  # failed attempts in a row, this one included
+    held_by: str | None = None  # the holder of the lease that kept this pass from running
 
     @property
     def failed(self) -> bool:
@@ -85,9 +90,15 @@ class _Pass:
 
 
 def mirror_once(
-    ctx: SyncContext, github_id: int, *, trigger: str, force: bool = False
+    ctx: SyncContext,
+    github_id: int,
+    *,
+    trigger: str,
+    force: bool = False,
+    wait: timedelta = timedelta(0),
 ) -> PassReport:
-    begun = _begin(ctx, github_id, trigger)
+    """One pass; with ``wait``, wait that long for another live pass to release the lease."""
+    begun = _begin(ctx, github_id, trigger, wait)
     if isinstance(begun, PassReport):
         return begun
     with structlog.contextvars.bound_contextvars(
@@ -109,32 +120,55 @@ def mirror_once(
     return report
 
 
-def _begin(ctx: SyncContext, github_id: int, trigger: str) -> _Pass | PassReport:
-    """Take the lease and open the attempt; a report with no outcome when that can't be."""
+def _begin(ctx: SyncContext, github_id: int, trigger: str, wait: timedelta) -> _Pass | PassReport:
+    """Take the lease and open the attempt; a report with no outcome when that can't be.
+
+    A lease held by a process of this machine that is gone is taken over at once; one held
+    by a live pass (or one this machine cannot check) is waited for, up to ``wait``.
+    """
     started = time.monotonic()
     pass_id = uuid.uuid4().hex[:12]
-    with ctx.db.session() as session:
-        repo = session.get(Repository, github_id)
-        if repo is None:
-            raise LookupError(f"repository {github_id} is not tracked")
-        if ctx.stopping.is_set():
-            return PassReport(github_id, repo.full_name, outcome=None)
-        previous_status = repo.sync_status
-        # One holder per pass, not per process: threads of one worker share its context.
-        holder = f"{ctx.worker_id}:{pass_id}"
-        now = ctx.clock()
-        leased = repositories.take_lease(session, github_id, holder, now=now, duration=ctx.lease)
-        if not leased:
-            return PassReport(github_id, repo.full_name, outcome=None)
-        # The clock again: taking the lease may have waited for another holder's commit.
-        started_at = ctx.clock()
-        _close_abandoned_attempts(session, github_id, started_at)
-        attempt = SyncAttempt(repository_id=github_id, trigger=trigger, started_at=started_at)
-        session.add(attempt)
-        session.flush()
-        session.refresh(repo)
-        session.expunge(repo)
-        return _Pass(repo, holder, pass_id, attempt.id, previous_status, started, now)
+    # One holder per pass, not per process: threads of one worker share its context.
+    holder = f"{ctx.worker_id}:{pass_id}"
+    while True:
+        with ctx.db.session() as session:
+            repo = session.get(Repository, github_id)
+            if repo is None:
+                raise LookupError(f"repository {github_id} is not tracked")
+            if ctx.stopping.is_set():
+                return PassReport(github_id, repo.full_name, outcome=None)
+            previous_status = repo.sync_status
+            now = ctx.clock()
+            held_by = repositories.lease_holder(session, github_id, now=now)
+            gone = held_by if held_by is not None and holder_is_gone(held_by) else None
+            if repositories.take_lease(
+                session, github_id, holder, now=now, duration=ctx.lease, from_holder=gone
+            ):
+                if gone is not None:
+                    log.info("lease.taken_over", github_id=github_id, holder=gone)
+                why = "its process is gone" if gone is not None else "its lease lapsed"
+                attempt_id = _open_attempt(ctx, session, repo, trigger, why)
+                return _Pass(
+                    repo, holder, pass_id, attempt_id, previous_status, time.monotonic(), now
+                )
+        remaining = wait.total_seconds() - (time.monotonic() - started)
+        if remaining <= 0 or ctx.stopping.wait(min(LEASE_LOOK_AGAIN, remaining)):
+            return PassReport(github_id, repo.full_name, outcome=None, held_by=held_by)
+
+
+def _open_attempt(
+    ctx: SyncContext, session: Session, repo: Repository, trigger: str, why: str
+) -> int:
+    """Close the attempts a dead pass left open (``why`` it died) and open this one."""
+    # The clock again: taking the lease may have waited for another holder's commit.
+    started_at = ctx.clock()
+    _close_abandoned_attempts(session, repo.github_id, started_at, why)
+    attempt = SyncAttempt(repository_id=repo.github_id, trigger=trigger, started_at=started_at)
+    session.add(attempt)
+    session.flush()
+    session.refresh(repo)
+    session.expunge(repo)
+    return attempt.id
 
 
 def _carry_out(ctx: SyncContext, begun: _Pass, *, force: bool) -> PassReport:
@@ -455,15 +489,15 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             attempt.error = report.error
 
 
-def _close_abandoned_attempts(session: Session, github_id: int, now: datetime) -> None:
-    """Attempts of a pass whose worker died (its lease lapsed) are closed as failed."""
+def _close_abandoned_attempts(session: Session, github_id: int, now: datetime, why: str) -> None:
+    """Attempts of a pass whose worker died are closed as failed."""
     session.execute(
         update(SyncAttempt)
         .where(SyncAttempt.repository_id == github_id, SyncAttempt.finished_at.is_(None))
         .values(
             finished_at=now,
             outcome=AttemptOutcome.FAILED,
-            error="the worker stopped before the pass finished; its lease lapsed",
+            error=f"the worker stopped before the pass finished; {why}",
         )
         .execution_options(synchronize_session=False)
     )

@@ -30,9 +30,14 @@ class RunSummary:
         A repository whose source is gone or blocked is no longer one that can be mirrored:
         it changes state, its mirror is kept, and it does not fail the run.
         """
-        if self.aborted or self.skipped_permanent or self.poll_error:
+        if self.aborted or self.skipped_permanent or self.poll_error or self.not_done:
             return False
         return not any(report.failed for report in self.reports)
+
+    @property
+    def not_done(self) -> int:
+        """Repositories left alone because another pass held them throughout the wait."""
+        return sum(1 for report in self.reports if report.outcome is None)
 
 
 def run_sync(
@@ -91,7 +96,7 @@ def run_sync(
     for index, repo in enumerate(todo, start=1):
         if on_start is not None:
             on_start(repo, index, len(todo))
-        report = mirror_once(ctx, repo.github_id, trigger=trigger, force=force)
+        report = mirror_once(ctx, repo.github_id, trigger=trigger, force=force, wait=ctx.lease_wait)
         summary.reports.append(report)
         if on_finish is not None:
             on_finish(report)
