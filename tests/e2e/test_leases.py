@@ -201,3 +201,21 @@ def test_a_lease_of_a_process_gone_from_this_machine_is_taken_over(
     assert_exact_mirror(world, "octo/orphaned", "github/octo/orphaned")
     assert world.row(repo.id).lease_owner is None
     assert took < 30, "the lease was waited for, not taken over"
+
+
+def test_a_worker_here_takes_over_a_dead_pass_without_waiting_for_its_lease(
+    world: World,
+) -> None:
+    repo = world.github.create_repo("octo", "left-behind")
+    world.add("octo/left-behind")
+    _hold(world, repo.id, _holder(pid=NO_SUCH_PID))  # a lease that lasts another hour
+
+    worker = _start(world, "worker")
+    try:
+        wait_for(lambda: world.row(repo.id).sync_status == SyncStatus.COMPLETED, timeout=60)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.communicate(timeout=30)
+
+    assert_exact_mirror(world, "octo/left-behind", "github/octo/left-behind")
+    assert world.row(repo.id).lease_owner is None

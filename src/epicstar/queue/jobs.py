@@ -25,6 +25,7 @@ from epicstar.state.database import Database
 from epicstar.state.models import Repository, RepoState, SyncStatus
 from epicstar.state.retention import prune_webhook_deliveries
 from epicstar.sync.context import NoEvents, SyncContext, SyncEvents, open_context
+from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.mirror_pass import PassReport, mirror_once
 from epicstar.sync.poll import poll_stars, stars_source
 from epicstar.sync.stars import list_state
@@ -168,6 +169,8 @@ class Jobs:
     def hand_out_due(self, now: datetime) -> int:
         ctx = self.context()
         with ctx.db.session() as session:
+            # A pass that died on this machine is due now, not when its lease lapses.
+            repositories.end_leases_of_gone(session, now=now, gone=holder_is_gone)
             ids = list(session.scalars(_claim_due(now, now + ctx.claim)))
         for github_id in ids:
             self.mirror(github_id)

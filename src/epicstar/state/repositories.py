@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -106,3 +106,25 @@ def lease_holder(session: Session, github_id: int, *, now: datetime) -> str | No
             Repository.github_id == github_id, Repository.lease_expires_at >= now
         )
     )
+
+
+def end_leases_of_gone(session: Session, *, now: datetime, gone: Callable[[str], bool]) -> int:
+    """End every running lease whose holder ``gone`` says no longer exists; how many ended.
+
+    Each is ended only if that holder still has it, so a lease taken meanwhile stays.
+    """
+    holders = session.scalars(
+        select(Repository.lease_owner).where(
+            Repository.lease_owner.is_not(None), Repository.lease_expires_at >= now
+        )
+    )
+    ended = 0
+    for holder in [holder for holder in holders if holder is not None and gone(holder)]:
+        result = session.execute(
+            update(Repository)
+            .where(Repository.lease_owner == holder)
+            .values(lease_expires_at=now - timedelta(microseconds=1))
+            .execution_options(synchronize_session=False)
+        )
+        ended += int(getattr(result, "rowcount", 0))
+    return ended
