@@ -9,7 +9,8 @@ from typing import Annotated, NoReturn
 import typer
 
 from epicstar.cli.errors import user_error_message
-from epicstar.config import Settings, load_settings
+from epicstar.config import ConfigError, Settings, load_settings
+from epicstar.data_dir import prepare_data_dir
 from epicstar.logs import configure
 
 app = typer.Typer(
@@ -31,12 +32,19 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def settings_and_logs(*, service: bool = False) -> Settings:
     """The settings, with JSON logs: to the log file for commands, to stderr for services."""
     settings = load_settings()
-    configure(
-        secrets=settings.secrets(),
-        level=settings.log_level,
-        log_file=None if service else settings.log_dir / "epicstar.log",
-        stdlib=service,
-    )
+    prepare_data_dir(settings.data_dir)
+    log_file = settings.log_dir / "epicstar.log"
+    try:
+        configure(
+            secrets=settings.secrets(),
+            level=settings.log_level,
+            log_file=None if service else log_file,
+            stdlib=service,
+        )
+    except OSError as error:
+        raise ConfigError(
+            f"EPICSTAR_DATA_DIR: cannot open the log file {log_file}: {error.strerror or error}"
+        ) from None
     return settings
 
 
@@ -105,9 +113,9 @@ def worker(
     ] = None,
 ) -> None:
     """Run background jobs from the queue (EPICSTAR_QUEUE_URL) until stopped."""
+    settings = settings_and_logs(service=True)
     from epicstar.service.worker import run_worker
 
-    settings = settings_and_logs(service=True)
     count = workers or settings.workers
     if count < 1:
         fail("epicstar worker needs at least one worker (EPICSTAR_WORKERS or --workers)")
@@ -135,9 +143,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the service: webhooks, health, metrics, and the workers, until stopped."""
+    settings = settings_and_logs(service=True)
     from epicstar.service.serve import run_serve
 
-    settings = settings_and_logs(service=True)
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
     run_serve(settings, host=host or settings.host, port=settings.port if port is None else port)

@@ -8,16 +8,48 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import peewee
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.contrib.sql_huey import SqlHuey, SqlStorage
 from huey.storage import RedisStorage
+from redis import RedisError
 
 from epicstar.config import ConfigError, Settings
 
 QUEUE_NAME = "epicstar"
+SETTING = "EPICSTAR_QUEUE_URL"
+_UNREACHABLE = (OSError, RedisError, peewee.PeeweeException, sqlite3.Error)
+
+
+def open_queue(settings: Settings) -> Huey:
+    """The queue, reached once to be sure it answers; a ConfigError naming the setting if not."""
+    huey: Huey | None = None
+    try:
+        huey = make_huey(settings)
+        huey.pending_count()
+    except _UNREACHABLE as error:
+        if huey is not None:
+            close_huey(huey)
+        reason = (str(error).strip().splitlines() or ["no answer"])[0]
+        raise ConfigError(
+            f"{SETTING}: cannot reach the queue {_describe(settings)}: {reason}"
+        ) from None
+    return huey
+
+
+def _describe(settings: Settings) -> str:
+    """The queue's URL without its password, or the default queue's file."""
+    if not settings.queue_url:
+        return str(settings.data_dir / "queue.db")
+    parts = urlsplit(settings.queue_url)
+    if parts.password is None:
+        return settings.queue_url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
@@ -38,7 +70,7 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(QUEUE_NAME, filename=str(path), **options)
     raise ConfigError(
-        "EPICSTAR_QUEUE_URL: expected redis://…, postgresql://… or sqlite:///path "
+        f"{SETTING}: expected redis://…, postgresql://… or sqlite:///path "
         f"(got a '{parts.scheme or 'plain'}' URL)"
     )
 

@@ -7,7 +7,7 @@ from epicstar.config import Settings
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
 from epicstar.notify import Notifier, build_notifier
-from epicstar.queue.backend import make_huey
+from epicstar.queue.backend import close_huey, open_queue
 from epicstar.queue.jobs import Jobs
 from epicstar.queue.pool import WorkerPool
 from epicstar.service.events import ServiceEvents
@@ -22,8 +22,12 @@ class Service(Closeable):
         settings.require_onedev()
         self.settings = settings
         self.notifier: Notifier = build_notifier(settings)
-        self.database: Database = open_database(settings)
-        self.huey = make_huey(settings)
+        self.huey = open_queue(settings)
+        try:
+            self.database: Database = open_database(settings)
+        except BaseException:
+            close_huey(self.huey)
+            raise
         self.metrics = Metrics(database=self.database, huey=self.huey, rate_limit=self.rate_limit)
         self.jobs = Jobs(
             self.huey,

@@ -15,6 +15,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SETTING = "EPICSTAR_DATABASE_URL"
+SUPPORTED = ("sqlite", "postgresql")
 
 
 class DatabaseError(Exception):
@@ -31,13 +33,18 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def normalise_url(url: str) -> str:
-    """Use psycopg 3 for plain ``postgresql://`` URLs."""
+    """Use psycopg 3 for plain ``postgresql://`` URLs; refuse databases epicstar does not run on."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise DatabaseError("EPICSTAR_DATABASE_URL is not a valid database URL") from None
+        raise DatabaseError(f"{SETTING} is not a valid database URL") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise DatabaseError(
+            f"{SETTING}: epicstar runs on sqlite:///path or postgresql://… "
+            f"(got a '{parsed.get_backend_name()}' URL)"
+        )
     return parsed.render_as_string(hide_password=False)
 
 
@@ -47,7 +54,12 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise DatabaseError(f"{SETTING}: cannot create {folder}: {reason}") from None
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
@@ -74,7 +86,7 @@ def upgrade(engine: Engine) -> None:
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
         raise DatabaseError(
-            f"cannot open the database {describe_url(str(engine.url))}: {reason}"
+            f"{SETTING}: cannot open the database {describe_url(str(engine.url))}: {reason}"
         ) from None
     command.upgrade(alembic_config(engine), "head")
 

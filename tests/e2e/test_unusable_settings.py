@@ -1,0 +1,153 @@
+"""Every command, given a data dir, database or queue it cannot use, says so in one line.
+
+A read-only and a full data dir are real filesystems: a tmpfs mounted read-only, or filled
+to its last block, in a mount namespace of the command's own (``unshare --mount``), so
+they also stop root, which ignores file permissions, and vanish with the command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from epicstar.state.models import Repository, SyncAttempt
+from tests.e2e.conftest import World
+
+COMMANDS = {
+    "status": ("status",),
+    "sync": ("sync",),
+    "add": ("add", "octo/new"),
+    "db-upgrade": ("db", "upgrade"),
+    "serve": ("serve", "--port", "0"),
+    "worker": ("worker",),
+}
+SERVICES = ("serve", "worker")
+
+
+@dataclass(frozen=True)
+class Case:
+    setting: str
+    problem: str
+    env: dict[str, str] = field(default_factory=dict)
+    data_dir: str | None = None  # a tmpfs mounted with these options and filled, or not
+    fill: bool = False
+    services_only: bool = False
+
+
+CASES = {
+    "data-dir-not-creatable": Case(
+        "EPICSTAR_DATA_DIR",
+        "cannot create /proc/nope: No such file or directory",
+        env={"EPICSTAR_DATA_DIR": "/proc/nope"},
+    ),
+    "data-dir-is-a-file": Case("EPICSTAR_DATA_DIR", "is not a directory"),
+    "data-dir-read-only": Case(
+        "EPICSTAR_DATA_DIR", "Read-only file system", data_dir="ro,size=256k"
+    ),
+    "disk-full": Case(
+        "EPICSTAR_DATA_DIR", "No space left on device", data_dir="size=256k", fill=True
+    ),
+    "database-unsupported": Case(
+        "EPICSTAR_DATABASE_URL",
+        "(got a 'mysql' URL)",
+        env={"EPICSTAR_DATABASE_URL": "mysql://u@h/db"},
+    ),
+    "database-unreachable": Case(
+        "EPICSTAR_DATABASE_URL",
+        "cannot open the database postgresql+psycopg://127.0.0.1:1/x",
+        env={"EPICSTAR_DATABASE_URL": "postgresql://127.0.0.1:1/x"},
+    ),
+    "queue-unsupported": Case(
+        "EPICSTAR_QUEUE_URL",
+        "(got a 'amqp' URL)",
+        env={"EPICSTAR_QUEUE_URL": "amqp://h/x"},
+        services_only=True,
+    ),
+    "queue-unreachable": Case(
+        "EPICSTAR_QUEUE_URL",
+        "cannot reach the queue redis://u:***@127.0.0.1:1/0",
+        env={"EPICSTAR_QUEUE_URL": "redis://u:queue-password@127.0.0.1:1/0"},
+        services_only=True,
+    ),
+}
+
+
+def _own_mounts_possible() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", "mount -t tmpfs tmpfs /mnt"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+def _run(world: World, case: Case, args: tuple[str, ...], tmp_path: Path) -> tuple[int, str]:
+    tmp_path.mkdir()
+    env = {**os.environ, **world.env(), **case.env}
+    command = [sys.executable, "-m", "epicstar", *args]
+    if case.data_dir is None and not case.env:
+        (tmp_path / "a-file").write_text("not a directory\n")
+        env["EPICSTAR_DATA_DIR"] = str(tmp_path / "a-file")
+    if case.data_dir is not None:
+        if not _own_mounts_possible():
+            message = "a read-only or full tmpfs needs `unshare --mount` (root or a userns)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        mount_point = tmp_path / "mounted"
+        mount_point.mkdir()
+        env["EPICSTAR_DATA_DIR"] = str(mount_point)
+        fill = 'cat /dev/zero > "$0/filler" 2>/dev/null; ' if case.fill else ""
+        script = f'mount -t tmpfs -o {case.data_dir} tmpfs "$0" && {{ {fill}exec "$@"; }}'
+        command = ["unshare", "--mount", "sh", "-c", script, str(mount_point), *command]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    return result.returncode, result.stderr
+
+
+def _state(world: World) -> list[tuple[object, ...]]:
+    database = world.db()
+    try:
+        with database.session() as session:
+            rows = session.query(Repository).order_by(Repository.github_id).all()
+            attempts = session.query(SyncAttempt).count()
+            return [
+                (row.github_id, row.sync_status, row.last_synced_at, row.mirrored_refs, attempts)
+                for row in rows
+            ]
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("case_name", list(CASES))
+def test_an_unusable_setting_is_one_line_naming_it_and_nothing_changes(
+    world: World, tmp_path: Path, case_name: str
+) -> None:
+    case = CASES[case_name]
+    world.github.create_repo("octo", "kept")
+    world.github.create_repo("octo", "new")
+    world.add("octo/kept")
+    assert world.sync().ok
+    before = _state(world)
+
+    for command, args in COMMANDS.items():
+        if case.services_only and command not in SERVICES:
+            continue  # only the services use the queue
+        code, stderr = _run(world, case, args, tmp_path / command)
+
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1, (command, stderr)
+        assert lines[0].startswith(f"epicstar: error: {case.setting}: "), (command, lines[0])
+        assert case.problem in lines[0], (command, lines[0])
+        assert "queue-password" not in stderr
+        assert code == 2, command
+        assert _state(world) == before, command
