@@ -10,6 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from epicstar.cli.formatting import describe_change, describe_poll, describe_report, summary_line
 from epicstar.config import Settings
+from epicstar.notify import build_notifier
+from epicstar.service.events import ServiceEvents
 from epicstar.state.models import Repository
 from epicstar.sync.context import SyncContext, open_context
 from epicstar.sync.mirror_pass import PassReport
@@ -21,7 +23,11 @@ from epicstar.sync.runner import RunSummary, run_sync
 def run_sync_command(
     settings: Settings, *, force: bool, retry_failed: bool, full: bool, due_only: bool
 ) -> int:
-    with open_context(settings) as ctx:
+    # Closed last: the run's notifications are delivered (for a bounded time) before exit.
+    with (
+        build_notifier(settings) as notifier,
+        open_context(settings, events=ServiceEvents(None, notifier)) as ctx,
+    ):
         summary = sync_with_report(
             ctx,
             force=force,

@@ -13,9 +13,12 @@ log = structlog.get_logger("epicstar.service")
 
 
 class ServiceEvents:
-    """The service's :class:`epicstar.sync.context.SyncEvents`; it never raises."""
+    """The service's :class:`epicstar.sync.context.SyncEvents`; it never raises.
 
-    def __init__(self, metrics: Metrics, notifier: Notifier) -> None:
+    ``epicstar sync`` uses it without metrics: a process that exits at once has no scraper.
+    """
+
+    def __init__(self, metrics: Metrics | None, notifier: Notifier) -> None:
         self.metrics = metrics
         self.notifier = notifier
 
@@ -28,7 +31,8 @@ class ServiceEvents:
     def _pass_finished(self, report: PassReport) -> None:
         if report.outcome is None:
             return
-        self.metrics.observe_pass(report.outcome, report.seconds, report.bytes_fetched)
+        if self.metrics is not None:
+            self.metrics.observe_pass(report.outcome, report.seconds, report.bytes_fetched)
         if report.project_created and report.onedev_path:
             self.notifier.new_mirror(report.full_name, report.github_id, report.onedev_path)
         if (

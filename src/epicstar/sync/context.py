@@ -112,7 +112,11 @@ def user_agent() -> str:
 
 @contextmanager
 def open_context(
-    settings: Settings, *, db: Database | None = None, stopping: threading.Event | None = None
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    stopping: threading.Event | None = None,
+    events: SyncEvents | None = None,
 ) -> Iterator[SyncContext]:
     """Open the database (migrating it) and both API clients; close them afterwards."""
     onedev_url, onedev_token = settings.require_onedev()
@@ -135,7 +139,12 @@ def open_context(
             OneDevClient(onedev_url, onedev_token, sleep=sleep, timeout=timeout) as onedev,
         ):
             yield SyncContext(
-                settings=settings, db=database, github=github, onedev=onedev, stopping=stopping
+                settings=settings,
+                db=database,
+                github=github,
+                onedev=onedev,
+                stopping=stopping,
+                events=events or NoEvents(),
             )
     finally:
         if own_db:
