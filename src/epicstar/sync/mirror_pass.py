@@ -35,7 +35,7 @@ from epicstar.sync.context import SyncContext, interruptible_sleep
 from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
 from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.lease import LeaseKeeper
-from epicstar.sync.metadata import apply_metadata
+from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import mirror_description
 from epicstar.sync.unstarred import restore_from_holding
 from epicstar.sync.visibility import check_private_mirror, check_private_parents
@@ -216,15 +216,7 @@ def _carry_out(ctx: SyncContext, begun: _Pass, *, force: bool) -> PassReport:
 
 
 def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool) -> None:
-    response = ctx.github.get_repository(repo.full_name, etag=repo.metadata_etag)
-    if response.repository is not None and response.repository.id != repo.github_id:
-        # The name now belongs to another repository; ours is only known by its id now.
-        response = ctx.github.get_repository_by_id(repo.github_id, etag=repo.metadata_etag)
-    if response.repository is not None:
-        previous_name = repo.full_name
-        apply_metadata(repo, response.repository, response.etag)
-        if repo.full_name != previous_name:
-            report.renamed_from = previous_name
+    report.renamed_from = refresh_metadata(ctx.github, repo)
     if repo.state in repositories.LOST_STATES:
         # Added by hand and looked at again on its schedule: GitHub serves it again.
         repo.state, repo.state_reason = RepoState.ACTIVE, None

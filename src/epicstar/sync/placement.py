@@ -27,6 +27,12 @@ def mirror_description(github_id: int, description: str | None, html_url: str | 
 
 
 @dataclass(frozen=True)
+class Choice:
+    path: str
+    project_id: int | None  # None: to be created at ``path``
+
+
+@dataclass(frozen=True)
 class Placement:
     project_id: int
     path: str
@@ -55,22 +61,45 @@ class ProjectPlacer:
     ) -> Placement:
         """``vet_parent`` is given the parent path before anything is created under it, and
         raises to create nothing."""
+        choice = self.choose(
+            github_id=github_id,
+            owner=owner,
+            name=name,
+            stored_id=stored_id,
+            stored_path=stored_path,
+            path_in_use=path_in_use,
+        )
+        if choice.project_id is None:
+            return self._create_at(choice.path, description, vet_parent)
+        return Placement(choice.project_id, choice.path, False)
+
+    def choose(
+        self,
+        *,
+        github_id: int,
+        owner: str,
+        name: str,
+        stored_id: int | None,
+        stored_path: str | None,
+        path_in_use: Callable[[str], bool],
+    ) -> Choice:
+        """Where :meth:`place` puts the repository, found by reading OneDev only."""
         if stored_id is not None:
             project = self._onedev.get_project(stored_id)
             if project is not None:
-                return Placement(stored_id, str(project.get("path") or stored_path), False)
+                return Choice(str(project.get("path") or stored_path), stored_id)
             if stored_path:
                 # The project was deleted in OneDev: recreate it where it was.
-                return self._create_at(stored_path, description, vet_parent)
+                return Choice(stored_path, None)
         path = mirror_path(self._parent, owner, name)
         for candidate in (path, _with_suffix(path, github_id)):
             if path_in_use(candidate):
                 continue
             existing = self._onedev.find_project_id(candidate)
             if existing is None:
-                return self._create_at(candidate, description, vet_parent)
+                return Choice(candidate, None)
             if self._adoptable(existing, github_id):
-                return Placement(existing, candidate, False)
+                return Choice(candidate, existing)
             if candidate == path:
                 raise ProjectConflict(
                     f"OneDev project '{candidate}' already exists, was not created by epicstar "

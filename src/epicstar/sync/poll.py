@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,9 +14,10 @@ from sqlalchemy.orm import Session
 from epicstar.state.models import Repository, StarListState
 from epicstar.sync.context import SyncContext
 from epicstar.sync.filters import Filters
-from epicstar.sync.star_walk import ListMarks, walk_stars
+from epicstar.sync.star_walk import ListMarks, StarWalk, walk_stars
 from epicstar.sync.stars import (
     Change,
+    Lookups,
     full_walk_due,
     keep_marks,
     list_key,
@@ -50,14 +53,69 @@ def stars_source(ctx: SyncContext) -> str | None:
     return None
 
 
-def poll_stars(ctx: SyncContext, *, full: bool = False, dry_run: bool = False) -> PollReport:
+@dataclass(frozen=True)
+class _Reading:
+    """What a poll learned from GitHub, before it writes anything."""
+
+    walk: StarWalk
+    lookups: Lookups
+    filters: Filters
+    now: datetime
+    existed: bool  # the list's row existed when the poll began
+    walked_at: datetime | None  # its last complete walk then
+
+
+def poll_stars(ctx: SyncContext, *, full: bool = False) -> PollReport:
     """Read the list, ask GitHub what became of missing stars, then write the table.
 
     GitHub is only asked between transactions: a poll waiting on it (a rate limit can last
     up to ``EPICSTAR_GITHUB_MAX_WAIT``) holds no lock a webhook would wait for.
     """
+    report = PollReport(source=stars_source(ctx) or "")
+    reading = _read(ctx, report, full=full)
+    walk, now = reading.walk, reading.now
+    with ctx.db.session() as session:
+        state = list_state(session, ctx.settings.github_user, lock=True)
+        same_row = reading.existed or state in session.new  # else a webhook made it meanwhile
+        report.changes = _reconcile(ctx, session, reading)
+        keep_marks(state, walk.marks)
+        state.last_poll_at = now
+        if walk.complete and same_row:
+            _walked(session, state.key, reading.walked_at, now)
+    _carry_out(ctx, report)
+    for change in report.changes:
+        if change.kind in ("gone", "blocked"):
+            lost = "source_gone" if change.kind == "gone" else "blocked"
+            ctx.events.source_lost(change.github_id, change.full_name, lost, change.detail)
+    log.info(
+        "stars.polled",
+        requests=report.requests,
+        not_modified=report.not_modified,
+        full_walk=report.full_walk,
+        changes=len(report.changes),
+    )
+    return report
+
+
+@contextmanager
+def dry_poll(ctx: SyncContext, *, full: bool = False) -> Iterator[tuple[PollReport, Session]]:
+    """A poll that changes nothing: in the block, the session shows the table as the poll
+    would leave it; all of it is rolled back afterwards."""
+    report = PollReport(source=stars_source(ctx) or "", dry_run=True)
+    reading = _read(ctx, report, full=full)
+    with ctx.db.session() as session:
+        try:
+            list_state(session, ctx.settings.github_user)
+            report.changes = _reconcile(ctx, session, reading)
+            yield report, session
+        finally:
+            session.rollback()
+
+
+def _read(ctx: SyncContext, report: PollReport, *, full: bool) -> _Reading:
+    """Walk the starred list as far as needed and look up the stars it misses, each database
+    read in a transaction of its own."""
     user = ctx.settings.github_user
-    report = PollReport(source=stars_source(ctx) or "", dry_run=dry_run)
     filters = Filters.from_settings(ctx.settings)
     now = ctx.clock()
     with ctx.db.session() as session:
@@ -75,31 +133,18 @@ def poll_stars(ctx: SyncContext, *, full: bool = False, dry_run: bool = False) -
     report.not_modified = walk.not_modified
     report.full_walk = walk.complete
     report.stars_seen = len(walk.stars)
-    with ctx.db.session() as session:
-        state = list_state(session, user, lock=not dry_run)
-        same_row = existed or state in session.new  # else a webhook made it meanwhile
-        policy = ctx.settings.unstar_policy
-        report.changes = reconcile(session, walk, lookups, filters, now, unstar_policy=policy)
-        if dry_run:
-            session.rollback()
-            return report
-        keep_marks(state, walk.marks)
-        state.last_poll_at = now
-        if walk.complete and same_row:
-            _walked(session, state.key, walked_at, now)
-    _carry_out(ctx, report)
-    for change in report.changes:
-        if change.kind in ("gone", "blocked"):
-            lost = "source_gone" if change.kind == "gone" else "blocked"
-            ctx.events.source_lost(change.github_id, change.full_name, lost, change.detail)
-    log.info(
-        "stars.polled",
-        requests=report.requests,
-        not_modified=report.not_modified,
-        full_walk=report.full_walk,
-        changes=len(report.changes),
+    return _Reading(walk, lookups, filters, now, existed, walked_at)
+
+
+def _reconcile(ctx: SyncContext, session: Session, reading: _Reading) -> list[Change]:
+    return reconcile(
+        session,
+        reading.walk,
+        reading.lookups,
+        reading.filters,
+        reading.now,
+        unstar_policy=ctx.settings.unstar_policy,
     )
-    return report
 
 
 def _walked(session: Session, key: str, walked_at: datetime | None, now: datetime) -> None:

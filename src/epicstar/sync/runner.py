@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
-
 from epicstar.discovery import GitHubAuthError, GitHubError
-from epicstar.state import repositories
-from epicstar.state.models import Repository, RepoState, SyncStatus
+from epicstar.state.models import Repository
 from epicstar.sync.context import SyncContext
 from epicstar.sync.mirror_pass import PassReport, mirror_once
 from epicstar.sync.poll import PollReport, poll_stars, stars_source
+from epicstar.sync.selection import reset_permanent_failures, select_repositories
 
 
 @dataclass
@@ -67,32 +65,13 @@ def run_sync(
         if summary.poll is not None and on_poll is not None:
             on_poll(summary.poll)
     with ctx.db.session() as session:
+        selection = select_repositories(
+            session, retry_failed=retry_failed, due_only=due_only, now=ctx.clock()
+        )
         if retry_failed:
-            session.execute(
-                update(Repository)
-                .where(
-                    Repository.state == RepoState.ACTIVE,
-                    Repository.sync_status == SyncStatus.PERMANENT_FAILURE,
-                )
-                .values(retry_count=0, sync_status=SyncStatus.PENDING)
-            )
-        todo = repositories.to_mirror(
-            session,
-            include_permanent_failures=retry_failed,
-            due_at=ctx.clock() if due_only else None,
-            lost_due_at=ctx.clock(),
-        )
-        summary.skipped_permanent = (
-            session.scalar(
-                select(func.count())
-                .select_from(Repository)
-                .where(
-                    Repository.state == RepoState.ACTIVE,
-                    Repository.sync_status == SyncStatus.PERMANENT_FAILURE,
-                )
-            )
-            or 0
-        )
+            reset_permanent_failures(session)
+    todo = selection.todo
+    summary.skipped_permanent = selection.skipped_permanent
     for index, repo in enumerate(todo, start=1):
         if on_start is not None:
             on_start(repo, index, len(todo))
