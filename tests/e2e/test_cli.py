@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.e2e.conftest import World
 
@@ -79,3 +80,54 @@ def test_bad_input_is_one_line_without_traceback(world: World) -> None:
         assert len(lines) == 1, (args, result.stderr)
         assert lines[0].startswith("epicstar: error: ")
         assert expected in lines[0], (args, lines[0])
+
+
+def test_sync_json_reports_the_run_and_the_dry_run_predicts_it(world: World) -> None:
+    kept = world.github.create_repo("octo", "kept")
+    world.star("octo/kept")
+    assert world.cli("sync").returncode == 0
+    newcomer = world.github.create_repo("octo", "newcomer")
+    taken = world.github.create_repo("octo", "taken")
+    world.onedev.add_project("github/octo/taken", with_content=True)
+    world.star("octo/newcomer", "octo/taken")
+    world.github.commit("octo/kept", "main", {"n.txt": "n\n"}, "new commit")
+
+    dry = world.cli("sync", "--dry-run", "--json")
+    real = world.cli("sync", "--json")
+
+    plan, done = json.loads(dry.stdout), json.loads(real.stdout)  # stdout: the document only
+    assert (plan["dry_run"], done["dry_run"]) == (True, False)
+
+    def outcomes(document: dict[str, Any]) -> set[tuple[Any, ...]]:
+        return {
+            (item["github_id"], item["full_name"], item["onedev_path"], item["outcome"])
+            for item in document["repositories"]
+        }
+
+    assert (
+        outcomes(plan)
+        == outcomes(done)
+        == {
+            (kept.id, "octo/kept", "github/octo/kept", "mirrored"),
+            (newcomer.id, "octo/newcomer", "github/octo/newcomer", "mirrored"),
+            (taken.id, "octo/taken", None, "permanent_failure"),
+        }
+    )
+    assert dry.returncode == real.returncode == 1
+    assert plan["summary"]["exit_code"] == done["summary"]["exit_code"] == 1
+    assert done["summary"]["outcomes"]["mirrored"] == 2
+    assert done["summary"]["outcomes"]["permanent_failure"] == 1
+    assert sorted(change["kind"] for change in done["poll"]["changes"]) == ["track", "track"]
+    planned = {item["github_id"]: item for item in plan["repositories"]}
+    mirrored = {item["github_id"]: item for item in done["repositories"]}
+    assert planned[kept.id]["refs_changed"] == mirrored[kept.id]["refs_changed"] == 1
+    assert mirrored[kept.id]["new_commits"] == 1
+    assert mirrored[kept.id]["bytes"] > 0
+    assert planned[newcomer.id]["project_created"] is mirrored[newcomer.id]["project_created"]
+    assert mirrored[newcomer.id]["project_created"] is True
+    assert "not created by epicstar" in mirrored[taken.id]["error"]
+    assert "octo/newcomer" in real.stderr  # progress goes to stderr
+
+    again = json.loads(world.cli("sync", "--json").stdout)
+    assert {item["outcome"] for item in again["repositories"]} == {"unchanged"}
+    assert again["summary"]["skipped_permanent"] == 1

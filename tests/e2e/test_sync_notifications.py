@@ -38,7 +38,7 @@ def test_sync_from_cron_notifies_and_waits_for_its_messages(world: World) -> Non
 
         endpoint.received.clear()
         endpoint.delay = 1.0  # delivered one after another: about 3 s after the last pass
-        world.onedev.faults.inject("POST", r"^/~api/projects$", 500, body="boom", times=None)
+        world.onedev.faults.inject("POST", r"^/~api/projects$", 400, body="refused", times=None)
         world.star("octo/broken")
         world.github.delete("octo/starred-doomed")  # found missing by the full walk
         world.github.delete("octo/added-doomed")  # not starred: found gone by its pass

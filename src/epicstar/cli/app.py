@@ -60,6 +60,7 @@ def add(
 
 @app.command()
 def sync(
+    *,
     force: Annotated[
         bool, typer.Option("--force", help="Fetch and push even when nothing changed.")
     ] = False,
@@ -77,15 +78,23 @@ def sync(
         bool,
         typer.Option("--due-only", help="Only repositories whose refresh is due (for cron)."),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON document on stdout (progress goes to stderr)."),
+    ] = False,
 ) -> None:
     """Poll your stars, then mirror every tracked repository; exit 0 only if all are up to date."""
     from epicstar.cli.sync_command import run_dry_run, run_sync_command
 
     settings = settings_and_logs()
-    if dry_run:
-        raise typer.Exit(run_dry_run(settings, full=full))
-    code = run_sync_command(
-        settings, force=force, retry_failed=retry_failed, full=full, due_only=due_only
+    run = run_dry_run if dry_run else run_sync_command
+    code = run(
+        settings,
+        force=force,
+        retry_failed=retry_failed,
+        full=full,
+        due_only=due_only,
+        as_json=as_json,
     )
     raise typer.Exit(code)
 

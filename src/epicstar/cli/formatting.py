@@ -8,6 +8,7 @@ from datetime import datetime
 from epicstar.state.models import AttemptOutcome
 from epicstar.sync.holder import describe_holder
 from epicstar.sync.mirror_pass import PassReport
+from epicstar.sync.plan import Plan
 from epicstar.sync.poll import PollReport
 from epicstar.sync.runner import RunSummary
 from epicstar.sync.stars import Change
@@ -73,14 +74,38 @@ def summary_line(summary: RunSummary) -> str:
     if summary.not_done:
         parts.append(f"{summary.not_done} not done (held by another worker)")
     line = f"{plural(len(summary.reports), 'repository', 'repositories')}: " + ", ".join(parts)
-    if summary.poll_error:
-        line += f"; the starred list could not be read ({summary.poll_error})"
-    if summary.skipped_permanent:
-        line += (
-            f"; {summary.skipped_permanent} in permanent failure not retried "
+    return line + _left_out(summary.poll_error, summary.skipped_permanent)
+
+
+def plan_summary_line(plan: Plan) -> str:
+    """What the dry run expects the real run's summary line to say."""
+    counts = Counter(planned.outcome for planned in plan.passes)
+    parts = [
+        f"{counts[AttemptOutcome.MIRRORED]} to mirror",
+        f"{counts[AttemptOutcome.UNCHANGED]} up to date",
+    ]
+    for outcome in (
+        AttemptOutcome.FAILED,
+        AttemptOutcome.PERMANENT_FAILURE,
+        AttemptOutcome.SOURCE_GONE,
+        AttemptOutcome.BLOCKED,
+    ):
+        if counts[outcome]:
+            parts.append(f"{counts[outcome]} would end {outcome.value.replace('_', ' ')}")
+    line = f"{plural(len(plan.passes), 'repository', 'repositories')}: " + ", ".join(parts)
+    return line + _left_out(plan.poll_error, plan.skipped_permanent)
+
+
+def _left_out(poll_error: str | None, skipped_permanent: int) -> str:
+    text = ""
+    if poll_error:
+        text += f"; the starred list could not be read ({poll_error})"
+    if skipped_permanent:
+        text += (
+            f"; {skipped_permanent} in permanent failure not retried "
             "(see `epicstar status`, then `epicstar sync --retry-failed`)"
         )
-    return line
+    return text
 
 
 def describe_poll(report: PollReport) -> str:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from epicstar.cli.formatting import describe_change, describe_poll, describe_report, summary_line
+from epicstar.cli.formatting import (
+    describe_change,
+    describe_poll,
+    describe_report,
+    plan_summary_line,
+    summary_line,
+)
+from epicstar.cli.sync_json import plan_document, run_document
 from epicstar.config import Settings
 from epicstar.notify import build_notifier
 from epicstar.service.events import ServiceEvents
@@ -21,37 +29,61 @@ from epicstar.sync.runner import RunSummary, run_sync
 
 
 def run_sync_command(
-    settings: Settings, *, force: bool, retry_failed: bool, full: bool, due_only: bool
+    settings: Settings,
+    *,
+    force: bool,
+    retry_failed: bool,
+    full: bool,
+    due_only: bool,
+    as_json: bool = False,
 ) -> int:
     # Closed last: the run's notifications are delivered (for a bounded time) before exit.
     with (
         build_notifier(settings) as notifier,
         open_context(settings, events=ServiceEvents(None, notifier)) as ctx,
     ):
-        summary = sync_with_report(
-            ctx,
-            force=force,
-            retry_failed=retry_failed,
-            poll=True,
-            full_walk=full,
-            due_only=due_only,
+        options: dict[str, Any] = dict(
+            force=force, retry_failed=retry_failed, poll=True, full_walk=full, due_only=due_only
         )
+        if as_json:  # stdout holds the document alone
+            summary = _with_lines(ctx, out=sys.stderr, **options)
+        else:
+            summary = sync_with_report(ctx, **options)
+    code = 2 if summary.aborted else 0 if summary.ok else 1
     if summary.aborted:
         print(f"epicstar: error: {summary.aborted}", file=sys.stderr)
-        return 2
-    print(summary_line(summary))
-    return 0 if summary.ok else 1
+    if as_json:
+        print(json.dumps(run_document(summary, exit_code=code), indent=2))
+    elif not summary.aborted:
+        print(summary_line(summary))
+    return code
 
 
-def run_dry_run(settings: Settings, *, full: bool) -> int:
+def run_dry_run(
+    settings: Settings,
+    *,
+    force: bool,
+    retry_failed: bool,
+    full: bool,
+    due_only: bool,
+    as_json: bool = False,
+) -> int:
+    """Print the plan; its exit code is the one the real run would give, as far as reading
+    can tell (1 when a repository would fail or a permanent failure would be left out)."""
     with open_context(settings) as ctx:
-        plan = plan_sync(ctx, full_walk=full)
+        plan = plan_sync(
+            ctx, full_walk=full, retry_failed=retry_failed, due_only=due_only, force=force
+        )
+    code = 0 if plan.ok else 1
+    if as_json:
+        print(json.dumps(plan_document(plan, exit_code=code), indent=2))
+        return code
     if plan.poll is not None:
         print(describe_poll(plan.poll))
     for line in plan.lines:
         print(f"  {line}")
-    print("dry run: nothing was changed")
-    return 0
+    print(f"dry run: nothing was changed; {plan_summary_line(plan)}")
+    return code
 
 
 def sync_with_report(ctx: SyncContext, **options: Any) -> RunSummary:
@@ -62,21 +94,20 @@ def sync_with_report(ctx: SyncContext, **options: Any) -> RunSummary:
     return _with_lines(ctx, **options)
 
 
-def _print_poll(report: PollReport) -> None:
-    print(describe_poll(report), flush=True)
-    for change in report.changes:
-        print(f"    {describe_change(change)}", flush=True)
+def _with_lines(ctx: SyncContext, *, out: TextIO = sys.stdout, **options: Any) -> RunSummary:
+    def polled(report: PollReport) -> None:
+        print(describe_poll(report), file=out, flush=True)
+        for change in report.changes:
+            print(f"    {describe_change(change)}", file=out, flush=True)
 
-
-def _with_lines(ctx: SyncContext, **options: Any) -> RunSummary:
     def started(repo: Repository, index: int, total: int) -> None:
-        print(f"[{index}/{total}] {repo.full_name} ...", flush=True)
+        print(f"[{index}/{total}] {repo.full_name} ...", file=out, flush=True)
 
     def finished(report: PassReport) -> None:
         if not report.fatal:  # a fatal error is reported once, by the caller
-            print(f"    {describe_report(report)}", flush=True)
+            print(f"    {describe_report(report)}", file=out, flush=True)
 
-    return run_sync(ctx, on_poll=_print_poll, on_start=started, on_finish=finished, **options)
+    return run_sync(ctx, on_poll=polled, on_start=started, on_finish=finished, **options)
 
 
 def _with_progress(console: Console, ctx: SyncContext, **options: Any) -> RunSummary:
