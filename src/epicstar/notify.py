@@ -287,7 +287,15 @@ def build_notifier(settings: Settings) -> Notifier:
         # Apprise's INFO is chatter and its DEBUG quotes the endpoints (tokens included);
         # its warnings about failed deliveries name the service, not the URL.
         apprise_logger.setLevel(logging.WARNING)
-    asset = apprise.AppriseAsset(app_id="epicstar", app_desc="epicstar notifications")
+    # Delivered on the notifier's own daemon thread, never in Apprise's thread pool (used for
+    # its async mode and its per-service deadline): Python waits for that pool's threads at
+    # exit, so a slow service would hold the process past close()'s bound.
+    asset = apprise.AppriseAsset(
+        app_id="epicstar",
+        app_desc="epicstar notifications",
+        async_mode=False,
+        service_timeout=0,
+    )
     services = apprise.Apprise(asset=asset)
     with _apprise_silenced():  # Apprise's own messages about a bad URL can quote all of it
         for number, url in enumerate(urls, start=1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 from tests.e2e.conftest import World
 from tests.notify_endpoint import NotificationEndpoint
@@ -58,3 +59,25 @@ def test_sync_from_cron_notifies_and_waits_for_its_messages(world: World) -> Non
     assert "boom" in failure["message"]
     walked = next(message for message in received if "starred-doomed" in message["title"])
     assert "GitHub answers 404" in walked["message"]
+
+
+def test_sync_waits_for_a_slow_notification_service_only_so_long(world: World) -> None:
+    endpoint = NotificationEndpoint()
+    endpoint.delay = 30.0  # answers long after the command's wait for its messages ends
+    world.overrides.update(
+        EPICSTAR_NOTIFY_URLS=endpoint.url() + "?rto=60", EPICSTAR_NOTIFY_NEW_MIRRORS="true"
+    )
+    world.github.create_repo("octo", "first")
+    world.github.create_repo("octo", "second")
+    world.star("octo/first", "octo/second")
+    try:
+        started = time.monotonic()
+        result = world.cli("sync")
+        took = time.monotonic() - started
+    finally:
+        endpoint.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(endpoint.received) == 1  # the second one was still queued
+    assert took < 20, took
+    log = (world.data_dir / "logs" / "epicstar.log").read_text()
+    assert '"notify.abandoned"' in log

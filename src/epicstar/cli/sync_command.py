@@ -1,4 +1,5 @@
-"""``epicstar sync``: a Rich progress display on a terminal, plain lines otherwise."""
+"""``epicstar sync``: a Rich progress display on a terminal, plain lines otherwise; with
+``--json``, plain lines on stderr and one JSON document on stdout."""
 
 from __future__ import annotations
 
@@ -94,7 +95,9 @@ def sync_with_report(ctx: SyncContext, **options: Any) -> RunSummary:
     return _with_lines(ctx, **options)
 
 
-def _with_lines(ctx: SyncContext, *, out: TextIO = sys.stdout, **options: Any) -> RunSummary:
+def _with_lines(ctx: SyncContext, *, out: TextIO | None = None, **options: Any) -> RunSummary:
+    out = out or sys.stdout
+
     def polled(report: PollReport) -> None:
         print(describe_poll(report), file=out, flush=True)
         for change in report.changes:
