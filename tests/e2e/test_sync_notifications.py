@@ -56,7 +56,7 @@ def test_sync_from_cron_notifies_and_waits_for_its_messages(world: World) -> Non
         "epicstar: octo/starred-doomed is gone from GitHub",
     ]
     failure = next(message for message in received if "failed" in message["title"])
-    assert "boom" in failure["message"]
+    assert "400 refused" in failure["message"]
     walked = next(message for message in received if "starred-doomed" in message["title"])
     assert "GitHub answers 404" in walked["message"]
 
