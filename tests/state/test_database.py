@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import StatementError
 
 from epicstar.state import repositories
@@ -26,7 +26,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
     db.upgrade()  # a second upgrade is a no-op
-    assert current_revision(db.engine) == "0004"
+    assert current_revision(db.engine) == "0005"
     tables = set(inspect(db.engine).get_table_names())
     expected = {"repositories", "sync_attempts", "star_lists", "webhook_deliveries"}
     assert expected | {"alembic_version"} <= tables
@@ -113,5 +113,44 @@ def test_upgrading_an_older_schema_keeps_its_rows(database_url: str) -> None:
             row = session.get(Repository, 42)
             assert row is not None
             assert (row.full_name, row.starred_at, row.language) == ("old/row", None, None)
+    finally:
+        database.dispose()
+
+
+def test_repositories_added_by_hand_and_lost_before_the_upgrade_become_due(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    try:
+        command.upgrade(alembic_config(database.engine), "0004")
+        with database.engine.begin() as connection:
+            for github_id, origin, state in [
+                (1, "manual", "source_gone"),
+                (2, "manual", "blocked"),
+                (3, "star", "source_gone"),  # comes back through the starred list
+                (4, "manual", "unstarred"),
+            ]:
+                connection.execute(
+                    text(
+                        "INSERT INTO repositories (github_id, full_name, origin, private,"
+                        " archived, disabled, fork, size_kb, state, sync_status, retry_count,"
+                        " created_at, updated_at) VALUES (:id, :name, :origin, false, false,"
+                        " false, false, 0, :state, 'completed', 0, CURRENT_TIMESTAMP,"
+                        " CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": github_id, "name": f"o/r{github_id}", "origin": origin, "state": state},
+                )
+        database.upgrade()
+        now = datetime.now(UTC)
+        with database.session() as session:
+            due = {
+                row.github_id: row.next_due_at
+                for row in session.query(Repository).order_by(Repository.github_id)
+            }
+        for lost in (1, 2):
+            when = due[lost]
+            assert when is not None
+            assert when <= now + timedelta(seconds=5)
+        assert (due[3], due[4]) == (None, None)
     finally:
         database.dispose()
