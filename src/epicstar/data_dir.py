@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from epicstar.config import ConfigError
 
 SETTING = "EPICSTAR_DATA_DIR"
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _PROBE_BYTES = 4096  # one block: a full disk refuses it, an empty file would still fit
 
 
@@ -36,3 +38,9 @@ def prepare_data_dir(path: Path) -> None:
 
 def _reason(error: OSError) -> str:
     return error.strerror or str(error)
+
+
+def disk_full_message(error: OSError) -> str:
+    """One line for a write the disk refused while a command ran."""
+    where = f" writing {error.filename}" if error.filename else ""
+    return f"{SETTING}: the disk is full ({_reason(error)}{where}); free space, then run again"

@@ -151,3 +151,31 @@ def test_an_unusable_setting_is_one_line_naming_it_and_nothing_changes(
         assert "queue-password" not in stderr
         assert code == 2, command
         assert _state(world) == before, command
+
+
+def test_a_disk_that_fills_up_during_a_sync_is_one_line_and_the_next_sync_recovers(
+    world: World, tmp_path: Path
+) -> None:
+    """The data dir passes the check at start; fetching a big repository then fills it."""
+    repo = world.github.create_repo("octo", "big")
+    world.github.generate_history("octo/big", commits=60, files_per_commit=20, file_size=4096)
+    world.github.create_repo("octo", "next")
+    world.add("octo/big")
+    world.add("octo/next")
+    case = Case("EPICSTAR_DATA_DIR", "No space left on device", data_dir="size=1m")
+
+    code, stderr = _run(world, case, ("sync",), tmp_path / "sync")
+
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("epicstar: error: EPICSTAR_DATA_DIR: the disk is full"), lines[0]
+    assert "No space left on device" in lines[0]
+    assert code == 2
+    row = world.row(repo.id)
+    assert row.lease_owner is None
+    assert row.mirrored_refs is None
+    assert "the disk is full" in (row.error or "")
+    assert len(world.attempts(repo.id)) == 1, "the run stopped at the full disk"
+
+    assert world.sync().ok  # with room again
+    assert world.onedev.project("github/octo/big") is not None

@@ -42,6 +42,8 @@ _STDERR_TAIL = 16_000
 # died, so a push that landed is replayed and finds its refs already there). A 4xx, even
 # inside "RPC failed", is the server's considered answer and is never among them.
 _CLIENT_ERROR = re.compile(r"returned error: 4\d\d|HTTP 4\d\d")
+# The local disk refused a write: no later try can do better until someone frees space.
+_DISK_FULL = re.compile(r"No space left on device|Disk quota exceeded", re.IGNORECASE)
 _PASSING_TROUBLE = re.compile(
     r"returned error: 5\d\d|HTTP 5\d\d|RPC failed|Connection reset|Empty reply from server"
     r"|Recv failure|Send failure|transfer closed|early EOF|unexpected disconnect"
@@ -70,9 +72,17 @@ class GitError(Exception):
     def transient(self) -> bool:
         """Whether git failed because the server or the network did for a moment, so the
         same command may well succeed in a second."""
-        if _CLIENT_ERROR.search(self.stderr):
+        if _CLIENT_ERROR.search(self.stderr) or self.disk_full is not None:
             return False
         return _PASSING_TROUBLE.search(self.stderr) is not None
+
+    @property
+    def disk_full(self) -> str | None:
+        """git's line saying the disk it wrote to (the cache's) is full, if it failed so."""
+        for line in self.stderr.splitlines():
+            if _DISK_FULL.search(line):
+                return line.strip()
+        return None
 
 
 class GitTimeout(GitError):

@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from epicstar.data_dir import DISK_FULL_ERRNOS, disk_full_message
+from epicstar.data_dir import SETTING as DATA_DIR_SETTING
 from epicstar.destination import OneDevAuthError, OneDevError
 from epicstar.discovery import GitHubAuthError, GitHubError, RateLimited
 from epicstar.mirror.process import GitError, GitTimeout
@@ -36,6 +38,8 @@ class Failure:
 
 
 def classify(error: Exception) -> Failure:
+    if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+        return Failure(disk_full_message(error), fatal=True)
     if isinstance(error, GitHubAuthError):
         return Failure(str(error), fatal=True)
     if isinstance(error, RateLimited):
@@ -55,6 +59,13 @@ def _classify_git(failed: StepFailed) -> Failure:
     if isinstance(failed.error, GitTimeout):
         return Failure(str(failed))
     stderr = failed.error.stderr
+    full = failed.error.disk_full
+    if full is not None:
+        return Failure(
+            f"{DATA_DIR_SETTING}: the disk is full: git {failed.step} could not write to the "
+            f"cache ({full}); free space, then run epicstar sync again",
+            fatal=True,
+        )
     if failed.step == "push":
         if "returned error: 401" in stderr:
             return Failure(
