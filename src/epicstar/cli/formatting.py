@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from epicstar.state.models import AttemptOutcome
@@ -57,20 +58,11 @@ def describe_report(report: PassReport) -> str:
 def summary_line(summary: RunSummary) -> str:
     if not summary.reports and not summary.skipped_permanent and not summary.poll_error:
         return "No repositories to mirror yet: `epicstar add OWNER/NAME`."
-    counts = Counter(report.outcome for report in summary.reports)
-    parts = [
-        f"{counts[AttemptOutcome.MIRRORED]} mirrored",
-        f"{counts[AttemptOutcome.UNCHANGED]} up to date",
-    ]
-    for outcome in (
-        AttemptOutcome.FAILED,
-        AttemptOutcome.PERMANENT_FAILURE,
-        AttemptOutcome.SOURCE_GONE,
-        AttemptOutcome.BLOCKED,
-        AttemptOutcome.INTERRUPTED,
-    ):
-        if counts[outcome]:
-            parts.append(f"{counts[outcome]} {outcome.value.replace('_', ' ')}")
+    parts = _outcome_counts(
+        [report.outcome for report in summary.reports],
+        ("mirrored", "up to date"),
+        lambda outcome: outcome,
+    )
     if summary.not_done:
         parts.append(f"{summary.not_done} not done (held by another worker)")
     line = f"{plural(len(summary.reports), 'repository', 'repositories')}: " + ", ".join(parts)
@@ -79,21 +71,36 @@ def summary_line(summary: RunSummary) -> str:
 
 def plan_summary_line(plan: Plan) -> str:
     """What the dry run expects the real run's summary line to say."""
-    counts = Counter(planned.outcome for planned in plan.passes)
+    parts = _outcome_counts(
+        [planned.outcome for planned in plan.passes],
+        ("to mirror", "up to date"),
+        lambda outcome: f"would end {outcome}",
+    )
+    line = f"{plural(len(plan.passes), 'repository', 'repositories')}: " + ", ".join(parts)
+    return line + _left_out(plan.poll_error, plan.skipped_permanent)
+
+
+def _outcome_counts(
+    outcomes: list[AttemptOutcome | None],
+    labels: tuple[str, str],
+    other: Callable[[str], str],
+) -> list[str]:
+    """``N mirrored, N up to date`` (under ``labels``), then each other outcome that occurs."""
+    counts = Counter(outcomes)
     parts = [
-        f"{counts[AttemptOutcome.MIRRORED]} to mirror",
-        f"{counts[AttemptOutcome.UNCHANGED]} up to date",
+        f"{counts[AttemptOutcome.MIRRORED]} {labels[0]}",
+        f"{counts[AttemptOutcome.UNCHANGED]} {labels[1]}",
     ]
     for outcome in (
         AttemptOutcome.FAILED,
         AttemptOutcome.PERMANENT_FAILURE,
         AttemptOutcome.SOURCE_GONE,
         AttemptOutcome.BLOCKED,
+        AttemptOutcome.INTERRUPTED,  # never planned
     ):
         if counts[outcome]:
-            parts.append(f"{counts[outcome]} would end {outcome.value.replace('_', ' ')}")
-    line = f"{plural(len(plan.passes), 'repository', 'repositories')}: " + ", ".join(parts)
-    return line + _left_out(plan.poll_error, plan.skipped_permanent)
+            parts.append(f"{counts[outcome]} {other(outcome.value.replace('_', ' '))}")
+    return parts
 
 
 def _left_out(poll_error: str | None, skipped_permanent: int) -> str:
