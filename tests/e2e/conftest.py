@@ -22,6 +22,11 @@ from epicstar.sync.poll import PollReport, poll_stars
 from epicstar.sync.runner import RunSummary, run_sync
 from epicstar.sync.tracking import Added, add_repository
 
+ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""For behaviour that lives in HTTP, git or OneDev, not in the database (retries, refs,
+placement, settings checked before the database is opened): a PostgreSQL run of it would test
+nothing more, so it runs on SQLite only."""
+
 
 @dataclass
 class World:

@@ -6,8 +6,10 @@ import pytest
 
 from epicstar.destination import OneDevClient
 from epicstar.state.models import AttemptOutcome, SyncStatus
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 from tests.e2e.helpers import assert_exact_mirror
+
+pytestmark = ONE_DATABASE
 
 MIRROR = "github/octo/legacy"
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from epicstar.state.models import AttemptOutcome, SyncStatus
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
+
+pytestmark = ONE_DATABASE
 
 MIRROR = "github/octo/guarded"
 

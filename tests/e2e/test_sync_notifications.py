@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 from tests.notify_endpoint import NotificationEndpoint
+
+pytestmark = ONE_DATABASE
 
 
 def assert_nothing_secret(result: subprocess.CompletedProcess[str], world: World, url: str) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from epicstar.state.models import AttemptOutcome
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 from tests.e2e.helpers import assert_exact_mirror, wait_for
+
+pytestmark = ONE_DATABASE
 
 CREATE = r"^/~api/projects$"
 UPLOAD_PACK = r"\.git/git-upload-pack$"

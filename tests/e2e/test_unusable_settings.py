@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from epicstar.state.models import Repository, SyncAttempt
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 
 COMMANDS = {
     "status": ("status",),
@@ -128,6 +128,7 @@ def _state(world: World) -> list[tuple[object, ...]]:
         database.dispose()
 
 
+@ONE_DATABASE  # each check runs before the database is used, or replaces its URL
 @pytest.mark.parametrize("case_name", list(CASES))
 def test_an_unusable_setting_is_one_line_naming_it_and_nothing_changes(
     world: World, tmp_path: Path, case_name: str

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from epicstar.state.models import SyncStatus
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 from tests.e2e.helpers import assert_exact_mirror
+
+pytestmark = ONE_DATABASE
 
 
 def project_creations(world: World) -> list[str]:
