@@ -41,7 +41,6 @@ from epicstar.discovery.starred import (
     STAR_ACCEPT,
     StarredPage,
     page_links,
-    page_number,
     stars_from_body,
 )
 from epicstar.http_client import PooledClient
@@ -258,7 +257,7 @@ class GitHubClient(PooledClient):
                 status=response.status_code,
             ) from None
         next_url, last_url = page_links(response)
-        return StarredPage(stars, new_etag, next_url, page_number(last_url), last_url=last_url)
+        return StarredPage(stars, new_etag, next_url, last_url)
 
     def _starred_target(
         self, user: str | None, url: str | None, per_page: int

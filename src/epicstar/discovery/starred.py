@@ -48,9 +48,12 @@ class StarredPage:
     stars: tuple[Star, ...]
     etag: str | None
     next_url: str | None
-    last_page: int | None
+    last_url: str | None
     not_modified: bool = False
-    last_url: str | None = None
+
+    @property
+    def last_page(self) -> int | None:
+        return page_number(self.last_url)
 
 
 def star_from_api(item: Any) -> Star:
