@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 
 import structlog
 from huey import Huey
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from epicstar.config import Settings
 from epicstar.queue.backend import close_huey
 from epicstar.state import repositories
 from epicstar.state.database import Database
-from epicstar.state.models import Repository, RepoState, SyncStatus
+from epicstar.state.models import Repository
 from epicstar.state.retention import prune_webhook_deliveries
 from epicstar.sync.context import NoEvents, SyncContext, SyncEvents, open_context
 from epicstar.sync.holder import holder_is_gone
@@ -200,16 +200,8 @@ def _claim_due(now: datetime, until: datetime) -> ReturningUpdate[int]:
         select(Repository.github_id)
         .where(
             or_(Repository.lease_owner.is_(None), Repository.lease_expires_at < now),
-            or_(
-                and_(
-                    Repository.state == RepoState.ACTIVE,
-                    Repository.sync_status != SyncStatus.PERMANENT_FAILURE,
-                    # A pass whose worker died is due: a pass makes its repository due when it
-                    # starts.
-                    or_(Repository.next_due_at.is_(None), Repository.next_due_at <= now),
-                ),
-                repositories.lost_and_due(now),
-            ),
+            # A pass whose worker died is due: a pass makes its repository due when it starts.
+            repositories.wanted(include_permanent_failures=False, due_at=now, lost_due_at=now),
         )
         .order_by(Repository.next_due_at)
         .with_for_update(skip_locked=True)

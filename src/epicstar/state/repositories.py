@@ -31,6 +31,26 @@ def lost_and_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def wanted(
+    *,
+    include_permanent_failures: bool,
+    due_at: datetime | None = None,
+    lost_due_at: datetime | None = None,
+) -> ColumnElement[bool]:
+    """Repositories that should be mirrored (only those due at ``due_at`` if given); with
+    ``lost_due_at``, also those :func:`lost_and_due` then."""
+    condition: ColumnElement[bool] = Repository.state == RepoState.ACTIVE
+    if due_at is not None:
+        condition = and_(
+            condition, or_(Repository.next_due_at.is_(None), Repository.next_due_at <= due_at)
+        )
+    if not include_permanent_failures:
+        condition = and_(condition, Repository.sync_status != SyncStatus.PERMANENT_FAILURE)
+    if lost_due_at is not None:
+        condition = or_(condition, lost_and_due(lost_due_at))
+    return condition
+
+
 def to_mirror(
     session: Session,
     *,
@@ -38,18 +58,13 @@ def to_mirror(
     due_at: datetime | None = None,
     lost_due_at: datetime | None = None,
 ) -> list[Repository]:
-    """Every repository that should be mirrored (only those due at ``due_at`` if given),
-    oldest success first; with ``lost_due_at``, also those :func:`lost_and_due` then."""
-    wanted: ColumnElement[bool] = Repository.state == RepoState.ACTIVE
-    if due_at is not None:
-        wanted = and_(
-            wanted, or_(Repository.next_due_at.is_(None), Repository.next_due_at <= due_at)
-        )
-    if not include_permanent_failures:
-        wanted = and_(wanted, Repository.sync_status != SyncStatus.PERMANENT_FAILURE)
-    if lost_due_at is not None:
-        wanted = or_(wanted, lost_and_due(lost_due_at))
-    statement = select(Repository).where(wanted)
+    """Every repository that :func:`wanted` selects, oldest success first."""
+    wanted_now = wanted(
+        include_permanent_failures=include_permanent_failures,
+        due_at=due_at,
+        lost_due_at=lost_due_at,
+    )
+    statement = select(Repository).where(wanted_now)
     statement = statement.order_by(
         Repository.last_synced_at.is_not(None), Repository.last_synced_at, Repository.github_id
     )
