@@ -14,12 +14,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Tests never read the developer's git configuration and never prompt."""
-    home = tmp_path_factory.mktemp("home")
+def isolate_git(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """Never read the developer's git configuration or EPICSTAR_ settings; never prompt."""
     config = home / ".gitconfig"
     config.write_text("[user]\n\tname = epicstar tests\n\temail = tests@epicstar.invalid\n")
     monkeypatch.setenv("HOME", str(home))
@@ -31,7 +27,15 @@ def _isolated_git(
             monkeypatch.delenv(name)
 
 
-def _postgres_schema_url() -> Iterator[str]:
+@pytest.fixture(autouse=True)
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL, dropped afterwards (fails under CI without it)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
@@ -60,4 +64,4 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'epicstar.db'}"
     else:
-        yield from _postgres_schema_url()
+        yield from postgres_schema_url()

@@ -6,6 +6,7 @@ reported as a :class:`ConfigError` whose message names the variable to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -112,6 +113,16 @@ class Settings(BaseSettings):
     )
     notify_new_mirrors: bool = False
 
+    api_rate_limit: str = Field(
+        default="100/minute", description="requests per key (and failed ones per address)"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[], description="addresses or networks whose X-Forwarded-For is believed"
+    )
+    webhook_retention_days: int = Field(
+        default=8, ge=1, le=3650, description="days webhook bodies are kept for replay"
+    )
+
     @field_validator("github_api_url", mode="before")
     @classmethod
     def _api_url(cls, value: Any) -> Any:
@@ -130,7 +141,9 @@ class Settings(BaseSettings):
             return "/".join(parts)
         return value
 
-    @field_validator("include", "exclude", "languages", "notify_urls", mode="before")
+    @field_validator(
+        "include", "exclude", "languages", "notify_urls", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _list(cls, value: Any) -> Any:
         """A JSON array or a comma-separated list (``'octo/*, */dotfiles'``)."""
@@ -139,6 +152,32 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            if parse(value).amount < 1:
+                raise ValueError(value)
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is not a rate: use e.g. 100/minute, 10/second or 1000/hour"
+            ) from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"'{item}' is not an IP address or network (e.g. 10.0.0.1 or 10.0.0.0/8)"
+                ) from None
         return value
 
     @field_validator("unstarred_parent", mode="before")

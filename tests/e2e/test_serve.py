@@ -3,17 +3,14 @@ arrive as webhooks and by polling; metrics and logs tell what happened; a stop i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,86 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from epicstar.state.models import AttemptOutcome, RepoState, SyncStatus
 from tests.e2e.conftest import World
 from tests.e2e.helpers import assert_exact_mirror, git_push_running, heads_and_tags, wait_for
+from tests.e2e.served import SECRET, Served, serving
 from tests.notify_endpoint import NotificationEndpoint
-from tests.web.conftest import payload, signed
-
-SECRET = "serve-test-webhook-secret"
+from tests.web.conftest import payload
 
 pytestmark = pytest.mark.timeout(240)
-
-
-class Served:
-    """One ``epicstar serve`` process and what it logged."""
-
-    def __init__(self, world: World, env: dict[str, str]) -> None:
-        self.world = world
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "epicstar", "serve", "--port", "0"],
-            env={**os.environ, **world.env(), "EPICSTAR_WEBHOOK_SECRET": SECRET, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        wait_for(lambda: self.events("serve.listening") or self.process.poll() is not None, 30)
-        listening = self.events("serve.listening")
-        assert listening, f"serve did not start:\n{self.log_text()}"
-        self.url = listening[0]["url"]
-        self.client = httpx.Client(base_url=self.url, timeout=10)
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def log_text(self) -> str:
-        return "".join(self.lines)
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        found = []
-        for line in list(self.lines):
-            with contextlib.suppress(ValueError):
-                record = json.loads(line)
-                if record.get("event") == name:
-                    found.append(record)
-        return found
-
-    def deliver(self, event: str, data: dict[str, Any]) -> httpx.Response:
-        body, headers = signed(event, data, secret=SECRET, delivery=str(uuid.uuid4()))
-        return self.client.post("/webhooks/github", content=body, headers=headers)
-
-    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        response = self.client.get("/metrics")
-        assert response.status_code == 200
-        values = {}
-        for family in text_string_to_metric_families(response.text):
-            for sample in family.samples:
-                values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return values
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            code = self.process.wait(timeout=timeout)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(5)
-        return code
-
-
-@contextlib.contextmanager
-def serving(world: World, **env: str) -> Iterator[Served]:
-    served = Served(world, env)
-    try:
-        yield served
-    finally:
-        served.stop()
 
 
 def mirrored(world: World, full_name: str) -> bool:

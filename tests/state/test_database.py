@@ -26,9 +26,16 @@ def db(database_url: str) -> Iterator[Database]:
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
     db.upgrade()  # a second upgrade is a no-op
-    assert current_revision(db.engine) == "0005"
+    assert current_revision(db.engine) == "0006"
     tables = set(inspect(db.engine).get_table_names())
-    expected = {"repositories", "sync_attempts", "star_lists", "webhook_deliveries"}
+    expected = {
+        "repositories",
+        "sync_attempts",
+        "star_lists",
+        "webhook_deliveries",
+        "api_keys",
+        "audit_log",
+    }
     assert expected | {"alembic_version"} <= tables
 
 

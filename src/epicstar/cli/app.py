@@ -22,6 +22,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(
+    help="API keys for the REST API (work with or without the server running).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -166,6 +171,54 @@ def db_upgrade() -> None:
     from epicstar.cli.status_command import run_db_upgrade
 
     run_db_upgrade(settings_and_logs())
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="What the key is for, e.g. 'phone'.")],
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="read, write, admin or agent; repeat for several."),
+    ],
+    expires_in: Annotated[
+        str | None,
+        typer.Option("--expires-in", help="Lifetime: 90d, 12h, 30m or 45s (default: none)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object, with the key, on stdout.")
+    ] = False,
+) -> None:
+    """Create an API key; it is printed once, alone on the last line."""
+    from epicstar.auth import parse_expiry
+    from epicstar.cli.keys_command import run_create
+
+    try:
+        lifetime = parse_expiry(expires_in) if expires_in is not None else None
+    except ValueError as error:
+        fail(f"--expires-in: {error}")
+    run_create(settings_and_logs(), name=name, scopes=scope, expires_in=lifetime, as_json=as_json)
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array instead of a table.")
+    ] = False,
+) -> None:
+    """List API keys (never the keys themselves)."""
+    from epicstar.cli.keys_command import run_list
+
+    run_list(settings_and_logs(), as_json=as_json)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(metavar="ID_OR_PREFIX", help="The key's id or prefix.")],
+) -> None:
+    """Revoke an API key: every server refuses it from the next request on."""
+    from epicstar.cli.keys_command import run_revoke
+
+    run_revoke(settings_and_logs(), key)
 
 
 @app.command()

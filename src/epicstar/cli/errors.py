@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
 
+from epicstar.cli.keys_command import KeyCommandError
 from epicstar.config import ConfigError
 from epicstar.data_dir import DISK_FULL_ERRNOS, disk_full_message
 from epicstar.destination import OneDevError
@@ -13,7 +14,14 @@ from epicstar.state.database import DatabaseError
 from epicstar.sync.tracking import BadRepositoryName
 
 _SQLITE_FULL = "database or disk is full"
-_USER_ERRORS = (ConfigError, DatabaseError, GitHubError, OneDevError, BadRepositoryName)
+_USER_ERRORS = (
+    ConfigError,
+    DatabaseError,
+    GitHubError,
+    OneDevError,
+    BadRepositoryName,
+    KeyCommandError,
+)
 
 
 def user_error_message(error: BaseException) -> str | None:

@@ -102,11 +102,13 @@ class Jobs:
 
     # -- tasks -----------------------------------------------------------------------------
 
-    def _mirror(self, github_id: int, trigger: str = "schedule", waited: int = 0) -> None:
+    def _mirror(
+        self, github_id: int, trigger: str = "schedule", waited: int = 0, force: bool = False
+    ) -> None:
         if trigger == "webhook":
             with self._webhook_lock:
                 self._webhook_queued.pop(github_id, None)
-        report: PassReport = mirror_once(self.context(), github_id, trigger=trigger)
+        report: PassReport = mirror_once(self.context(), github_id, trigger=trigger, force=force)
         if report.fatal:
             log.error("pass.fatal", github_id=github_id, error=report.error)
         if report.outcome is None and trigger == "webhook" and waited < WEBHOOK_WAITS:
@@ -130,6 +132,14 @@ class Jobs:
                     continue
                 self._webhook_queued[github_id] = now
             self.mirror(github_id, "webhook")
+
+    def mirror_now(self, github_id: int, *, trigger: str, force: bool = False) -> None:
+        """A pass of this repository now (asked for through the API)."""
+        self.mirror(github_id, trigger, 0, force)
+
+    def poll_now(self, *, full: bool) -> None:
+        """Poll the starred list now (asked for through the API)."""
+        self.poll(full=full)
 
     def walk_stars(self) -> None:
         """Read the whole starred list now (a webhook reported an unstar)."""

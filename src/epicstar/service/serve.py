@@ -40,6 +40,8 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
             queue=service.huey,
             work=service.jobs,
             events=service.jobs.events,
+            api_work=service.jobs,
+            rate_limit=service.rate_limit,
         )
         server = uvicorn.Server(
             uvicorn.Config(

@@ -1,4 +1,5 @@
-"""The tables: one row per mirrored GitHub repository, one row per sync attempt."""
+"""The tables: repositories, their sync attempts, starred lists, webhook deliveries, API keys
+and the audit log."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -209,8 +211,50 @@ class WebhookDelivery(Base):
     action: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str] = mapped_column(String(200))
+    # What replaying needs, kept for EPICSTAR_WEBHOOK_RETENTION_DAYS: the raw body and its
+    # content type (the signature was checked on arrival).
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_type: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_webhook_deliveries_received_at", "received_at"),)
+
+
+class ApiKey(Base):
+    """An API key: its prefix in clear (lookup, display), its secret only as an Argon2id hash."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    last_used_ip: Mapped[str | None] = mapped_column(String(64))
+    usage_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AuditEntry(Base):
+    """One change made through the API or the key commands: who, what, on what, from where."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(16))  # "key" or "cli"
+    key_id: Mapped[int | None] = mapped_column(Integer)  # kept when the key is gone
+    key_name: Mapped[str | None] = mapped_column(String(100))
+    key_prefix: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -71,6 +71,36 @@ def to_mirror(
     return list(session.scalars(statement))
 
 
+def page_of(
+    session: Session,
+    *,
+    state: str | None = None,
+    sync_status: str | None = None,
+    name_part: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Repository], int]:
+    """One page of repositories by name (any case), and how many match in all."""
+    conditions: list[ColumnElement[bool]] = []
+    if state:
+        conditions.append(Repository.state == state)
+    if sync_status:
+        conditions.append(Repository.sync_status == sync_status)
+    if name_part:
+        conditions.append(
+            func.lower(Repository.full_name).contains(name_part.lower(), autoescape=True)
+        )
+    statement = (
+        select(Repository)
+        .where(*conditions)
+        .order_by(func.lower(Repository.full_name), Repository.github_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    total = session.scalar(select(func.count()).select_from(Repository).where(*conditions))
+    return list(session.scalars(statement)), int(total or 0)
+
+
 def listing(session: Session, states: Sequence[str] = ()) -> list[Repository]:
     statement = select(Repository).order_by(func.lower(Repository.full_name))
     if states:

@@ -4,7 +4,8 @@
 answers 200 when the database answers a trivial query (and the queue, when the app has one,
 its length), 503 with a one-line reason per failing dependency (no secrets) otherwise.
 ``GET /metrics`` is Prometheus's (:mod:`epicstar.metrics`). ``POST /webhooks/github`` is
-:mod:`epicstar.web.webhooks`.
+:mod:`epicstar.web.webhooks`. The REST API under ``/api/v1`` is :mod:`epicstar.web.api`;
+``/openapi.json`` documents it and ``/docs`` renders that.
 """
 
 from __future__ import annotations
@@ -15,18 +16,24 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from huey import Huey
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from starlette.responses import JSONResponse, Response
 
 from epicstar import __version__
+from epicstar.auth import KeyVerifier
 from epicstar.config import Settings
+from epicstar.discovery import GitHubClient
+from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
-from epicstar.sync.context import SyncEvents
+from epicstar.sync.context import SyncEvents, user_agent
+from epicstar.web.api import ApiContext, ApiWork, api_router
+from epicstar.web.authentication import Authenticator
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
+from epicstar.web.ratelimit import ClientAddress, RateLimits
 from epicstar.web.webhooks import PATH, QueueWork, WebhookReceiver
 
 __all__ = ["READY_TIMEOUT", "create_app", "default_identity"]
@@ -51,13 +58,17 @@ def create_app(
     queue: Huey | None = None,
     work: QueueWork | None = None,
     events: SyncEvents | None = None,
+    api_work: ApiWork | None = None,
+    rate_limit: Callable[[], RateLimit | None] | None = None,
 ) -> FastAPI:
     """The FastAPI application.
 
     ``identity`` defaults to :func:`default_identity`; ``metrics`` to a registry reading the
     database (and ``queue``). ``/ready`` checks ``queue`` too when one is given. ``work``
     receives what a webhook made due, for the workers to do at once; ``events`` hears of
-    repositories deleted on GitHub (notifications).
+    repositories deleted on GitHub (notifications). ``api_work`` runs what the API asks for
+    (without it, actions only make work due for the tick); ``rate_limit`` tells the API
+    summary how much of GitHub's budget is left.
     """
     identity = identity if identity is not None else default_identity(settings)
     if metrics is None:
@@ -74,14 +85,44 @@ def create_app(
         if isinstance(identity, GitHubTokenIdentity) and not settings.github_user:
             # Learn the login before the first star arrives, off the request path.
             threading.Thread(target=identity.login, name="epicstar-identity", daemon=True).start()
-        yield
+        try:
+            yield
+        finally:
+            verifier.close()
 
-    app = FastAPI(title="epicstar", version=__version__, lifespan=lifespan)
+    verifier = KeyVerifier(database)
+    authenticator = Authenticator(
+        verifier,
+        RateLimits(settings.api_rate_limit, settings.queue_url),
+        ClientAddress(settings.trusted_proxies),
+    )
+    app = FastAPI(
+        title="epicstar",
+        version=__version__,
+        lifespan=lifespan,
+        description="Mirrors of starred GitHub repositories in OneDev. Every route under "
+        "`/api/v1` needs an API key (`Authorization: Bearer esk_<prefix>_<secret>`).",
+    )
     app.state.settings = settings
     app.state.database = database
     app.state.webhooks = receiver
     app.state.metrics = metrics
     app.state.queue = queue
+    app.state.authenticator = authenticator
+    app.state.api = ApiContext(
+        settings=settings,
+        database=database,
+        github=partial(_github_client, settings),
+        work=api_work,
+        queue_depth=queue.pending_count if queue is not None else None,
+        rate_limit=rate_limit,
+    )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_unavailable(_request: Request, error: SQLAlchemyError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "the database cannot be reached; retry later"}, status_code=503
+        )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -122,7 +163,19 @@ def create_app(
         summary="Receive a GitHub webhook delivery",
         response_class=JSONResponse,
     )
+    app.include_router(api_router())
     return app
+
+
+def _github_client(settings: Settings) -> GitHubClient:
+    token = settings.github_token.get_secret_value() if settings.github_token else None
+    return GitHubClient(
+        settings.github_api_url,
+        token,
+        user_agent=user_agent(),
+        max_wait=0.0,  # an API request does not wait for GitHub's rate limit to reset
+        timeout=float(settings.http_timeout),
+    )
 
 
 async def _problem(probe: Callable[[], object], secrets: list[str]) -> str | None:

@@ -1,0 +1,19 @@
+"""The REST API under ``/api/v1``: every route needs an API key with the route's scope
+(:mod:`epicstar.web.authentication`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from epicstar.web.api import repositories
+from epicstar.web.api.context import ApiContext, ApiWork
+
+__all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
+
+PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+    router.include_router(repositories.router)
+    return router

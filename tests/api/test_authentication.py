@@ -1,0 +1,62 @@
+"""Who may call the API: every way a key can be wrong gets the same 401, a key without the
+route's scope 403, and a revoked or expired key is refused at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from epicstar.auth import revoke_key
+from epicstar.state.audit import CLI
+from tests.api.conftest import Api
+
+
+def test_no_key_wrong_key_and_malformed_key_get_the_same_401(api: Api) -> None:
+    good = api.key("read")
+    prefix = good.split("_")[1]
+    attempts = {
+        "no header": None,
+        "malformed": "not-a-key",
+        "unknown prefix": "esk_zzzzzzzzzzzz_" + "A" * 43,
+        "wrong secret": f"esk_{prefix}_" + "B" * 43,
+        "basic scheme": None,
+    }
+    for label, key in attempts.items():
+        headers = {"Authorization": "Basic dXNlcjpwYXNz"} if label == "basic scheme" else {}
+        response = api.get("/repositories", key, headers=headers)
+        assert response.status_code == 401, label
+        assert response.headers["www-authenticate"] == "Bearer", label
+        assert "API key" in response.json()["detail"], label
+        assert good not in response.text
+    assert api.get("/repositories", good).status_code == 200
+
+
+def test_a_key_without_the_scope_gets_403(api: Api) -> None:
+    agent = api.key("agent")
+    response = api.get("/repositories", agent)
+    assert response.status_code == 403
+    assert "'read' scope" in response.json()["detail"]
+
+
+def test_a_revoked_key_is_refused_on_the_next_request(api: Api) -> None:
+    key = api.key("read")
+    assert api.get("/repositories", key).status_code == 200  # now verified and cached
+    with api.database.session() as session:
+        revoke_key(session, key.split("_")[1], actor=CLI)
+    response = api.get("/repositories", key)
+    assert response.status_code == 401
+
+
+def test_an_expired_key_is_refused(api: Api) -> None:
+    key = api.key("read", expires_in=timedelta(seconds=2))
+    assert api.get("/repositories", key).status_code == 200
+    import time
+
+    time.sleep(2.2)
+    assert api.get("/repositories", key).status_code == 401
+
+
+@pytest.mark.parametrize("scope", ["read", "write", "admin"])
+def test_read_write_and_admin_keys_may_read(api: Api, scope: str) -> None:
+    assert api.get("/repositories", api.key(scope)).status_code == 200
