@@ -161,3 +161,16 @@ def test_repositories_added_by_hand_and_lost_before_the_upgrade_become_due(
         assert (due[3], due[4]) == (None, None)
     finally:
         database.dispose()
+
+
+def test_the_migrations_build_exactly_the_models_schema(db: Database) -> None:
+    """A column or index added to a model without a migration (or the reverse) shows here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from epicstar.state.models import Base
+
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
