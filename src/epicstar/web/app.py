@@ -32,6 +32,7 @@ from epicstar.state.database import Database
 from epicstar.sync.context import SyncEvents, user_agent
 from epicstar.web.api import ApiContext, ApiWork, api_router
 from epicstar.web.authentication import Authenticator
+from epicstar.web.docs_page import add_docs_page
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
 from epicstar.web.ratelimit import ClientAddress, RateLimits
 from epicstar.web.webhooks import PATH, QueueWork, WebhookReceiver
@@ -100,6 +101,8 @@ def create_app(
         title="epicstar",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         description="Mirrors of starred GitHub repositories in OneDev. Every route under "
         "`/api/v1` needs an API key (`Authorization: Bearer esk_<prefix>_<secret>`).",
     )
@@ -164,6 +167,7 @@ def create_app(
         response_class=JSONResponse,
     )
     app.include_router(api_router())
+    add_docs_page(app)
     return app
 
 
