@@ -3,6 +3,7 @@ route's scope 403, and a revoked or expired key is refused at once."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from epicstar.auth import revoke_key
 from epicstar.state.audit import CLI
 from tests.api.conftest import Api
+from tests.e2e.helpers import wait_for
 
 
 def test_no_key_wrong_key_and_malformed_key_get_the_same_401(api: Api) -> None:
@@ -51,8 +53,6 @@ def test_a_revoked_key_is_refused_on_the_next_request(api: Api) -> None:
 def test_an_expired_key_is_refused(api: Api) -> None:
     key = api.key("read", expires_in=timedelta(seconds=2))
     assert api.get("/repositories", key).status_code == 200
-    import time
-
     time.sleep(2.2)
     assert api.get("/repositories", key).status_code == 401
 
@@ -60,3 +60,26 @@ def test_an_expired_key_is_refused(api: Api) -> None:
 @pytest.mark.parametrize("scope", ["read", "write", "admin"])
 def test_read_write_and_admin_keys_may_read(api: Api, scope: str) -> None:
     assert api.get("/repositories", api.key(scope)).status_code == 200
+
+
+def test_each_request_is_logged_with_the_key_prefix_and_never_the_key(api: Api) -> None:
+    key = api.key("read")
+    prefix = key.split("_")[1]
+    assert api.get("/repositories", key, params={"q": "logged-request"}).status_code == 200
+    assert api.get("/repositories", key[:-2] + "zz").status_code == 401
+
+    def logged() -> list[dict[str, object]]:
+        return [
+            line
+            for line in api.served.events("api request")
+            if line["path"] == "/api/v1/repositories"
+        ]
+
+    wait_for(lambda: any(line["key_prefix"] == prefix for line in logged()), timeout=10)
+    ours = [line for line in logged() if line["key_prefix"] == prefix]
+    assert ours[-1]["status"] == 200
+    assert ours[-1]["method"] == "GET"
+    assert isinstance(ours[-1]["duration_ms"], float)
+    assert any(line["status"] == 401 and line["key_prefix"] is None for line in logged())
+    assert key not in api.served.log_text()
+    assert key.split("_")[2] not in api.served.log_text()

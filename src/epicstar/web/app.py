@@ -30,6 +30,8 @@ from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.sync.context import SyncEvents, user_agent
+from epicstar.web.access_log import ApiAccessLog
+from epicstar.web.api import PREFIX as API_PREFIX
 from epicstar.web.api import ApiContext, ApiWork, api_router
 from epicstar.web.authentication import Authenticator
 from epicstar.web.docs_page import add_docs_page
@@ -167,6 +169,7 @@ def create_app(
         response_class=JSONResponse,
     )
     app.include_router(api_router())
+    app.add_middleware(ApiAccessLog, path_prefix=API_PREFIX)
     add_docs_page(app)
     return app
 

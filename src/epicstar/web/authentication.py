@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from epicstar.auth import KeyVerifier, Principal, Scope
 from epicstar.state.audit import Actor
+from epicstar.web.access_log import KEY_PREFIX_STATE
 from epicstar.web.ratelimit import ClientAddress, RateLimits
 
 BEARER = HTTPBearer(
@@ -57,6 +58,7 @@ class Authenticator:
         if principal is None:
             self.limits.spend(*failures)
             raise HTTPException(401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
+        setattr(request.state, KEY_PREFIX_STATE, principal.prefix)
         wait = self.limits.spend("key", str(principal.key_id))
         if wait is not None:
             raise _too_many(wait, "this key has used up its request budget")
