@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from epicstar.web.api import repositories
+from epicstar.web.api import attempts, repositories
 from epicstar.web.api.context import ApiContext, ApiWork
 
 __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
@@ -16,4 +16,5 @@ PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     router.include_router(repositories.router)
+    router.include_router(attempts.router)
     return router
