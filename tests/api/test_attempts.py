@@ -161,23 +161,23 @@ def test_all_attempts_name_their_repository_and_filter_by_outcome_and_time(api: 
     assert {older, newer} <= {item["id"] for item in mirrored["items"]}
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"outcome": "exploded"},
-        {"outcome": ""},
-        {"since": "yesterday"},
-        {"since": "2024-13-01"},
-        {"since": "2024-02-30T00:00:00Z"},
-        {"since": "9999-12-31T23:59:59-23:59"},  # the year 10000 in UTC
-        {"since": "0001-01-01T00:00:00+23:59"},  # the year 0 in UTC
-        {"since": "inf"},
-        {"page": 0},
-        {"page": 1_000_001},
-        {"per_page": 101},
-        {"per_page": -1},
-    ],
-)
+BAD_QUERIES = {
+    "unknown outcome": {"outcome": "exploded"},
+    "empty outcome": {"outcome": ""},
+    "words for a time": {"since": "yesterday"},
+    "month 13": {"since": "2024-13-01"},
+    "february 30": {"since": "2024-02-30T00:00:00Z"},
+    "year 10000 in UTC": {"since": "9999-12-31T23:59:59-23:59"},
+    "year 0 in UTC": {"since": "0001-01-01T00:00:00+23:59"},
+    "infinity": {"since": "inf"},
+    "page 0": {"page": 0},
+    "page past the bound": {"page": 1_000_001},
+    "pages too long": {"per_page": 101},
+    "negative page length": {"per_page": -1},
+}
+
+
+@pytest.mark.parametrize("params", BAD_QUERIES.values(), ids=BAD_QUERIES.keys())
 def test_bad_queries_get_422(api: Api, params: dict[str, str]) -> None:
     key = api.key("read")
     for path in ("/attempts", "/repositories/7001/attempts"):
