@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from epicstar.web.api import attempts, repositories
+from epicstar.web.api import attempts, repositories, stars
 from epicstar.web.api.context import ApiContext, ApiWork
 
 __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
@@ -17,4 +17,5 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     router.include_router(repositories.router)
     router.include_router(attempts.router)
+    router.include_router(stars.router)
     return router
