@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from epicstar.web.api import attempts, repositories, stars
+from epicstar.web.api import attempts, repositories, stars, summary
 from epicstar.web.api.context import ApiContext, ApiWork
 
 __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
@@ -18,4 +18,5 @@ def api_router() -> APIRouter:
     router.include_router(repositories.router)
     router.include_router(attempts.router)
     router.include_router(stars.router)
+    router.include_router(summary.router)
     return router

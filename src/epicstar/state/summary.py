@@ -1,0 +1,36 @@
+"""Everything tracked at a glance: how many repositories are in each state and sync status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from epicstar.state.models import Repository, RepoState, SyncStatus
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    by_state: dict[str, int]
+    """Every :class:`RepoState`, 0 when none is in it."""
+    by_sync_status: dict[str, int]
+    """Every :class:`SyncStatus`, 0 when none has it."""
+
+
+def repository_counts(session: Session) -> Counts:
+    by_state = {state.value: 0 for state in RepoState}
+    by_sync_status = {status.value: 0 for status in SyncStatus}
+    statement = select(Repository.state, Repository.sync_status, func.count()).group_by(
+        Repository.state, Repository.sync_status
+    )
+    total = 0
+    for state, sync_status, count in session.execute(statement):
+        total += count
+        # A value this version does not know (a newer one wrote it) still counts in the total.
+        if state in by_state:
+            by_state[state] += count
+        if sync_status in by_sync_status:
+            by_sync_status[sync_status] += count
+    return Counts(total, by_state, by_sync_status)
