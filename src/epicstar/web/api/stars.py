@@ -43,11 +43,11 @@ class PollRequest(BaseModel):
 def poll_stars(
     caller: Annotated[Caller, Depends(require(Scope.WRITE))],
     api: Annotated[ApiContext, Depends(api_context)],
-    request: Annotated[PollRequest | None, Body()] = None,
+    poll: Annotated[PollRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     """The workers poll the list at once; new stars are then mirrored without waiting for a
     tick. Without workers in this process, the next tick polls."""
-    full = request.full if request is not None else False
+    full = poll.full if poll is not None else False
     settings = api.settings
     if not settings.github_user and settings.github_token is None:
         raise HTTPException(409, NO_LIST)
