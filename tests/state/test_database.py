@@ -26,7 +26,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
     db.upgrade()  # a second upgrade is a no-op
-    assert current_revision(db.engine) == "0006"
+    assert current_revision(db.engine) == "0007"
     tables = set(inspect(db.engine).get_table_names())
     expected = {
         "repositories",

@@ -177,7 +177,10 @@ class SyncAttempt(Base):
 
     repository: Mapped[Repository] = relationship(back_populates="attempts")
 
-    __table_args__ = (Index("ix_sync_attempts_repository", "repository_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_sync_attempts_repository", "repository_id", "started_at"),
+        Index("ix_sync_attempts_started_at", "started_at"),
+    )
 
     @property
     def duration_seconds(self) -> float | None:
