@@ -23,7 +23,7 @@ from epicstar.queue.backend import close_huey
 from epicstar.state import repositories
 from epicstar.state.database import Database
 from epicstar.state.models import Repository
-from epicstar.state.retention import prune_webhook_deliveries
+from epicstar.state.retention import body_retention, prune_webhook_deliveries
 from epicstar.sync.context import NoEvents, SyncContext, SyncEvents, open_context
 from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.mirror_pass import PassReport, mirror_once
@@ -166,15 +166,16 @@ class Jobs:
         return handed_out
 
     def _prune(self, ctx: SyncContext, now: datetime) -> None:
-        """Old webhook deliveries, at most once an hour per process."""
+        """Old webhook deliveries and bodies, at most once an hour per process."""
         last = self._pruned_at
         if last is not None and time.monotonic() - last < PRUNE_EVERY:
             return
         self._pruned_at = time.monotonic()
+        retention = body_retention(self.settings.webhook_retention_days)
         with ctx.db.session() as session:
-            removed = prune_webhook_deliveries(session, now)
-        if removed:
-            log.info("deliveries.pruned", removed=removed)
+            pruned = prune_webhook_deliveries(session, now, retention)
+        if pruned.rows or pruned.bodies:
+            log.info("deliveries.pruned", removed=pruned.rows, bodies_cleared=pruned.bodies)
 
     def hand_out_due(self, now: datetime) -> int:
         ctx = self.context()

@@ -38,6 +38,7 @@ __all__ = [
     "UpdateRepository",
     "decode_body",
     "interpret",
+    "media_type",
     "printable",
 ]
 
@@ -131,17 +132,21 @@ Action = (
 # ------------------------------------------------------------------------------ decoding
 
 
+def media_type(content_type: str | None) -> str:
+    """``Content-Type`` without its parameters, in lower case: all that decoding looks at."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
 def decode_body(content_type: str | None, body: bytes) -> dict[str, Any]:
     """The payload object of a JSON body, or of a form body's ``payload`` field."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type == JSON_TYPE:
+    kind = media_type(content_type)
+    if kind == JSON_TYPE:
         document = body
-    elif media_type == FORM_TYPE:
+    elif kind == FORM_TYPE:
         document = _form_payload(body)
     else:
         raise UnsupportedContentType(
-            f"unsupported content type '{printable(media_type)}': "
-            f"expected {JSON_TYPE} or {FORM_TYPE}"
+            f"unsupported content type '{printable(kind)}': expected {JSON_TYPE} or {FORM_TYPE}"
         )
     try:
         payload = json.loads(document)

@@ -12,6 +12,10 @@
 Answers are JSON; what each event does is described in :mod:`epicstar.web.effects`. No
 input makes it answer 5xx; 503 means the database could not be reached (nothing was
 recorded, so GitHub's redelivery will be processed).
+
+A recorded delivery keeps its raw body for ``EPICSTAR_WEBHOOK_RETENTION_DAYS``, and
+:meth:`WebhookReceiver.replay` processes it again as on arrival, with the same code, minus
+the signature (checked on arrival) and the duplicate check.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import re
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
@@ -32,24 +39,28 @@ from starlette.responses import JSONResponse, Response
 
 from epicstar.config import Settings
 from epicstar.metrics import Metrics
+from epicstar.state import webhook_deliveries
+from epicstar.state.audit import Actor, record_change
 from epicstar.state.database import Database
 from epicstar.state.models import utcnow
+from epicstar.state.retention import body_retention, kept_since
 from epicstar.sync.context import SyncEvents, claim_period
 from epicstar.sync.filters import Filters
 from epicstar.sync.stars import list_key
 from epicstar.web import signatures
-from epicstar.web.deliveries import Delivery, record
+from epicstar.web.deliveries import Delivery, Work, record, record_again
 from epicstar.web.effects import Result, Rules, apply, immediate
 from epicstar.web.events import (
     PayloadError,
     UnsupportedContentType,
     decode_body,
     interpret,
+    media_type,
     printable,
 )
 from epicstar.web.identity import WebhookIdentity
 
-__all__ = ["MAX_BODY_BYTES", "PATH", "QueueWork", "WebhookReceiver", "read_capped"]
+__all__ = ["MAX_BODY_BYTES", "PATH", "QueueWork", "Replayed", "WebhookReceiver", "read_capped"]
 
 PATH = "/webhooks/github"
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -83,6 +94,23 @@ def _error(status_code: int, message: str) -> Result:
 def _header(headers: Headers, name: str, pattern: re.Pattern[str]) -> str | None:
     value = headers.get(name)
     return value if value is not None and pattern.fullmatch(value) else None
+
+
+@dataclass(frozen=True)
+class _Understood:
+    """A delivery decoded and interpreted: what it does, and what is stored with it."""
+
+    action: str | None  # the payload's ``action``, made printable
+    media_type: str
+    work: Work
+
+
+@dataclass(frozen=True)
+class Replayed:
+    delivery_id: str
+    event: str
+    action: str | None
+    result: Result
 
 
 async def read_capped(request: Request, limit: int) -> bytes | None:
@@ -130,6 +158,7 @@ class WebhookReceiver:
         self._events = events
         self.max_body_bytes = max_body_bytes
         self._metrics = metrics
+        self.retention = body_retention(settings.webhook_retention_days)
 
     def mirrored_login(self) -> str | None:
         """``EPICSTAR_GITHUB_USER``, else the token's login (cached by the identity)."""
@@ -195,25 +224,21 @@ class WebhookReceiver:
         event = _header(headers, "x-github-event", _EVENT)
         if event is None:
             return _error(400, "X-GitHub-Event is missing or malformed")
-        try:
-            payload = decode_body(headers.get("content-type"), body)
-            action = interpret(event, payload, self.mirrored_login)
-        except UnsupportedContentType as error:
-            return _error(415, str(error))
-        except PayloadError as error:
-            return _error(400, str(error))
-        name = payload.get("action")
         now = utcnow()
+        understood = self._understand(event, headers.get("content-type"), body, now)
+        if isinstance(understood, Result):
+            return understood  # not recorded: a redelivery is processed
         delivery = Delivery(
             delivery_id=delivery_id,
             event=event,
-            action=printable(name, 60) if isinstance(name, str) else None,
+            action=understood.action,
             received_at=now,
+            body=body,
+            content_type=understood.media_type,
         )
         try:
-            work = immediate(action) or partial(apply, action=action, now=now, rules=self._rules)
             with self._write_lock:
-                result = record(self._database, delivery, work)
+                result = record(self._database, delivery, understood.work)
         except SQLAlchemyError as error:
             _log.error(
                 "webhook delivery not recorded",
@@ -225,12 +250,72 @@ class WebhookReceiver:
                 {"status": "unavailable", "error": "the database cannot be reached; retry later"},
                 "database unavailable",
             )
+        self._follow_up(delivery_id, result)
+        return result
+
+    def replay(self, delivery_id: str, actor: Actor) -> Replayed | None:
+        """Process a kept delivery again, as on arrival, and audit it (blocking).
+
+        The signature was checked on arrival and is not checked again, so a replay needs no
+        ``EPICSTAR_WEBHOOK_SECRET``. The new outcome replaces the old one; the audit entry is
+        written in the same transaction as what the replay changed. None when the delivery
+        is unknown or its body is no longer kept. Database errors propagate.
+        """
+        now = utcnow()
+        since = kept_since(now, self.retention)
+        with self._database.session() as session:
+            kept = webhook_deliveries.kept(session, delivery_id, since)
+        if kept is None:
+            return None
+        understood = self._understand(kept.event, kept.content_type, kept.body, now)
+        work = understood if isinstance(understood, Result) else understood.work
+        action = None if isinstance(understood, Result) else understood.action
+
+        def audit(session: Session, result: Result) -> None:
+            details = {"event": kept.event, "action": action, "outcome": result.outcome}
+            record_change(session, actor, "webhook.replayed", delivery_id, details, at=now)
+
+        with self._write_lock:
+            result = record_again(
+                self._database, delivery_id, kept_since=since, work=work, also=audit
+            )
+        if result is None:  # pruned meanwhile
+            return None
+        _log.info(
+            "webhook delivery replayed",
+            correlation_id=delivery_id,
+            github_event=kept.event,
+            status=result.status_code,
+            outcome=result.outcome,
+        )
+        self._follow_up(delivery_id, result)
+        return Replayed(delivery_id, kept.event, action, result)
+
+    def _understand(
+        self, event: str, content_type: str | None, body: bytes, now: datetime
+    ) -> _Understood | Result:
+        """What a delivery does, or why it cannot be processed (an error result)."""
+        try:
+            payload = decode_body(content_type, body)
+            action = interpret(event, payload, self.mirrored_login)
+        except UnsupportedContentType as error:
+            return _error(415, str(error))
+        except PayloadError as error:
+            return _error(400, str(error))
+        name = payload.get("action")
+        return _Understood(
+            action=printable(name, 60) if isinstance(name, str) else None,
+            media_type=media_type(content_type),
+            work=immediate(action) or partial(apply, action=action, now=now, rules=self._rules),
+        )
+
+    def _follow_up(self, delivery_id: str, result: Result) -> None:
+        """What the recorded delivery made due goes to the workers; a loss is announced."""
         if self._work is not None and (result.due or result.walk_stars):
             self._hand_to_queue(self._work, delivery_id, result)
         if self._events is not None and result.lost is not None:
             github_id, full_name = result.lost
             self._events.source_lost(github_id, full_name, "source_gone", "deleted on GitHub")
-        return result
 
     def _hand_to_queue(self, work: QueueWork, delivery_id: str, result: Result) -> None:
         """What the delivery made due, to the workers now.
