@@ -10,6 +10,7 @@ from epicstar.auth.store import (
     key_status,
     key_view,
     list_keys,
+    page_of_keys,
     parse_expiry,
     revoke_key,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "key_status",
     "key_view",
     "list_keys",
+    "page_of_keys",
     "parse_expiry",
     "parse_scopes",
     "revoke_key",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from epicstar.auth.keys import NewKey, generate_key, hash_secret
@@ -103,6 +103,12 @@ def create_key(
 
 def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def page_of_keys(session: Session, *, offset: int, limit: int) -> tuple[list[ApiKey], int]:
+    """One page of keys, oldest first (as ``epicstar keys list``), and how many there are."""
+    rows = session.scalars(select(ApiKey).order_by(ApiKey.id).offset(offset).limit(limit))
+    return list(rows), int(session.scalar(select(func.count()).select_from(ApiKey)) or 0)
 
 
 def find_key(session: Session, id_or_prefix: str) -> ApiKey | None:
