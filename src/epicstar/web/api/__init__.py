@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from epicstar.web.api import attempts, audit, keys, repositories, stars, summary
+from epicstar.web.api import attempts, audit, keys, repositories, stars, summary, webhooks
 from epicstar.web.api.context import ApiContext, ApiWork
 
 __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
@@ -19,6 +19,7 @@ def api_router() -> APIRouter:
     router.include_router(attempts.router)
     router.include_router(stars.router)
     router.include_router(summary.router)
+    router.include_router(webhooks.router)
     router.include_router(keys.router)
     router.include_router(audit.router)
     return router
