@@ -25,10 +25,12 @@ class DeliverySummary:
 
 @dataclass(frozen=True)
 class KeptDelivery:
-    """What replaying a delivery needs: its event and its body as it arrived."""
+    """What replaying a delivery needs: its event and its body as it arrived (and its
+    ``action``, for the audit log)."""
 
     delivery_id: str
     event: str
+    action: str | None
     body: bytes
     content_type: str | None
 
@@ -57,7 +59,12 @@ def page_of(session: Session, *, offset: int, limit: int) -> tuple[list[Delivery
 def kept(session: Session, delivery_id: str, kept_since: datetime) -> KeptDelivery | None:
     """The delivery if it was received since ``kept_since`` and its body is still there."""
     row = session.execute(
-        select(WebhookDelivery.event, WebhookDelivery.body, WebhookDelivery.content_type).where(
+        select(
+            WebhookDelivery.event,
+            WebhookDelivery.action,
+            WebhookDelivery.body,
+            WebhookDelivery.content_type,
+        ).where(
             WebhookDelivery.delivery_id == delivery_id,
             WebhookDelivery.body.is_not(None),
             WebhookDelivery.received_at >= kept_since,
@@ -65,7 +72,7 @@ def kept(session: Session, delivery_id: str, kept_since: datetime) -> KeptDelive
     ).first()
     if row is None or row.body is None:
         return None
-    return KeptDelivery(delivery_id, row.event, row.body, row.content_type)
+    return KeptDelivery(delivery_id, row.event, row.action, row.body, row.content_type)
 
 
 def delivery_view(delivery: DeliverySummary, kept_since: datetime) -> dict[str, Any]:

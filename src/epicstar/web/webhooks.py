@@ -269,10 +269,9 @@ class WebhookReceiver:
             return None
         understood = self._understand(kept.event, kept.content_type, kept.body, now)
         work = understood if isinstance(understood, Result) else understood.work
-        action = None if isinstance(understood, Result) else understood.action
 
         def audit(session: Session, result: Result) -> None:
-            details = {"event": kept.event, "action": action, "outcome": result.outcome}
+            details = {"event": kept.event, "action": kept.action, "outcome": result.outcome}
             record_change(session, actor, "webhook.replayed", delivery_id, details, at=now)
 
         with self._write_lock:
@@ -289,7 +288,7 @@ class WebhookReceiver:
             outcome=result.outcome,
         )
         self._follow_up(delivery_id, result)
-        return Replayed(delivery_id, kept.event, action, result)
+        return Replayed(delivery_id, kept.event, kept.action, result)
 
     def _understand(
         self, event: str, content_type: str | None, body: bytes, now: datetime
