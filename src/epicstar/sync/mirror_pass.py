@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from epicstar.discovery import SourceBlocked, SourceGone
@@ -87,6 +87,15 @@ class _Pass:
     previous_status: str
     started: float
     leased_at: datetime
+    decided: tuple[object, ...]
+    """The repository's :data:`_DECISION` when the pass began."""
+
+
+_DECISION = ("state", "state_reason", "origin", "unstarred_at")
+"""Whether and why a repository is mirrored: decided by people, the starred list and the
+filters. A pass decides it only when it finds the source lost or back; if anyone else
+decided while it ran (a removal through the API, an unstar), theirs stands, with the due
+time they gave."""
 
 
 def mirror_once(
@@ -149,7 +158,14 @@ def _begin(ctx: SyncContext, github_id: int, trigger: str, wait: timedelta) -> _
                 why = "its process is gone" if gone is not None else "its lease lapsed"
                 attempt_id = _open_attempt(ctx, session, repo, trigger, why)
                 return _Pass(
-                    repo, holder, pass_id, attempt_id, previous_status, time.monotonic(), now
+                    repo,
+                    holder,
+                    pass_id,
+                    attempt_id,
+                    previous_status,
+                    time.monotonic(),
+                    now,
+                    _decision_of(repo),
                 )
         remaining = wait.total_seconds() - (time.monotonic() - started)
         if remaining <= 0 or ctx.stopping.wait(min(LEASE_LOOK_AGAIN, remaining)):
@@ -457,10 +473,12 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             .execution_options(synchronize_session=False)
         )
         if getattr(still_held, "rowcount", 0) == 1:
-            due = session.scalar(
-                select(Repository.next_due_at).where(Repository.github_id == repo.github_id)
-            )
-            if due is not None and due > begun.leased_at and repo.next_due_at is not None:
+            stored = session.get(Repository, repo.github_id, populate_existing=True)
+            assert stored is not None  # the lease is held: the row is there
+            due = stored.next_due_at
+            if _decision_of(stored) != begun.decided:
+                _keep_decision(repo, stored)
+            elif due is not None and due > begun.leased_at and repo.next_due_at is not None:
                 # Made due while the pass ran (a push webhook): what it saw may be stale.
                 repo.next_due_at = min(repo.next_due_at, due)
             merged = session.merge(repo)
@@ -479,6 +497,15 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             attempt.new_commits = report.new_commits
             attempt.bytes_fetched = report.bytes_fetched
             attempt.error = report.error
+
+
+def _decision_of(repo: Repository) -> tuple[object, ...]:
+    return tuple(getattr(repo, name) for name in _DECISION)
+
+
+def _keep_decision(repo: Repository, stored: Repository) -> None:
+    for name in (*_DECISION, "next_due_at"):
+        setattr(repo, name, getattr(stored, name))
 
 
 def _close_abandoned_attempts(session: Session, github_id: int, now: datetime, why: str) -> None:
