@@ -44,7 +44,7 @@ def _outcome(added: Added) -> str:
 
 _WAS: dict[str, str] = {
     RepoState.UNSTARRED: "no longer starred",
-    RepoState.EXCLUDED: "excluded by the filters",
+    RepoState.EXCLUDED: "excluded",
     RepoState.SOURCE_GONE: "gone from GitHub and is back",
     RepoState.BLOCKED: "blocked on GitHub and is reachable again",
 }

@@ -45,6 +45,9 @@ WEBHOOK_WAITS = 10
 """How many times a webhook's pass waits for another pass of the same repository: after 2,
 4, 8 ... 1024 seconds, about half an hour in all."""
 
+ASKED_FOR = ("webhook", "api")
+"""Triggers of passes someone is waiting for: they wait for another pass to end as above."""
+
 
 class Jobs:
     """Registers epicstar's tasks on ``huey`` and runs them with one shared context."""
@@ -111,10 +114,10 @@ class Jobs:
         report: PassReport = mirror_once(self.context(), github_id, trigger=trigger, force=force)
         if report.fatal:
             log.error("pass.fatal", github_id=github_id, error=report.error)
-        if report.outcome is None and trigger == "webhook" and waited < WEBHOOK_WAITS:
-            # Another pass holds the lease and may have listed the refs before this push:
-            # look again once it is done, rather than at the next refresh.
-            self.mirror.schedule((github_id, trigger, waited + 1), delay=2 ** (waited + 1))
+        if report.outcome is None and trigger in ASKED_FOR and waited < WEBHOOK_WAITS:
+            # Another pass holds the lease and may have listed the refs before this push (or
+            # this request): look again once it is done, rather than at the next refresh.
+            self.mirror.schedule((github_id, trigger, waited + 1, force), delay=2 ** (waited + 1))
 
     def refresh(self, github_ids: list[int]) -> None:
         """Mirror these repositories now (a webhook made them due and claimed them).

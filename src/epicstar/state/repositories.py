@@ -1,4 +1,4 @@
-"""Queries on the repositories table: selection, leases, status listing."""
+"""Queries on the repositories table: selection, leases, status listing, one repository."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from epicstar.state.models import Origin, Repository, RepoState, SyncStatus
+from epicstar.state.models import Origin, Repository, RepoState, SyncAttempt, SyncStatus
 
 LOST_STATES = (RepoState.SOURCE_GONE, RepoState.BLOCKED)
 
@@ -99,6 +99,32 @@ def page_of(
     )
     total = session.scalar(select(func.count()).select_from(Repository).where(*conditions))
     return list(session.scalars(statement)), int(total or 0)
+
+
+def locked(session: Session, github_id: int) -> Repository | None:
+    """The repository, locked until the transaction ends (None when it is not tracked).
+
+    A write comes first: it takes the row's lock on PostgreSQL and the database's on SQLite,
+    where a plain read takes none, so what is read next cannot change before the commit.
+    """
+    session.execute(
+        update(Repository)
+        .where(Repository.github_id == github_id)
+        .values(updated_at=Repository.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    return session.get(Repository, github_id, populate_existing=True)
+
+
+def recent_attempts(session: Session, github_id: int, limit: int) -> list[SyncAttempt]:
+    """The repository's last ``limit`` attempts, newest first."""
+    statement = (
+        select(SyncAttempt)
+        .where(SyncAttempt.repository_id == github_id)
+        .order_by(SyncAttempt.started_at.desc(), SyncAttempt.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
 
 
 def listing(session: Session, states: Sequence[str] = ()) -> list[Repository]:

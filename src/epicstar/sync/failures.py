@@ -12,6 +12,7 @@ from epicstar.destination import OneDevAuthError, OneDevError
 from epicstar.discovery import GitHubAuthError, GitHubError, RateLimited
 from epicstar.mirror.process import GitError, GitTimeout
 from epicstar.mirror.rejections import PushRejected
+from epicstar.state.models import Repository, SyncStatus
 from epicstar.sync.visibility import MirrorWouldBeExposed
 
 
@@ -87,6 +88,20 @@ def _classify_git(failed: StepFailed) -> Failure:
                 permanent=True,
             )
     return Failure(str(failed))
+
+
+RETRYABLE = (SyncStatus.FAILED, SyncStatus.PERMANENT_FAILURE)
+
+
+def retry_afresh(row: Repository, due_at: datetime) -> None:
+    """Give a failed repository its full count of attempts again, the next one at ``due_at``.
+
+    It stays ``failed`` (no longer a permanent failure, so it is handed out again) and keeps
+    its error, which the next pass replaces or clears.
+    """
+    row.sync_status = SyncStatus.FAILED
+    row.retry_count = 0
+    row.next_due_at = due_at
 
 
 def backoff(attempt: int, *, base: int, cap: int) -> timedelta:

@@ -1,4 +1,4 @@
-"""Start tracking a repository by name (``epicstar add``)."""
+"""Start and stop tracking a repository by hand (``epicstar add``, the API)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from epicstar.discovery import GitHubClient
+from epicstar.discovery import Repository as SourceRepository
+from epicstar.state import repositories
 from epicstar.state.database import Database
 from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
 from epicstar.sync.metadata import apply_metadata
@@ -39,6 +43,16 @@ class Added:
     created: bool
     reactivated_from: str | None = None  # the state it was in, when it was not active
     reason: str | None = None  # why it was in that state, when known
+    previous_origin: str | None = None  # how it was tracked before, when it was known
+
+    @property
+    def changed(self) -> bool:
+        """Whether tracking changed: a new row, a row made active, or stars no longer decide."""
+        return (
+            self.created
+            or self.reactivated_from is not None
+            or (self.previous_origin != Origin.MANUAL)
+        )
 
 
 def add_repository(db: Database, github: GitHubClient, text: str) -> Added:
@@ -47,32 +61,60 @@ def add_repository(db: Database, github: GitHubClient, text: str) -> Added:
     An explicit add wins over the filters and the starred list, now and later: a repository
     added by hand is not governed by stars or filters.
     """
+    source = look_up(github, text)
+    with db.session() as session:
+        return track(session, source, due_at=utcnow())
+
+
+def look_up(github: GitHubClient, text: str) -> SourceRepository:
+    """What GitHub says of ``text`` (a name or URL); raises what the client raises."""
     full_name = parse_full_name(text)
     source = github.get_repository(full_name).repository
     if source is None:  # only a conditional request can answer "not modified"
         raise LookupError(f"GitHub returned no repository for {full_name}")
-    with db.session() as session:
-        row = session.get(Repository, source.id)
-        if row is None:
-            row = Repository(
-                github_id=source.id,
-                full_name=source.full_name,
-                origin=Origin.MANUAL,
-                state=RepoState.ACTIVE,
-                sync_status=SyncStatus.PENDING,
-                next_due_at=utcnow(),
-            )
-            session.add(row)
-            apply_metadata(row, source, None)
-            return Added(source.id, source.full_name, created=True)
-        row.origin = Origin.MANUAL
+    return source
+
+
+def track(session: Session, source: SourceRepository, *, due_at: datetime) -> Added:
+    """:func:`add_repository`'s change, in the caller's transaction: the row is locked first,
+    so two adds of one repository take turns."""
+    row = repositories.locked(session, source.id)
+    if row is None:
+        row = Repository(
+            github_id=source.id,
+            full_name=source.full_name,
+            origin=Origin.MANUAL,
+            state=RepoState.ACTIVE,
+            sync_status=SyncStatus.PENDING,
+            next_due_at=due_at,
+        )
+        session.add(row)
         apply_metadata(row, source, None)
-        if row.state == RepoState.ACTIVE:
-            return Added(source.id, source.full_name, created=False)
-        was, reason = row.state, row.state_reason
-        activate(row, utcnow())
-        row.unstarred_at = None
-        return Added(source.id, source.full_name, False, reactivated_from=was, reason=reason)
+        return Added(source.id, source.full_name, created=True)
+    origin, row.origin = row.origin, Origin.MANUAL
+    apply_metadata(row, source, None)
+    if row.state == RepoState.ACTIVE:
+        return Added(source.id, source.full_name, created=False, previous_origin=origin)
+    was, reason = row.state, row.state_reason
+    activate(row, due_at)
+    row.unstarred_at = None
+    return Added(
+        source.id,
+        source.full_name,
+        False,
+        reactivated_from=was,
+        reason=reason,
+        previous_origin=origin,
+    )
+
+
+def remove(row: Repository, reason: str) -> None:
+    """Stop mirroring ``row`` by hand: excluded for ``reason``, and (tracked as added by hand)
+    out of reach of the starred list and the filters until it is added again. Its OneDev
+    project and cache are kept."""
+    row.state, row.state_reason = RepoState.EXCLUDED, reason
+    row.origin = Origin.MANUAL
+    row.next_due_at = None
 
 
 def activate(row: Repository, now: datetime) -> None:
