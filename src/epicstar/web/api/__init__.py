@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from epicstar.web.api import attempts, audit, keys, repositories, stars, summary, webhooks
+from epicstar.web.api import (
+    attempts,
+    audit,
+    keys,
+    repositories,
+    repository_actions,
+    stars,
+    summary,
+    webhooks,
+)
 from epicstar.web.api.context import ApiContext, ApiWork
 
 __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
@@ -22,4 +31,5 @@ def api_router() -> APIRouter:
     router.include_router(webhooks.router)
     router.include_router(keys.router)
     router.include_router(audit.router)
+    router.include_router(repository_actions.router)
     return router

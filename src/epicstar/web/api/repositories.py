@@ -4,16 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from sqlalchemy.orm import Session
 
 from epicstar.auth import Scope
 from epicstar.state import repositories
-from epicstar.state.models import Repository, RepoState, SyncStatus
+from epicstar.state.models import Repository, RepoState, SyncAttempt, SyncStatus
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging, paging
 from epicstar.web.authentication import Caller, require
 
 router = APIRouter(tags=["repositories"])
+
+MAX_GITHUB_ID = 2**63 - 1
+RECENT_ATTEMPTS = 10
+"""How many attempts ``GET /repositories/{github_id}`` shows (the attempts route pages)."""
+
+GitHubId = Annotated[
+    int,
+    Path(ge=1, le=MAX_GITHUB_ID, description="the repository's GitHub id (it survives renames)"),
+]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no tracked repository has this id"}
+}
+
+
+def tracked(session: Session, github_id: int) -> Repository:
+    """The repository, or a 404 for an id epicstar does not track."""
+    row = session.get(Repository, github_id)
+    if row is None:
+        raise not_tracked(github_id)
+    return row
+
+
+def not_tracked(github_id: int) -> HTTPException:
+    return HTTPException(404, f"no tracked repository has the GitHub id {github_id}")
 
 
 def repository_view(row: Repository) -> dict[str, Any]:
@@ -28,6 +53,21 @@ def repository_view(row: Repository) -> dict[str, Any]:
         "fork": row.fork,
         "language": row.language,
         "size_kb": row.size_kb,
+    }
+
+
+def attempt_view(attempt: SyncAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "trigger": attempt.trigger,
+        "started_at": attempt.started_at.isoformat(),
+        "finished_at": attempt.finished_at.isoformat() if attempt.finished_at else None,
+        "duration_seconds": attempt.duration_seconds,
+        "outcome": attempt.outcome,
+        "refs_changed": attempt.refs_changed,
+        "new_commits": attempt.new_commits,
+        "bytes_fetched": attempt.bytes_fetched,
+        "error": attempt.error,
     }
 
 
@@ -52,3 +92,20 @@ def list_repositories(
             limit=page.per_page,
         )
         return page.answer([repository_view(row) for row in rows], total)
+
+
+@router.get(
+    "/repositories/{github_id}",
+    summary="One repository, with its last attempts",
+    responses=NOT_FOUND,
+)
+def get_repository(
+    _caller: Annotated[Caller, Depends(require(Scope.READ))],
+    api: Annotated[ApiContext, Depends(api_context)],
+    github_id: GitHubId,
+) -> dict[str, Any]:
+    """The repository as the list shows it, and its last attempts, newest first."""
+    with api.database.session() as session:
+        row = tracked(session, github_id)
+        attempts = repositories.recent_attempts(session, github_id, RECENT_ATTEMPTS)
+        return {**repository_view(row), "attempts": [attempt_view(a) for a in attempts]}
