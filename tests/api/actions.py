@@ -60,5 +60,5 @@ def wait_for_attempts(api: Api, key: str, github_id: int, count: int) -> list[di
         found = attempts(api, key, github_id)
         return len(found) >= count and all(a["finished_at"] is not None for a in found)
 
-    wait_for(finished, 90)
+    wait_for(finished, 120)
     return attempts(api, key, github_id)
