@@ -100,7 +100,7 @@ def test_a_webhook_pass_waits_for_a_running_pass_and_tries_again(
     jobs._mirror(repo.id, "webhook")  # what the worker runs for the webhook's job
     assert world.attempts(repo.id) == []  # nothing done while the other pass runs
     [again] = huey.pending()  # the consumer schedules it when it dequeues it
-    assert again.args == (repo.id, "webhook", 1)
+    assert again.args == (repo.id, "webhook", 1, False)  # github id, trigger, waits, force
     assert again.eta is not None
     # A scheduled pass (not a webhook's) leaves it to the next refresh.
     jobs._mirror(repo.id, "schedule")
