@@ -3,6 +3,8 @@ and untracking through the API, mirrored at once, kept out of the starred list's
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from epicstar.state.models import Origin, RepoState, StarListState, SyncStatus
 from tests.api.actions import assert_names_the_key, audited, row, wait_for_attempts
 from tests.api.conftest import Api
@@ -236,3 +238,17 @@ def test_a_removal_during_a_pass_outlasts_the_pass(api: Api) -> None:
     )
     assert after.next_due_at is None
     assert_exact_mirror(world, "removed/mid-pass", "github/removed/mid-pass")
+
+
+def test_the_same_repository_added_at_once_by_several_requests_is_added_once(api: Api) -> None:
+    repo = api.world.github.create_repo("added", "twice")
+    key = api.key("write")
+
+    def add(_: int) -> int:
+        return api.post("/repositories", key, json={"full_name": "added/twice"}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(add, range(6)))
+
+    assert statuses == [200, 200, 200, 200, 200, 201]
+    assert len(audited(api, "repository.added", repo.id)) == 1
