@@ -63,6 +63,14 @@ def test_a_repository_github_does_not_have_is_404_and_not_tracked(api: Api) -> N
     assert listed["total"] == 0
 
 
+def test_a_repository_github_blocks_is_451_with_the_reason(api: Api) -> None:
+    api.world.github.create_repo("added", "taken-down")
+    api.world.github.block("added/taken-down", reason="dmca")
+    response = api.post("/repositories", api.key("write"), json={"full_name": "added/taken-down"})
+    assert response.status_code == 451
+    assert "dmca" in response.json()["detail"]
+
+
 def test_malformed_names_and_bodies_are_422(api: Api) -> None:
     key = api.key("write")
     bodies: list[object] = [

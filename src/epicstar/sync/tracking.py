@@ -48,11 +48,8 @@ class Added:
     @property
     def changed(self) -> bool:
         """Whether tracking changed: a new row, a row made active, or stars no longer decide."""
-        return (
-            self.created
-            or self.reactivated_from is not None
-            or (self.previous_origin != Origin.MANUAL)
-        )
+        was_manual = self.previous_origin == Origin.MANUAL
+        return self.created or self.reactivated_from is not None or not was_manual
 
 
 def add_repository(db: Database, github: GitHubClient, text: str) -> Added:
