@@ -64,8 +64,11 @@ def test_one_repository_with_its_ten_newest_attempts(api: Api) -> None:
     )
     assert [attempt["refs_changed"] for attempt in rest] == [10, 9, 8, 7, 6, 5, 4, 3]
     for attempt in attempts:
+        assert attempt["github_id"] == 1100  # attempts look as GET /attempts shows them
         assert set(attempt) == {
             "id",
+            "github_id",
+            "full_name",
             "trigger",
             "started_at",
             "finished_at",

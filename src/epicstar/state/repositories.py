@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from epicstar.state.models import Origin, Repository, RepoState, SyncAttempt, SyncStatus
+from epicstar.state.models import Origin, Repository, RepoState, SyncStatus
 
 LOST_STATES = (RepoState.SOURCE_GONE, RepoState.BLOCKED)
 
@@ -114,17 +114,6 @@ def locked(session: Session, github_id: int) -> Repository | None:
         .execution_options(synchronize_session=False)
     )
     return session.get(Repository, github_id, populate_existing=True)
-
-
-def recent_attempts(session: Session, github_id: int, limit: int) -> list[SyncAttempt]:
-    """The repository's last ``limit`` attempts, newest first."""
-    statement = (
-        select(SyncAttempt)
-        .where(SyncAttempt.repository_id == github_id)
-        .order_by(SyncAttempt.started_at.desc(), SyncAttempt.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(statement))
 
 
 def listing(session: Session, states: Sequence[str] = ()) -> list[Repository]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AfterValidator
 
 from epicstar.auth import Scope
@@ -14,11 +14,10 @@ from epicstar.state import attempts
 from epicstar.state.models import AttemptOutcome, Repository
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging, paging
+from epicstar.web.api.params import GitHubId
 from epicstar.web.authentication import Caller, require
 
 router = APIRouter(tags=["attempts"])
-
-MAX_GITHUB_ID = 2**63 - 1
 
 
 def in_utc(moment: datetime) -> datetime:
@@ -41,7 +40,6 @@ Since = Annotated[
     ),
 ]
 Outcome = Annotated[AttemptOutcome | None, Query(description="only attempts that ended so")]
-GitHubId = Annotated[int, Path(ge=1, le=MAX_GITHUB_ID, description="the repository's GitHub id")]
 
 
 @router.get("/attempts", summary="List mirror attempts of every repository")

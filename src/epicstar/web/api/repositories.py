@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.orm import Session
 
 from epicstar.auth import Scope
-from epicstar.state import repositories
-from epicstar.state.models import Repository, RepoState, SyncAttempt, SyncStatus
+from epicstar.state import attempts, repositories
+from epicstar.state.models import Repository, RepoState, SyncStatus
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging, paging
+from epicstar.web.api.params import NOT_FOUND, GitHubId
 from epicstar.web.authentication import Caller, require
 
 router = APIRouter(tags=["repositories"])
 
-MAX_GITHUB_ID = 2**63 - 1
 RECENT_ATTEMPTS = 10
 """How many attempts ``GET /repositories/{github_id}`` shows (the attempts route pages)."""
-
-GitHubId = Annotated[
-    int,
-    Path(ge=1, le=MAX_GITHUB_ID, description="the repository's GitHub id (it survives renames)"),
-]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no tracked repository has this id"}
-}
 
 
 def tracked(session: Session, github_id: int) -> Repository:
@@ -53,21 +45,6 @@ def repository_view(row: Repository) -> dict[str, Any]:
         "fork": row.fork,
         "language": row.language,
         "size_kb": row.size_kb,
-    }
-
-
-def attempt_view(attempt: SyncAttempt) -> dict[str, Any]:
-    return {
-        "id": attempt.id,
-        "trigger": attempt.trigger,
-        "started_at": attempt.started_at.isoformat(),
-        "finished_at": attempt.finished_at.isoformat() if attempt.finished_at else None,
-        "duration_seconds": attempt.duration_seconds,
-        "outcome": attempt.outcome,
-        "refs_changed": attempt.refs_changed,
-        "new_commits": attempt.new_commits,
-        "bytes_fetched": attempt.bytes_fetched,
-        "error": attempt.error,
     }
 
 
@@ -107,5 +84,6 @@ def get_repository(
     """The repository as the list shows it, and its last attempts, newest first."""
     with api.database.session() as session:
         row = tracked(session, github_id)
-        attempts = repositories.recent_attempts(session, github_id, RECENT_ATTEMPTS)
-        return {**repository_view(row), "attempts": [attempt_view(a) for a in attempts]}
+        recent, _total = attempts.page_of(session, github_id=github_id, limit=RECENT_ATTEMPTS)
+        views = [attempts.attempt_view(attempt, name) for attempt, name in recent]
+        return {**repository_view(row), "attempts": views}

@@ -25,12 +25,8 @@ from epicstar.sync.failures import RETRYABLE, retry_afresh
 from epicstar.sync.tracking import Added, BadRepositoryName, look_up, parse_full_name, remove, track
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.github_answers import github_refusal
-from epicstar.web.api.repositories import (
-    NOT_FOUND,
-    GitHubId,
-    not_tracked,
-    repository_view,
-)
+from epicstar.web.api.params import NOT_FOUND, GitHubId
+from epicstar.web.api.repositories import not_tracked, repository_view
 from epicstar.web.authentication import Caller, require
 
 router = APIRouter(tags=["repositories"])
