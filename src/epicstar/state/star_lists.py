@@ -4,10 +4,42 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Executable, Table, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from epicstar.state.models import StarListState
+
+_TABLE: Table = StarListState.__table__  # type: ignore[assignment]
+_CREATE_ONCE: dict[str, Executable] = {
+    name: dialect.insert(_TABLE)
+    .values(key=bindparam("b_key"), stars=0)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(_TABLE.c.key)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def locked(session: Session, list_key: str) -> tuple[StarListState, bool]:
+    """The list's row, locked until commit, and whether this call created it.
+
+    The row is created with ``ON CONFLICT DO NOTHING`` first, so two first polls (or a
+    poll and an unstar's webhook) never both insert it: the second waits for the first.
+    """
+    statement = _CREATE_ONCE.get(session.get_bind().dialect.name)
+    if statement is not None:
+        created = session.execute(statement, {"b_key": list_key}).first() is not None
+    else:  # any other backend: a savepoint around a plain insert
+        try:
+            with session.begin_nested():
+                session.add(StarListState(key=list_key, stars=0))
+            created = True
+        except IntegrityError:
+            created = False
+    row = session.get(StarListState, list_key, with_for_update=True, populate_existing=True)
+    assert row is not None  # it exists now, and rows are never deleted
+    return row, created
 
 
 def last_poll(session: Session, list_key: str) -> datetime | None:

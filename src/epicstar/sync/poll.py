@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from epicstar.state import star_lists
 from epicstar.state.models import Repository, StarListState
 from epicstar.sync.context import SyncContext
 from epicstar.sync.filters import Filters
@@ -75,8 +76,8 @@ def poll_stars(ctx: SyncContext, *, full: bool = False) -> PollReport:
     reading = _read(ctx, report, full=full)
     walk, now = reading.walk, reading.now
     with ctx.db.session() as session:
-        state = list_state(session, ctx.settings.github_user, lock=True)
-        same_row = reading.existed or state in session.new  # else a webhook made it meanwhile
+        state, created = star_lists.locked(session, list_key(ctx.settings.github_user))
+        same_row = reading.existed or created  # else a webhook or a poll made it meanwhile
         report.changes = _reconcile(ctx, session, reading)
         keep_marks(state, walk.marks)
         state.last_poll_at = now

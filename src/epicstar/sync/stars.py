@@ -72,10 +72,10 @@ def keep_marks(state: StarListState, marks: ListMarks) -> None:
     state.newest_star_id = marks.newest_star_id
 
 
-def list_state(session: Session, user: str | None, *, lock: bool = False) -> StarListState:
-    """The starred list's row; ``lock`` holds it until commit, so polls write in turn."""
+def list_state(session: Session, user: str | None) -> StarListState:
+    """The starred list's row, new (not yet stored) if it was never polled."""
     key = list_key(user)
-    state = session.get(StarListState, key, with_for_update=lock)
+    state = session.get(StarListState, key)
     if state is None:
         state = StarListState(key=key, stars=0)
         session.add(state)

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from epicstar.state.models import Origin, Repository, RepoState, StarListState, SyncStatus
+from epicstar.state import star_lists
+from epicstar.state.models import Origin, Repository, RepoState, SyncStatus
 from epicstar.sync.filters import Filters
 from epicstar.sync.metadata import apply_metadata
 from epicstar.web.events import (
@@ -102,10 +103,7 @@ def apply(session: Session, action: Action, now: datetime, rules: Rules) -> Resu
         case TrackStar():
             return _track_star(session, action, now, rules)
         case MarkStarListForWalk(github_id=github_id):
-            star_list = session.get(StarListState, rules.star_list_key, with_for_update=True)
-            if star_list is None:
-                star_list = StarListState(key=rules.star_list_key, stars=0)
-                session.add(star_list)
+            star_list, _created = star_lists.locked(session, rules.star_list_key)
             star_list.last_full_walk_at = None
             return Result(
                 202, dict(ACCEPTED), f"full walk due (unstar of {github_id})", walk_stars=True
