@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from epicstar.web.api import (
@@ -21,9 +23,22 @@ __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
 
 PREFIX = "/api/v1"
 
+_ERROR: dict[str, Any] = {
+    "application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}
+}
+_EVERY_ROUTE: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "no key, or a malformed, unknown, wrong, expired or revoked one "
+        "(with WWW-Authenticate: Bearer)",
+        "content": _ERROR,
+    },
+    403: {"description": "the key lacks the route's scope", "content": _ERROR},
+    429: {"description": "over the request budget; see Retry-After", "content": _ERROR},
+}
+
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, responses=_EVERY_ROUTE)
     router.include_router(repositories.router)
     router.include_router(attempts.router)
     router.include_router(stars.router)
