@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,12 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "EPICSTAR_"
+_RATE = re.compile(
+    r"\s*(?P<amount>[0-9]{1,9})\s*(?:/|per)\s*(?P<every>[0-9]{1,6})?\s*"
+    r"(?:second|minute|hour|day)s?\s*",
+    re.IGNORECASE,
+)
+"""``EPICSTAR_API_RATE_LIMIT``: one rate, in the notation of the ``limits`` library."""
 CONFIG_FILE_VARIABLE = "EPICSTAR_CONFIG"
 
 
@@ -141,44 +148,36 @@ class Settings(BaseSettings):
             return "/".join(parts)
         return value
 
-    @field_validator(
-        "include", "exclude", "languages", "notify_urls", "trusted_proxies", mode="before"
-    )
+    @field_validator("include", "exclude", "languages", "notify_urls", mode="before")
     @classmethod
     def _list(cls, value: Any) -> Any:
-        """A JSON array or a comma-separated list (``'octo/*, */dotfiles'``)."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [item.strip() for item in text.split(",") if item.strip()]
-        return value
+        return _split_list(value)
 
     @field_validator("api_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
-        from limits import parse
-
-        try:
-            if parse(value).amount < 1:
-                raise ValueError(value)
-        except ValueError:
+        match = _RATE.fullmatch(value)
+        if match is None or int(match["amount"]) < 1 or int(match["every"] or 1) < 1:
             raise ValueError(
-                f"'{value}' is not a rate: use e.g. 100/minute, 10/second or 1000/hour"
-            ) from None
-        return value
+                f"'{value}' is not a rate: use one of e.g. 100/minute, 10/second, "
+                "1000/hour or 500/10minutes"
+            )
+        return value.strip()
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
+    def _networks(cls, value: Any) -> Any:
+        value = _split_list(value)
+        if not isinstance(value, list):
+            return value
         for item in value:
             try:
-                ipaddress.ip_network(item, strict=False)
+                ipaddress.ip_network(str(item).strip(), strict=False)
             except ValueError:
                 raise ValueError(
                     f"'{item}' is not an IP address or network (e.g. 10.0.0.1 or 10.0.0.0/8)"
                 ) from None
-        return value
+        return [str(item).strip() for item in value]
 
     @field_validator("unstarred_parent", mode="before")
     @classmethod
@@ -261,6 +260,16 @@ def _describe(error: dict[str, Any]) -> str:
     if message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return f"{variable}: {message}"
+
+
+def _split_list(value: Any) -> Any:
+    """A JSON array or a comma-separated list (``'octo/*, */dotfiles'``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
 
 
 def load_settings(**overrides: Any) -> Settings:

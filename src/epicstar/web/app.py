@@ -36,7 +36,7 @@ from epicstar.web.api import ApiContext, ApiWork, api_router
 from epicstar.web.authentication import Authenticator
 from epicstar.web.docs_page import add_docs_page
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
-from epicstar.web.ratelimit import ClientAddress, RateLimits
+from epicstar.web.ratelimit import ClientAddress, RateLimits, budget_namespace, shared_storage
 from epicstar.web.webhooks import PATH, QueueWork, WebhookReceiver
 
 __all__ = ["READY_TIMEOUT", "create_app", "default_identity"]
@@ -96,7 +96,10 @@ def create_app(
     verifier = KeyVerifier(database)
     authenticator = Authenticator(
         verifier,
-        RateLimits(settings.api_rate_limit, settings.queue_url),
+        RateLimits(
+            settings.api_rate_limit,
+            shared_storage(settings.queue_url, budget_namespace(database.url)),
+        ),
         ClientAddress(settings.trusted_proxies),
     )
     app = FastAPI(

@@ -4,8 +4,15 @@ API keys, scopes and request budgets.
 A route declares the scope it needs with ``Depends(require(Scope.READ))`` and receives the
 :class:`Caller`. Missing, malformed, unknown, wrong, expired or revoked keys all get the same
 401 (with ``WWW-Authenticate: Bearer``); a key without the scope gets 403; a caller over its
-budget gets 429 with ``Retry-After``. Failed attempts are counted per client address and
-refused with 429 once that budget is spent, before any key is looked at.
+budget gets 429 with ``Retry-After``.
+
+Requests that fail authentication are counted per client address (an IPv6 address per /64).
+Once that budget is spent, every request from the address gets 429 until the window frees
+a slot, a valid key's too, and no key is looked at: were valid keys still checked, a 200
+among the 429s would tell a right guess from a wrong one, so guessing would go on at full
+speed, and every guess would still cost an Argon2 verification. The price: clients that
+share an address with someone sending bad keys wait with them. Behind a reverse proxy,
+every client has the proxy's address unless ``EPICSTAR_TRUSTED_PROXIES`` names it.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from epicstar.auth import KeyVerifier, Principal, Scope
 from epicstar.state.audit import Actor
 from epicstar.web.access_log import KEY_PREFIX_STATE
-from epicstar.web.ratelimit import ClientAddress, RateLimits
+from epicstar.web.ratelimit import ClientAddress, RateLimits, address_bucket
 
 BEARER = HTTPBearer(
     auto_error=False,
@@ -50,7 +57,7 @@ class Authenticator:
 
     def caller(self, request: Request, token: str | None, scope: Scope) -> Caller:
         address = self.addresses.of(request)
-        failures = ("failed", address or "unknown")
+        failures = ("failed", address_bucket(address))
         wait = self.limits.exhausted(*failures)
         if wait is not None:
             raise _too_many(wait, "too many requests with an invalid key from this address")
