@@ -68,3 +68,32 @@ def test_missing_or_broken_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("EPICSTAR_CONFIG", str(broken))
     with pytest.raises(ConfigError, match="EPICSTAR_CONFIG"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("100/minute", "100/minute"), (" 5 per 2 minutes ", "5 per 2 minutes"), ("10/SECOND", None)],
+)
+def test_an_api_rate_is_one_rate(monkeypatch: pytest.MonkeyPatch, text: str, expected: str | None):
+    monkeypatch.setenv("EPICSTAR_API_RATE_LIMIT", text)
+    assert load_settings().api_rate_limit == (expected or text)
+
+
+@pytest.mark.parametrize(
+    "text", ["often", "0/minute", "5/0 minutes", "5/minute;100/hour", "5/fortnight", "-1/minute"]
+)
+def test_a_malformed_api_rate_names_the_variable(monkeypatch: pytest.MonkeyPatch, text: str):
+    monkeypatch.setenv("EPICSTAR_API_RATE_LIMIT", text)
+    with pytest.raises(ConfigError, match=r"^EPICSTAR_API_RATE_LIMIT: '.*' is not a rate"):
+        load_settings()
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EPICSTAR_TRUSTED_PROXIES", "10.0.0.1, 172.16.0.0/12,::1")
+    assert load_settings().trusted_proxies == ["10.0.0.1", "172.16.0.0/12", "::1"]
+    monkeypatch.setenv("EPICSTAR_TRUSTED_PROXIES", '["fd00::/8"]')
+    assert load_settings().trusted_proxies == ["fd00::/8"]
+    for text in ("proxy.example.com", "10.0.0.0/33", "[1]"):
+        monkeypatch.setenv("EPICSTAR_TRUSTED_PROXIES", text)
+        with pytest.raises(ConfigError, match=r"^EPICSTAR_TRUSTED_PROXIES: '.*' is not an IP"):
+            load_settings()

@@ -63,6 +63,16 @@ CASES = {
         "cannot open the database postgresql+psycopg://127.0.0.1:1/x",
         env={"EPICSTAR_DATABASE_URL": "postgresql://127.0.0.1:1/x"},
     ),
+    "api-rate-malformed": Case(
+        "EPICSTAR_API_RATE_LIMIT",
+        "'5/minute;100/hour' is not a rate",
+        env={"EPICSTAR_API_RATE_LIMIT": "5/minute;100/hour"},
+    ),
+    "trusted-proxy-not-an-address": Case(
+        "EPICSTAR_TRUSTED_PROXIES",
+        "'proxy.example.com' is not an IP address or network",
+        env={"EPICSTAR_TRUSTED_PROXIES": "10.0.0.1,proxy.example.com"},
+    ),
     "queue-unsupported": Case(
         "EPICSTAR_QUEUE_URL",
         "(got a 'amqp' URL)",

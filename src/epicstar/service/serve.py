@@ -52,6 +52,9 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
                 lifespan="on",
                 timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
                 server_header=False,
+                # The client's address is epicstar's to find (EPICSTAR_TRUSTED_PROXIES):
+                # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1.
+                proxy_headers=False,
             )
         )
         bound_host, bound_port = sock.getsockname()[:2]
