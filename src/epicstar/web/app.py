@@ -16,10 +16,11 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 import anyio
+import structlog
 from fastapi import FastAPI, Request
 from huey import Huey
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, SQLAlchemyError
 from starlette.responses import JSONResponse, Response
 
 from epicstar import __version__
@@ -40,6 +41,8 @@ from epicstar.web.ratelimit import ClientAddress, RateLimits, budget_namespace, 
 from epicstar.web.webhooks import PATH, QueueWork, WebhookReceiver
 
 __all__ = ["READY_TIMEOUT", "create_app", "default_identity"]
+
+_log = structlog.get_logger("epicstar.web")
 
 READY_TIMEOUT = 5.0
 """Seconds ``/ready`` waits for the database (and the queue) before answering 503."""
@@ -125,6 +128,14 @@ def create_app(
         queue_depth=queue.pending_count if queue is not None else None,
         rate_limit=rate_limit,
     )
+
+    @app.exception_handler(DataError)
+    async def value_refused(_request: Request, error: DataError) -> JSONResponse:
+        # The database refused a value that validation let through: the request's fault.
+        _log.warning("api.value_refused", error=type(error.orig).__name__)
+        return JSONResponse(
+            {"detail": "a value in the request cannot be stored or compared"}, status_code=422
+        )
 
     @app.exception_handler(SQLAlchemyError)
     async def database_unavailable(_request: Request, error: SQLAlchemyError) -> JSONResponse:

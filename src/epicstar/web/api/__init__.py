@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from epicstar.web.api import (
     attempts,
@@ -18,6 +18,7 @@ from epicstar.web.api import (
     webhooks,
 )
 from epicstar.web.api.context import ApiContext, ApiWork
+from epicstar.web.api.parameters import refuse_nul_characters
 
 __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
 
@@ -38,7 +39,9 @@ _EVERY_ROUTE: dict[int | str, dict[str, Any]] = {
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, responses=_EVERY_ROUTE)
+    router = APIRouter(
+        prefix=PREFIX, responses=_EVERY_ROUTE, dependencies=[Depends(refuse_nul_characters)]
+    )
     router.include_router(repositories.router)
     router.include_router(attempts.router)
     router.include_router(stars.router)
