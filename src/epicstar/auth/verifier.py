@@ -94,8 +94,8 @@ class KeyVerifier:
         if parts is None:
             return None
         prefix, secret = parts
-        with self._database.engine.connect() as connection:
-            row = connection.execute(_LOOKUP, {"prefix": prefix}).first()
+        with self._database.reading() as session:
+            row = session.execute(_LOOKUP, {"prefix": prefix}).first()
         fingerprint = hashlib.sha256(token.encode()).digest()
         if row is None:
             secret_matches(stand_in_hash(), secret)

@@ -59,7 +59,7 @@ def list_repositories(
         str | None, Query(max_length=200, description="a part of owner/name (any case)")
     ] = None,
 ) -> dict[str, Any]:
-    with api.database.session() as session:
+    with api.database.reading() as session:
         rows, total = repositories.page_of(
             session,
             state=state,

@@ -1,0 +1,386 @@
+"""Latency of an authenticated ``GET /api/v1/repositories`` in ``epicstar serve``.
+
+    .venv/bin/python -m benchmarks.api_benchmark [--repos 1000] [--rate 50] [--duration 20]
+        [--warmup 2] [--connections 10] [--database-url postgresql://…] [--json FILE]
+        [--keep DIR] [--quick]
+
+Target (the issue's): with 1,000 tracked repositories, at a steady 50 requests/s, p95 at most
+20 ms, the first verification of the key (Argon2) excluded. The rows are written straight
+into a new database (SQLite in the data dir, or a new PostgreSQL database on the server
+``--database-url`` names, dropped afterwards) with one read key made as ``epicstar keys
+create`` makes it; ``epicstar serve`` then runs as a child process, its workers included,
+against a sandbox of GitHub and OneDev stand-ins. Each server is asked once before the load
+(that first answer verifies the key and is checked: 50 items, the right total). A load
+generator in a third process then sends the same request on an open-loop schedule, first to a
+do-nothing reference on the same stack (:mod:`benchmarks.api_reference`), then to epicstar.
+
+The figures go to stdout as one JSON document (and to ``--json``); progress to stderr. Exit
+status 0 when epicstar's p95 meets the target, 1 when not, 2 when the benchmark failed (no
+figures, or any answer other than 200). See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fastapi
+import httpx
+import uvicorn
+
+from benchmarks.api_load import Plan
+from benchmarks.contenders import BenchmarkError
+from benchmarks.gitplain import hermetic_git
+from benchmarks.webhook_benchmark import database
+from benchmarks.webhook_report import Latency, percentile
+from benchmarks.webhook_servers import ROOT, ServerProcess, base_environment, epicstar_serve
+from epicstar.auth import create_key
+from epicstar.sandbox import Role, Sandbox
+from epicstar.state.audit import CLI
+from epicstar.state.database import Database
+from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
+
+TARGET_P95_MS = 20.0
+PATH = "/api/v1/repositories"
+PER_PAGE = 50  # the API's default page
+RATE_LIMIT = "100000/minute"  # the budget must not be what is measured
+DEFAULTS: dict[str, Any] = {"repos": 1000, "rate": 50.0, "duration": 20.0, "warmup": 2.0}
+QUICK: dict[str, Any] = {"repos": 60, "rate": 50.0, "duration": 1.0, "warmup": 0.5}
+CLIENT_GRACE = 60.0
+
+
+@dataclass(frozen=True)
+class Options:
+    repos: int
+    rate: float
+    duration: float
+    warmup: float
+    connections: int
+    database_url: str | None
+    json_path: Path | None
+    keep: Path | None
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.api_benchmark",
+        description="Latency of an authenticated GET /api/v1/repositories in epicstar serve, "
+        "against a do-nothing FastAPI route on the same stack, at a steady open-loop rate.",
+    )
+    parser.add_argument("--repos", type=int, help="tracked repositories (default 1000)")
+    parser.add_argument("--rate", type=float, help="requests per second (default 50)")
+    parser.add_argument("--duration", type=float, help="measured seconds (default 20)")
+    parser.add_argument("--warmup", type=float, help="seconds sent before measuring (default 2)")
+    parser.add_argument(
+        "--connections", type=int, default=10, help="kept-alive connections sharing the rate (10)"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server URL (e.g. postgresql://postgres@127.0.0.1:5432/test): a new "
+        "database is created there for the run and dropped afterwards (default: SQLite)",
+    )
+    parser.add_argument("--json", type=Path, dest="json_path", help="also write figures here")
+    parser.add_argument("--keep", type=Path, help="work in this new directory and keep it")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: --repos 60 --duration 1 --warmup 0.5"
+    )
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else DEFAULTS
+    values = {key: getattr(args, key) if getattr(args, key) is not None else base[key]
+              for key in DEFAULTS}  # fmt: skip
+    if values["repos"] < 1:
+        parser.error("--repos must be at least 1")
+    if values["rate"] <= 0 or values["duration"] <= 0 or values["warmup"] < 0:
+        parser.error("--rate and --duration must be positive, --warmup not negative")
+    if args.connections < 1:
+        parser.error("--connections must be at least 1")
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"--keep {args.keep} exists already")
+    if args.database_url is not None and not args.database_url.startswith(
+        ("postgresql://", "postgresql+psycopg://", "postgres://")
+    ):
+        parser.error("--database-url must be a postgresql:// URL")
+    return Options(
+        repos=values["repos"],
+        rate=values["rate"],
+        duration=values["duration"],
+        warmup=values["warmup"],
+        connections=args.connections,
+        database_url=args.database_url,
+        json_path=args.json_path,
+        keep=args.keep,
+    )
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ set-up
+
+
+def prepare_database(database_url: str, repos: int) -> str:
+    """The schema, ``repos`` tracked repositories as passes leave them, and a read key."""
+    db = Database(database_url)
+    try:
+        db.upgrade()
+        now = utcnow()
+        with db.session() as session:
+            session.add_all(
+                Repository(
+                    github_id=1_000_000 + index,
+                    full_name=f"bench-{index % 37:02d}/repository-{index:05d}",
+                    origin=Origin.MANUAL,  # the sandbox's starred list (empty) has no say
+                    state=RepoState.ACTIVE,
+                    sync_status=SyncStatus.COMPLETED,
+                    onedev_path=f"github/bench-{index % 37:02d}/repository-{index:05d}",
+                    html_url=f"https://github.com/bench/repository-{index:05d}",
+                    description=f"benchmark repository {index}",
+                    default_branch="main",
+                    language="Python",
+                    size_kb=1000 + index,
+                    starred_at=now - timedelta(days=index),
+                    mirrored_refs={
+                        "refs/heads/main": f"{index:040x}",
+                        "refs/heads/develop": f"{index + 1:040x}",
+                        **{f"refs/tags/v1.{tag}": f"{index + tag:040x}" for tag in range(8)},
+                    },
+                    onedev_project_id=10_000 + index,
+                    last_synced_at=now,
+                    last_attempt_at=now,
+                    next_due_at=now + timedelta(days=3650),
+                )
+                for index in range(repos)
+            )
+        with db.session() as session:
+            _row, new = create_key(
+                session, name="benchmark", scopes=["read"], expires_in=None, actor=CLI
+            )
+        return new.full
+    finally:
+        db.dispose()
+
+
+def reference_server(log_path: Path) -> ServerProcess:
+    argv = [sys.executable, "-m", "benchmarks.api_reference", "--port", "0"]
+    return ServerProcess("reference", argv, base_environment(), log_path)
+
+
+def first_answer(server: ServerProcess, key: str, repos: int | None) -> float:
+    """Milliseconds of the first authenticated request (the key's verification), checked."""
+    started = time.perf_counter()
+    response = server.client.get(
+        f"{server.url}{PATH}", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise BenchmarkError(f"{server.name}: {response.status_code} {response.text[:300]}")
+    if repos is not None:
+        page = response.json()
+        if page["total"] != repos or len(page["items"]) != min(PER_PAGE, repos):
+            raise BenchmarkError(f"{server.name}: unexpected page: total {page['total']}")
+    return elapsed
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+@dataclass(frozen=True)
+class Run:
+    server: str
+    first_request_ms: float  # before the load: the key verified (Argon2), not counted
+    latency_ms: Latency
+    client_lag_p99_ms: float | None
+    throughput_per_s: float
+    window_s: float
+    statuses: dict[str, int]
+    body_bytes: dict[str, int]
+    transport_errors: int
+    errors: list[str]
+    warmup_requests: int
+    server_cpu_s: float
+
+    @property
+    def failures(self) -> int:
+        return self.transport_errors + sum(
+            count for status, count in self.statuses.items() if status != "200"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        figures = asdict(self)
+        figures["latency_ms"] = {
+            name: round(value, 3) for name, value in asdict(self.latency_ms).items()
+        }
+        figures["failures"] = self.failures
+        return figures
+
+
+def measure(
+    server: ServerProcess, key: str, options: Options, scratch: Path, first_ms: float
+) -> Run:
+    assert server.port, server.name
+    plan = Plan(
+        host=server.host,
+        port=server.port,
+        path=PATH,
+        headers={"Authorization": f"Bearer {key}", "User-Agent": "epicstar-api-benchmark"},
+        connections=options.connections,
+        rate=options.rate,
+        warmup=options.warmup,
+        duration=options.duration,
+    )
+    plan_path = scratch / f"plan-{server.name}.json"
+    plan_path.write_text(json.dumps(asdict(plan)))
+    cpu_before = server.cpu_seconds()
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.api_load", str(plan_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=options.warmup + options.duration + CLIENT_GRACE,
+        check=False,
+    )
+    server.check_alive()
+    if result.returncode != 0:
+        raise BenchmarkError(f"the load generator failed:\n{result.stderr[-2000:]}")
+    samples = json.loads(result.stdout)
+    window_s = samples["window_ns"] / 1e9
+    lag = sorted(samples["client_lag_ns"])
+    latencies = samples["latencies_ns"]
+    return Run(
+        server=server.name,
+        first_request_ms=round(first_ms, 3),
+        latency_ms=Latency.of(latencies),
+        client_lag_p99_ms=percentile(lag, 99) / 1e6 if lag else None,
+        throughput_per_s=len(latencies) / window_s if window_s > 0 else 0.0,
+        window_s=window_s,
+        statuses=samples["statuses"],
+        body_bytes=samples["body_sizes"],
+        transport_errors=samples["transport_errors"],
+        errors=samples["errors"],
+        warmup_requests=samples["warmup_requests"],
+        server_cpu_s=round(server.cpu_seconds() - cpu_before, 3),
+    )
+
+
+def environment(backend: str) -> dict[str, Any]:
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count() or 1,
+        "python": platform.python_version(),
+        "fastapi": fastapi.__version__,
+        "uvicorn": uvicorn.__version__,
+        "httpx": httpx.__version__,
+        "database": backend,
+        "rate_limit": RATE_LIMIT,
+    }
+
+
+@contextlib.contextmanager
+def served(options: Options, scratch: Path) -> Iterator[tuple[dict[str, Any], list[Run]]]:
+    """Everything set up, both servers measured; yields the environment and the runs."""
+    github_token, onedev_token = f"ghp_{secrets.token_hex(16)}", f"od_{secrets.token_hex(16)}"
+    data_dir = scratch / "data"
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(hermetic_git(scratch / "home"))
+        database_url, backend = stack.enter_context(database(options.database_url, data_dir))
+        sandbox = stack.enter_context(
+            Sandbox(
+                scratch / "sandbox",
+                github_tokens=[github_token],
+                onedev_tokens={onedev_token: Role.ADMIN},
+            )
+        )
+        progress(f"writing {options.repos} repositories and a key ({backend}) …")
+        key = prepare_database(database_url, options.repos)
+        env = {
+            "EPICSTAR_DATA_DIR": str(data_dir),
+            "EPICSTAR_DATABASE_URL": database_url,
+            "EPICSTAR_GITHUB_API_URL": sandbox.github_api_url,
+            "EPICSTAR_GITHUB_TOKEN": github_token,
+            "EPICSTAR_ONEDEV_URL": sandbox.onedev_url,
+            "EPICSTAR_ONEDEV_TOKEN": onedev_token,
+            "EPICSTAR_API_RATE_LIMIT": RATE_LIMIT,
+        }
+        reference = stack.enter_context(reference_server(scratch / "reference.log"))
+        epicstar = stack.enter_context(epicstar_serve(env, scratch / "serve.log"))
+        epicstar.name = "epicstar"
+        runs = []
+        for server, repos in ((reference, None), (epicstar, options.repos)):
+            first_ms = first_answer(server, key, repos)
+            progress(f"  {server.name}: first answer {first_ms:.1f} ms; measuring …")
+            run = measure(server, key, options, scratch, first_ms)
+            lat = run.latency_ms
+            progress(
+                f"    {run.throughput_per_s:.1f} req/s, p50 {lat.p50_ms:.2f} ms, "
+                f"p95 {lat.p95_ms:.2f} ms, p99 {lat.p99_ms:.2f} ms, max {lat.max_ms:.2f} ms, "
+                f"failures {run.failures}"
+            )
+            runs.append(run)
+        yield environment(backend), runs
+
+
+def report(options: Options, env: dict[str, Any], runs: list[Run]) -> dict[str, Any]:
+    epicstar = next(run for run in runs if run.server == "epicstar")
+    return {
+        "benchmark": "api",
+        "environment": env,
+        "parameters": {
+            "repositories": options.repos,
+            "path": PATH,
+            "per_page": PER_PAGE,
+            "rate_per_s": options.rate,
+            "connections": options.connections,
+            "warmup_s": options.warmup,
+            "duration_s": options.duration,
+            "loop": "open",
+        },
+        "runs": [run.to_json() for run in runs],
+        "target": {
+            "p95_ms": TARGET_P95_MS,
+            "epicstar_p95_ms": epicstar.latency_ms.p95_ms,
+            "met": epicstar.latency_ms.p95_ms <= TARGET_P95_MS,
+        },
+        "failures": sum(run.failures for run in runs),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        if options.keep is not None:
+            options.keep.mkdir(parents=True)
+            scratch = options.keep.resolve()
+        else:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="epicstar-api-")))
+        try:
+            with served(options, scratch) as (env, runs):
+                figures = report(options, env, runs)
+        except Exception as error:  # no figures at all: tell it apart from "target not met"
+            print(f"benchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return 2
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if options.json_path is not None:
+        options.json_path.write_text(text + "\n")
+    if figures["failures"]:
+        print(f"benchmark failed: {figures['failures']} requests failed", file=sys.stderr)
+        return 2
+    return 0 if figures["target"]["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
