@@ -351,7 +351,7 @@ def report(options: Options, env: dict[str, Any], runs: list[Run]) -> dict[str, 
         "runs": [run.to_json() for run in runs],
         "target": {
             "p95_ms": TARGET_P95_MS,
-            "epicstar_p95_ms": epicstar.latency_ms.p95_ms,
+            "epicstar_p95_ms": round(epicstar.latency_ms.p95_ms, 3),
             "met": epicstar.latency_ms.p95_ms <= TARGET_P95_MS,
         },
         "failures": sum(run.failures for run in runs),
