@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from limits import parse
+from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 from structlog.testing import capture_logs
 
 from epicstar.web.ratelimit import (
     ClientAddress,
+    InlineExpiryMemoryStorage,
     RateLimits,
     address_bucket,
     budget_namespace,
@@ -185,3 +189,32 @@ def test_a_redis_that_never_answers_holds_a_request_up_for_half_a_second_at_most
         assert limits.spend("key", "1") is None
     assert limits.spend("key", "1") is not None
     assert time.monotonic() - started < 0.2  # Redis is not asked again for a while
+
+
+def test_spending_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        original(thread)
+
+    limits = RateLimits("100/minute")
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    for _ in range(5):
+        assert limits.spend("key", "1") is None
+        time.sleep(0.015)  # longer than the library's own expiry timer lives
+    assert started == []
+
+
+def test_expired_entries_are_dropped_by_the_requests() -> None:
+    storage = InlineExpiryMemoryStorage()
+    limiter = MovingWindowRateLimiter(storage)
+    rate = parse("2/second")
+    assert limiter.hit(rate, "a")
+    assert limiter.hit(rate, "a")
+    assert not limiter.hit(rate, "a")
+    time.sleep(1.1)
+    assert limiter.hit(rate, "b")  # this request drops what has expired
+    assert not storage.events.get(rate.key_for("a"))
+    assert limiter.hit(rate, "a")
