@@ -120,6 +120,8 @@ def test_a_key_is_recorded_as_used_from_the_forwarded_address(proxied: Api) -> N
         return rows[0]["last_used_ip"] if rows else None
 
     wait_for(lambda: last_used_ip() == "203.0.113.5", timeout=15)
+    logged = [line for line in proxied.served.events("api request") if line["key_prefix"]]
+    assert logged[-1]["client"] == "203.0.113.5"
 
 
 def test_forwarded_for_from_a_peer_not_trusted_is_ignored(world: World) -> None:
@@ -135,6 +137,8 @@ def test_forwarded_for_from_a_peer_not_trusted_is_ignored(world: World) -> None:
         assert_refused_for_a_while(
             api.get("/repositories", good, headers=forwarded("198.51.100.98"))
         )
+        clients = {line["client"] for line in api.served.events("api request")}
+        assert clients == {"127.0.0.1"}
 
 
 @pytest.mark.parametrize("store", ["redis", "memory"])

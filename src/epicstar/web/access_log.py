@@ -1,12 +1,15 @@
-"""One JSON log line per API request: method, path, status, duration, and the key's prefix
-(never the key)."""
+"""One JSON log line per API request: method, path, status, duration, the key's prefix
+(never the key), and the client's address as the budgets see it (``EPICSTAR_TRUSTED_PROXIES``)."""
 
 from __future__ import annotations
 
 import time
 
 import structlog
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from epicstar.web.ratelimit import ClientAddress
 
 _log = structlog.get_logger("epicstar.api")
 
@@ -15,9 +18,12 @@ KEY_PREFIX_STATE = "api_key_prefix"
 
 
 class ApiAccessLog:
-    def __init__(self, app: ASGIApp, path_prefix: str) -> None:
+    def __init__(
+        self, app: ASGIApp, path_prefix: str, addresses: ClientAddress | None = None
+    ) -> None:
         self.app = app
         self.path_prefix = path_prefix
+        self.addresses = addresses or ClientAddress([])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope["path"]).startswith(self.path_prefix):
@@ -42,7 +48,7 @@ class ApiAccessLog:
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "key_prefix": state.get(KEY_PREFIX_STATE),
-                "client": scope["client"][0] if scope.get("client") else None,
+                "client": self.addresses.of(Request(scope)),
             }
             if status >= 500:
                 _log.error("api request", **fields)

@@ -129,19 +129,7 @@ def create_app(
         rate_limit=rate_limit,
     )
 
-    @app.exception_handler(DataError)
-    async def value_refused(_request: Request, error: DataError) -> JSONResponse:
-        # The database refused a value that validation let through: the request's fault.
-        _log.warning("api.value_refused", error=type(error.orig).__name__)
-        return JSONResponse(
-            {"detail": "a value in the request cannot be stored or compared"}, status_code=422
-        )
-
-    @app.exception_handler(SQLAlchemyError)
-    async def database_unavailable(_request: Request, error: SQLAlchemyError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "the database cannot be reached; retry later"}, status_code=503
-        )
+    _answer_database_errors(app)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -183,9 +171,27 @@ def create_app(
         response_class=JSONResponse,
     )
     app.include_router(api_router())
-    app.add_middleware(ApiAccessLog, path_prefix=API_PREFIX)
+    app.add_middleware(ApiAccessLog, path_prefix=API_PREFIX, addresses=authenticator.addresses)
     add_docs_page(app)
     return app
+
+
+def _answer_database_errors(app: FastAPI) -> None:
+    """A value the database refuses: 422; any other database error: 503."""
+    app.add_exception_handler(DataError, _value_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(SQLAlchemyError, _database_unavailable)  # type: ignore[arg-type]
+
+
+async def _value_refused(_request: Request, error: DataError) -> JSONResponse:
+    """The database refused a value that validation let through: the request's fault."""
+    _log.warning("api.value_refused", error=type(error.orig).__name__)
+    return JSONResponse(
+        {"detail": "a value in the request cannot be stored or compared"}, status_code=422
+    )
+
+
+async def _database_unavailable(_request: Request, _error: SQLAlchemyError) -> JSONResponse:
+    return JSONResponse({"detail": "the database cannot be reached; retry later"}, status_code=503)
 
 
 def _github_client(settings: Settings) -> GitHubClient:
