@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from epicstar.state.database import Database
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "EPICSTAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -65,3 +67,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'epicstar.db'}"
     else:
         yield from postgres_schema_url()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated database on each backend."""
+    database = Database(database_url)
+    database.upgrade()
+    yield database
+    database.dispose()

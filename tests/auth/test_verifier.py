@@ -4,7 +4,6 @@ revocation and expiry apply at once, usage is written within seconds."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,14 +15,6 @@ from epicstar.auth.keys import secret_matches
 from epicstar.state.audit import CLI, Actor, entries
 from epicstar.state.database import Database
 from epicstar.state.models import ApiKey, AuditEntry
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def make_key(db: Database, *scopes: str, expires_in: timedelta | None = None) -> str:

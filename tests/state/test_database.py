@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,14 +13,6 @@ from sqlalchemy.exc import StatementError
 from epicstar.state import repositories
 from epicstar.state.database import Database, DatabaseError, alembic_config, current_revision
 from epicstar.state.models import Repository, SyncAttempt, SyncStatus
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:

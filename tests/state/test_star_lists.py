@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from epicstar.state import star_lists
 from epicstar.state.database import Database
 from epicstar.state.models import StarListState
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def test_a_second_first_poll_waits_for_the_row_instead_of_failing(db: Database) -> None:

@@ -212,14 +212,6 @@ MakeWeb = Callable[..., Web]
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     """For tests that never reach the database (rejections): one backend is enough."""
     database = Database(f"sqlite:///{tmp_path / 'web.db'}")
