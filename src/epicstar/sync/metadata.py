@@ -1,10 +1,38 @@
-"""Copy what GitHub says about a repository onto its row."""
+"""Copy what GitHub says about a repository onto its row (a new one, or one tracked already)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
 from epicstar.discovery import GitHubClient
 from epicstar.discovery import Repository as SourceRepository
-from epicstar.state.models import Repository
+from epicstar.state.models import Repository, RepoState, SyncStatus
+
+
+def new_repository(
+    session: Session,
+    source: SourceRepository,
+    *,
+    origin: str,
+    due_at: datetime,
+    starred_at: datetime | None = None,
+) -> Repository:
+    """A newly tracked repository, active, pending, due at ``due_at``, added to ``session``."""
+    row = Repository(
+        github_id=source.id,
+        full_name=source.full_name,
+        origin=origin,
+        state=RepoState.ACTIVE,
+        sync_status=SyncStatus.PENDING,
+        retry_count=0,
+        next_due_at=due_at,
+        starred_at=starred_at,
+    )
+    session.add(row)
+    apply_metadata(row, source, None)
+    return row
 
 
 def apply_metadata(row: Repository, source: SourceRepository, etag: str | None) -> None:

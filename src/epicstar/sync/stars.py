@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from epicstar.discovery import GitHubClient, SourceBlocked, SourceGone, Star
-from epicstar.state.models import Origin, Repository, RepoState, StarListState, SyncStatus
+from epicstar.state.models import Origin, Repository, RepoState, StarListState
 from epicstar.state.repositories import LOST_STATES
 from epicstar.sync.filters import Filters
-from epicstar.sync.metadata import apply_metadata
+from epicstar.sync.metadata import apply_metadata, new_repository
 from epicstar.sync.star_walk import ListMarks, StarWalk
 from epicstar.sync.tracking import activate
 
@@ -159,18 +159,9 @@ def _starred(
     source = star.repository
     row = session.get(Repository, source.id)
     if row is None:
-        row = Repository(
-            github_id=source.id,
-            full_name=source.full_name,
-            origin=Origin.STAR,
-            state=RepoState.ACTIVE,
-            sync_status=SyncStatus.PENDING,
-            retry_count=0,
-            next_due_at=now,
+        row = new_repository(
+            session, source, origin=Origin.STAR, due_at=now, starred_at=star.starred_at
         )
-        session.add(row)
-        apply_metadata(row, source, None)
-        row.starred_at = star.starred_at
         reason = filters.exclusion(source)
         if reason:
             row.state, row.state_reason = RepoState.EXCLUDED, reason

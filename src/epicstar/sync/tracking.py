@@ -13,7 +13,7 @@ from epicstar.discovery import Repository as SourceRepository
 from epicstar.state import repositories
 from epicstar.state.database import Database
 from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
-from epicstar.sync.metadata import apply_metadata
+from epicstar.sync.metadata import apply_metadata, new_repository
 
 _FULL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 _URL = re.compile(r"(?:https?://[^/]+/|git@[^:]+:)(?P<name>[^/]+/[^/]+?)(?:\.git)?/?")
@@ -77,16 +77,7 @@ def track(session: Session, source: SourceRepository, *, due_at: datetime) -> Ad
     so two adds of one repository take turns."""
     row = repositories.locked(session, source.id)
     if row is None:
-        row = Repository(
-            github_id=source.id,
-            full_name=source.full_name,
-            origin=Origin.MANUAL,
-            state=RepoState.ACTIVE,
-            sync_status=SyncStatus.PENDING,
-            next_due_at=due_at,
-        )
-        session.add(row)
-        apply_metadata(row, source, None)
+        new_repository(session, source, origin=Origin.MANUAL, due_at=due_at)
         return Added(source.id, source.full_name, created=True)
     origin, row.origin = row.origin, Origin.MANUAL
     apply_metadata(row, source, None)

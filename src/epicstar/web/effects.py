@@ -17,9 +17,9 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from epicstar.state import star_lists
-from epicstar.state.models import Origin, Repository, RepoState, SyncStatus
+from epicstar.state.models import Origin, Repository, RepoState
 from epicstar.sync.filters import Filters
-from epicstar.sync.metadata import apply_metadata
+from epicstar.sync.metadata import apply_metadata, new_repository
 from epicstar.web.events import (
     Action,
     Ignore,
@@ -167,18 +167,13 @@ def _track_star(session: Session, action: TrackStar, now: datetime, rules: Rules
         row.next_due_at = rules.due_at(now)
         due = (source.id,) if row.state == RepoState.ACTIVE else ()
         return accepted(f"refresh due {source.id}", due)
-    row = Repository(
-        github_id=source.id,
-        full_name=source.full_name,
+    row = new_repository(
+        session,
+        source,
         origin=Origin.STAR,
-        state=RepoState.ACTIVE,
-        sync_status=SyncStatus.PENDING,
-        retry_count=0,
-        next_due_at=rules.due_at(now),
+        due_at=rules.due_at(now),
         starred_at=action.starred_at or now,  # watch events carry no time; the poll corrects it
     )
-    session.add(row)
-    apply_metadata(row, source, None)
     reason = rules.filters.exclusion(source)
     if reason:
         row.state, row.state_reason = RepoState.EXCLUDED, reason
