@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import structlog
 import uvicorn
+from starlette.types import ASGIApp
 
 from epicstar.config import ConfigError, Settings
 from epicstar.service.runtime import Service
@@ -43,20 +44,7 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
             api_work=service.jobs,
             rate_limit=service.rate_limit,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                log_config=None,
-                access_log=False,
-                loop="asyncio",
-                lifespan="on",
-                timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
-                server_header=False,
-                # The client's address is epicstar's to find (EPICSTAR_TRUSTED_PROXIES):
-                # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1.
-                proxy_headers=False,
-            )
-        )
+        server = uvicorn.Server(uvicorn_config(app))
         bound_host, bound_port = sock.getsockname()[:2]
         service.start()
         log.info("serve.listening", url=f"http://{_url_host(bound_host)}:{bound_port}")
@@ -66,6 +54,22 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
             server.run(sockets=[sock])
             log.info("serve.stopping")
             service.close()
+
+
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    """uvicorn as ``serve`` runs it (the benchmarks' reference servers run the same)."""
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        loop="asyncio",
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
+        server_header=False,
+        # The client's address is epicstar's to find (EPICSTAR_TRUSTED_PROXIES):
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1.
+        proxy_headers=False,
+    )
 
 
 def _url_host(host: str) -> str:
