@@ -44,9 +44,9 @@ import uvicorn
 from benchmarks.api_load import Plan
 from benchmarks.contenders import BenchmarkError
 from benchmarks.gitplain import hermetic_git
+from benchmarks.servers import ROOT, ServerProcess, epicstar_serve, reference_server
 from benchmarks.webhook_benchmark import database
 from benchmarks.webhook_report import Latency, percentile
-from benchmarks.webhook_servers import ROOT, ServerProcess, base_environment, epicstar_serve
 from epicstar.auth import create_key
 from epicstar.sandbox import Role, Sandbox
 from epicstar.state.audit import CLI
@@ -172,11 +172,6 @@ def prepare_database(database_url: str, repos: int) -> str:
         return new.full
     finally:
         db.dispose()
-
-
-def reference_server(log_path: Path) -> ServerProcess:
-    argv = [sys.executable, "-m", "benchmarks.api_reference", "--port", "0"]
-    return ServerProcess("reference", argv, base_environment(), log_path)
 
 
 def first_answer(server: ServerProcess, key: str, repos: int | None) -> float:
@@ -315,9 +310,10 @@ def served(options: Options, scratch: Path) -> Iterator[tuple[dict[str, Any], li
             "EPICSTAR_ONEDEV_TOKEN": onedev_token,
             "EPICSTAR_API_RATE_LIMIT": RATE_LIMIT,
         }
-        reference = stack.enter_context(reference_server(scratch / "reference.log"))
-        epicstar = stack.enter_context(epicstar_serve(env, scratch / "serve.log"))
-        epicstar.name = "epicstar"
+        reference = stack.enter_context(
+            reference_server("benchmarks.api_reference", scratch / "reference.log")
+        )
+        epicstar = stack.enter_context(epicstar_serve(env, scratch / "serve.log", name="epicstar"))
         runs = []
         for server, repos in ((reference, None), (epicstar, options.repos)):
             first_ms = first_answer(server, key, repos)

@@ -46,6 +46,15 @@ import uvicorn
 from benchmarks import webhook_payloads as payloads
 from benchmarks.contenders import BenchmarkError
 from benchmarks.gitplain import hermetic_git
+from benchmarks.servers import (
+    ROOT,
+    MetricKey,
+    ServerProcess,
+    by_label,
+    epicstar_serve,
+    reference_server,
+    total,
+)
 from benchmarks.webhook_load import Plan, Template
 from benchmarks.webhook_report import (
     CpuUse,
@@ -57,15 +66,6 @@ from benchmarks.webhook_report import (
     Workers,
     format_table,
     percentile,
-)
-from benchmarks.webhook_servers import (
-    ROOT,
-    MetricKey,
-    ServerProcess,
-    by_label,
-    epicstar_serve,
-    reference_server,
-    total,
 )
 from epicstar.sandbox import Role, Sandbox
 
@@ -528,7 +528,11 @@ def run_benchmark(options: Options, scratch: Path) -> Results:
         world = prepare_world(
             sandbox, github_token, options.repos, options.star_share, secret.encode()
         )
-        reference = stack.enter_context(reference_server(scratch / "reference.log"))
+        reference = stack.enter_context(
+            reference_server(
+                "benchmarks.webhook_reference", scratch / "reference.log", name="reference server"
+            )
+        )
         env = {
             "EPICSTAR_DATA_DIR": str(data_dir),
             "EPICSTAR_DATABASE_URL": database_url,

@@ -1,6 +1,6 @@
-"""The webhook benchmark's server processes: ``epicstar serve`` and the reference server.
+"""The benchmarks' server processes: ``epicstar serve`` and the reference servers.
 
-Each runs as a child process of the benchmark (so neither shares a GIL with the benchmark's
+Each runs as a child process of the benchmark (so none shares a GIL with the benchmark's
 sandbox nor with the load generator), logs JSON lines to a file, and is found by its
 ``{"event": "serve.listening", "url": ...}`` line.
 """
@@ -169,15 +169,18 @@ def free_port() -> int:
         return port
 
 
-def epicstar_serve(env: Mapping[str, str], log_path: Path) -> ServerProcess:
+def epicstar_serve(
+    env: Mapping[str, str], log_path: Path, *, name: str = "epicstar serve"
+) -> ServerProcess:
     port = free_port()
     argv = [sys.executable, "-m", "epicstar", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return ServerProcess("epicstar serve", argv, {**base_environment(), **env}, log_path, port=port)
+    return ServerProcess(name, argv, {**base_environment(), **env}, log_path, port=port)
 
 
-def reference_server(log_path: Path) -> ServerProcess:
-    argv = [sys.executable, "-m", "benchmarks.webhook_reference", "--port", "0"]
-    return ServerProcess("reference server", argv, base_environment(), log_path)
+def reference_server(module: str, log_path: Path, *, name: str = "reference") -> ServerProcess:
+    """``python -m module``: a reference run by :func:`benchmarks.reference.serve_reference`."""
+    argv = [sys.executable, "-m", module, "--port", "0"]
+    return ServerProcess(name, argv, base_environment(), log_path)
 
 
 def total(values: Mapping[MetricKey, float], name: str, **labels: str) -> float:
