@@ -44,9 +44,9 @@ import uvicorn
 from benchmarks.api_load import Plan
 from benchmarks.contenders import BenchmarkError
 from benchmarks.gitplain import hermetic_git
+from benchmarks.latency import Latency, p99_ms
 from benchmarks.servers import ROOT, ServerProcess, epicstar_serve, reference_server
 from benchmarks.webhook_benchmark import database
-from benchmarks.webhook_report import Latency, percentile
 from epicstar.auth import create_key
 from epicstar.sandbox import Role, Sandbox
 from epicstar.state.audit import CLI
@@ -253,13 +253,12 @@ def measure(
         raise BenchmarkError(f"the load generator failed:\n{result.stderr[-2000:]}")
     samples = json.loads(result.stdout)
     window_s = samples["window_ns"] / 1e9
-    lag = sorted(samples["client_lag_ns"])
     latencies = samples["latencies_ns"]
     return Run(
         server=server.name,
         first_request_ms=round(first_ms, 3),
         latency_ms=Latency.of(latencies),
-        client_lag_p99_ms=percentile(lag, 99) / 1e6 if lag else None,
+        client_lag_p99_ms=p99_ms(samples["client_lag_ns"]),
         throughput_per_s=len(latencies) / window_s if window_s > 0 else 0.0,
         window_s=window_s,
         statuses=samples["statuses"],
@@ -319,10 +318,8 @@ def served(options: Options, scratch: Path) -> Iterator[tuple[dict[str, Any], li
             first_ms = first_answer(server, key, repos)
             progress(f"  {server.name}: first answer {first_ms:.1f} ms; measuring …")
             run = measure(server, key, options, scratch, first_ms)
-            lat = run.latency_ms
             progress(
-                f"    {run.throughput_per_s:.1f} req/s, p50 {lat.p50_ms:.2f} ms, "
-                f"p95 {lat.p95_ms:.2f} ms, p99 {lat.p99_ms:.2f} ms, max {lat.max_ms:.2f} ms, "
+                f"    {run.throughput_per_s:.1f} req/s, {run.latency_ms.summary()}, "
                 f"failures {run.failures}"
             )
             runs.append(run)

@@ -46,6 +46,7 @@ import uvicorn
 from benchmarks import webhook_payloads as payloads
 from benchmarks.contenders import BenchmarkError
 from benchmarks.gitplain import hermetic_git
+from benchmarks.latency import Latency, p99_ms
 from benchmarks.servers import (
     ROOT,
     MetricKey,
@@ -59,13 +60,11 @@ from benchmarks.webhook_load import Plan, Template
 from benchmarks.webhook_report import (
     CpuUse,
     Environment,
-    Latency,
     Parameters,
     Results,
     Run,
     Workers,
     format_table,
-    percentile,
 )
 from epicstar.sandbox import Role, Sandbox
 
@@ -410,7 +409,6 @@ class Bench:
             workers = self._workers(before, after, drained, drain)
         answers: dict[str, int] = samples["answers"]
         window_s = samples["window_ns"] / 1e9
-        lag = samples["client_lag_ns"]
         return Run(
             server=name,
             workload=workload,
@@ -428,7 +426,7 @@ class Bench:
             sent=samples["warmup_requests"] + len(samples["latencies_ns"]),
             cpu=CpuUse(wall, server_cpu, client.cpu_s, sandbox_cpu),
             from_schedule=Latency.of(samples["from_schedule_ns"]) if mode == "open" else None,
-            client_lag_p99_ms=percentile(sorted(lag), 99) / 1e6 if lag else None,
+            client_lag_p99_ms=p99_ms(samples["client_lag_ns"]),
             workers=workers,
             unexpected={k: v for k, v in answers.items() if k not in EXPECTED[name, workload]},
         )
@@ -474,11 +472,8 @@ class Bench:
             what = name if workload == "mixed" else f"{name}, {workload} deliveries only"
             progress(f"  {mode} loop, {label}: {what} …")
             run = self.measure(name, workload, servers[name], mode, rate)
-            lat = run.latency
             progress(
-                f"    {run.throughput:.1f} req/s, p50 {lat.p50_ms:.2f} ms, "
-                f"p95 {lat.p95_ms:.2f} ms, p99 {lat.p99_ms:.2f} ms, max {lat.max_ms:.2f} ms, "
-                f"failures {run.failures}"
+                f"    {run.throughput:.1f} req/s, {run.latency.summary()}, failures {run.failures}"
                 + (
                     f", backlog drained in {run.workers.drain_s:.1f} s"
                     if run.workers is not None and run.workers.drain_s is not None

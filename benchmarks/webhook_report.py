@@ -1,48 +1,16 @@
-"""Figures of a webhook benchmark run: latency statistics, the target, the table, the JSON."""
+"""Figures of a webhook benchmark run: the target, the table, the JSON."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from benchmarks.latency import Latency
 
 TARGET_P95_MS = 10.0
 """The issue's requirement: the handler's p95 under 10 ms at 50 concurrent senders."""
 
 OK_STATUSES = frozenset({"200", "202"})
-
-
-def percentile(sorted_values: list[int], pct: float) -> int:
-    """Nearest-rank percentile of an ascending list (the value below which ``pct`` % lie)."""
-    if not sorted_values:
-        return 0
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Milliseconds, from one run's samples (nanoseconds)."""
-
-    requests: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
-    mean_ms: float
-
-    @classmethod
-    def of(cls, samples_ns: list[int]) -> Latency:
-        values = sorted(samples_ns)
-        ms = 1e-6
-        return cls(
-            requests=len(values),
-            p50_ms=percentile(values, 50) * ms,
-            p95_ms=percentile(values, 95) * ms,
-            p99_ms=percentile(values, 99) * ms,
-            max_ms=(values[-1] if values else 0) * ms,
-            mean_ms=(sum(values) / len(values) if values else 0) * ms,
-        )
 
 
 @dataclass(frozen=True)
