@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,8 @@ from benchmarks.api_load import Plan
 from benchmarks.contenders import BenchmarkError
 from benchmarks.gitplain import hermetic_git
 from benchmarks.latency import Latency, p99_ms
-from benchmarks.servers import ROOT, ServerProcess, epicstar_serve, reference_server
+from benchmarks.load_process import run_load_generator
+from benchmarks.servers import ServerProcess, epicstar_serve, reference_server
 from benchmarks.webhook_benchmark import database
 from epicstar.auth import create_key
 from epicstar.sandbox import Role, Sandbox
@@ -237,21 +237,14 @@ def measure(
         warmup=options.warmup,
         duration=options.duration,
     )
-    plan_path = scratch / f"plan-{server.name}.json"
-    plan_path.write_text(json.dumps(asdict(plan)))
     cpu_before = server.cpu_seconds()
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.api_load", str(plan_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    samples = run_load_generator(
+        "benchmarks.api_load",
+        asdict(plan),
+        scratch / f"plan-{server.name}.json",
         timeout=options.warmup + options.duration + CLIENT_GRACE,
-        check=False,
     )
     server.check_alive()
-    if result.returncode != 0:
-        raise BenchmarkError(f"the load generator failed:\n{result.stderr[-2000:]}")
-    samples = json.loads(result.stdout)
     window_s = samples["window_ns"] / 1e9
     latencies = samples["latencies_ns"]
     return Run(

@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,8 +46,8 @@ from benchmarks import webhook_payloads as payloads
 from benchmarks.contenders import BenchmarkError
 from benchmarks.gitplain import hermetic_git
 from benchmarks.latency import Latency, p99_ms
+from benchmarks.load_process import run_load_generator
 from benchmarks.servers import (
-    ROOT,
     MetricKey,
     ServerProcess,
     by_label,
@@ -337,19 +336,12 @@ class ClientOutput:
 
 def run_client(plan: Plan, scratch: Path) -> ClientOutput:
     """The load generator in its own process; its samples."""
-    plan_path = scratch / "plan.json"
-    plan_path.write_text(json.dumps(plan.to_json()))
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.webhook_load", str(plan_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    samples = run_load_generator(
+        "benchmarks.webhook_load",
+        plan.to_json(),
+        scratch / "plan.json",
         timeout=plan.warmup + plan.duration + CLIENT_GRACE,
-        check=False,
     )
-    if result.returncode != 0:
-        raise BenchmarkError(f"the load generator failed:\n{result.stderr[-2000:]}")
-    samples: dict[str, Any] = json.loads(result.stdout)
     return ClientOutput(samples, float(samples["cpu_s"]))
 
 

@@ -6,22 +6,18 @@
 the rate and the deliveries to send; the samples come back on stdout as JSON. It runs in its
 own process so that it never shares a GIL with the server it measures.
 
-The client is lean on purpose (httpx would spend more time per request than the servers
-do): one asyncio stream per kept-alive HTTP/1.1 connection, requests written as raw bytes
-(a body and its signature prepared once per delivery template, only the unique
-``X-GitHub-Delivery`` made per request), responses read as a status line, headers and a
-``Content-Length`` body. A request is timed with :func:`time.perf_counter_ns` from just before
-its bytes are written to just after the whole response has been read.
+The client is lean on purpose (:mod:`benchmarks.load_generator`): one asyncio stream per
+kept-alive HTTP/1.1 connection, requests written as raw bytes (a body and its signature
+prepared once per delivery template, only the unique ``X-GitHub-Delivery`` made per request),
+responses read as a status line, headers and a ``Content-Length`` body. A request is timed
+with :func:`time.perf_counter_ns` from just before its bytes are written to just after the
+whole response has been read.
 
 Modes:
 
-* ``open``: ``rate`` requests per second in all, spread evenly over the connections; each
-  connection sends on a fixed schedule (``rate / connections`` per second, the connections'
-  schedules staggered). When a response comes back after the next request was due, that next
-  request is timed from the moment it was *due*, not from when it could be written, so a slow
-  answer counts against every request it held up (no coordinated omission). When the
-  connection was idle but the client itself woke late (timer granularity, CPU), the request is
-  timed from its write; that lag is reported separately as ``client_lag``.
+* ``open``: ``rate`` requests per second in all on a fixed schedule per connection, timed
+  without coordinated omission, the client's own lateness reported apart as ``client_lag``
+  (:mod:`benchmarks.pacing`).
 * ``closed``: every connection sends its next request as soon as the previous answer is in.
 
 Requests due (open) or written (closed) during the first ``warmup`` seconds are sent but not
@@ -31,20 +27,25 @@ counted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from benchmarks.load_generator import (
+    TRANSPORT_ERRORS,
+    close_stream,
+    count,
+    main_of,
+    open_stream,
+    read_answer,
+)
+from benchmarks.pacing import NS, OpenLoop, Window
 
 __all__ = ["Plan", "Samples", "main", "run"]
 
-_NS = 1_000_000_000
-_START_DELAY_NS = 200_000_000  # after every connection is open, before the first request
 _MAX_ERRORS_KEPT = 10
 
 
@@ -168,11 +169,7 @@ class Connection:
 
     @classmethod
     async def open(cls, plan: Plan) -> Connection:
-        reader, writer = await asyncio.open_connection(plan.host, plan.port)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(plan, reader, writer)
+        return cls(plan, *await open_stream(plan.host, plan.port))
 
     def request(self, index: int) -> tuple[str, bytes]:
         """The ``index``-th delivery's event name and bytes (templates taken in turn)."""
@@ -183,29 +180,10 @@ class Connection:
     async def exchange(self, request: bytes) -> tuple[int, bytes]:
         """Write one request and read its whole answer: (status code, body)."""
         self._writer.write(request)
-        head = await self._reader.readuntil(b"\r\n\r\n")
-        status_line, _, header_block = head.partition(b"\r\n")
-        status = int(status_line.split(b" ", 2)[1])
-        length = 0
-        closing = False
-        for line in header_block.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
-                closing = True
-            elif name == b"transfer-encoding":
-                raise ConnectionError("chunked answers are not expected here")
-        body = await self._reader.readexactly(length) if length else b""
-        if closing:
-            raise ConnectionError(f"the server closed the connection after a {status}")
-        return status, body
+        return await read_answer(self._reader)
 
     async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+        await close_stream(self._writer)
 
 
 def _answer_status(body: bytes) -> str:
@@ -216,70 +194,50 @@ def _answer_status(body: bytes) -> str:
     return value if isinstance(value, str) else "<none>"
 
 
-def _count(table: dict[str, int], key: str) -> None:
-    table[key] = table.get(key, 0) + 1
-
-
 @dataclass
 class _Run:
     """What every connection's sender shares."""
 
     plan: Plan
-    start: int  # perf_counter_ns of the first request
+    window: Window
     samples: Samples
     written: int = 0  # requests written so far: which template comes next
-
-    @property
-    def measured_from(self) -> int:
-        return self.start + round(self.plan.warmup * _NS)
-
-    @property
-    def end(self) -> int:
-        return self.measured_from + round(self.plan.duration * _NS)
 
     def next_request(self, conn: Connection) -> tuple[str, bytes]:
         self.written += 1
         return conn.request(self.written - 1)
 
     def answered(self, done: int) -> None:
-        if self.measured_from <= done < self.end:
+        if self.window.measured_from <= done < self.window.end:
             self.samples.answered_in_window += 1
 
 
 async def _open_loop(run: _Run, conn: Connection, slot: int) -> None:
-    plan, samples, measured_from, end = run.plan, run.samples, run.measured_from, run.end
-    period = round(_NS * plan.connections / plan.rate)
-    offset = round(slot * period / plan.connections)
-    previous_done = 0
-    due = run.start + offset
-    while due < end:
-        now = time.perf_counter_ns()
-        if due > now:
-            await asyncio.sleep((due - now) / _NS)
+    samples = run.samples
+    schedule = OpenLoop(run.window, run.plan.rate, run.plan.connections, slot)
+    while await schedule.next_due():
         event, request = run.next_request(conn)
         written = time.perf_counter_ns()
         status, body = await conn.exchange(request)
         done = time.perf_counter_ns()
         run.answered(done)
-        if due < measured_from:
+        timing = schedule.answered(written, done)
+        if timing is None:
             samples.warmup_requests += 1
-        else:
-            held_up = previous_done > due  # the previous answer came after this one was due
-            samples.latencies_ns.append(done - (due if held_up else written))
-            samples.from_schedule_ns.append(done - due)
-            if not held_up:
-                samples.client_lag_ns.append(max(0, written - due))
-            _count(samples.statuses, str(status))
-            _count(samples.answers, f"{event}: {_answer_status(body)}")
-        previous_done = done
-        due += period
+            continue
+        samples.latencies_ns.append(timing.latency_ns)
+        samples.from_schedule_ns.append(timing.from_schedule_ns)
+        if timing.client_lag_ns is not None:
+            samples.client_lag_ns.append(timing.client_lag_ns)
+        count(samples.statuses, str(status))
+        count(samples.answers, f"{event}: {_answer_status(body)}")
 
 
 async def _closed_loop(run: _Run, conn: Connection) -> None:
-    samples, measured_from, end = run.samples, run.measured_from, run.end
+    samples, measured_from, end = run.samples, run.window.measured_from, run.window.end
     now = time.perf_counter_ns()
-    if run.start > now:
-        await asyncio.sleep((run.start - now) / _NS)
+    if run.window.start > now:
+        await asyncio.sleep((run.window.start - now) / NS)
     while True:
         event, request = run.next_request(conn)
         written = time.perf_counter_ns()
@@ -292,8 +250,8 @@ async def _closed_loop(run: _Run, conn: Connection) -> None:
             samples.warmup_requests += 1
         else:
             samples.latencies_ns.append(done - written)
-            _count(samples.statuses, str(status))
-            _count(samples.answers, f"{event}: {_answer_status(body)}")
+            count(samples.statuses, str(status))
+            count(samples.answers, f"{event}: {_answer_status(body)}")
 
 
 async def _sender(run: _Run, conn: Connection, slot: int) -> None:
@@ -302,7 +260,7 @@ async def _sender(run: _Run, conn: Connection, slot: int) -> None:
             await _open_loop(run, conn, slot)
         else:
             await _closed_loop(run, conn)
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
+    except TRANSPORT_ERRORS as error:
         run.samples.error(f"connection {slot}: {type(error).__name__}: {error}")
     finally:
         await conn.close()
@@ -314,23 +272,17 @@ async def run(plan: Plan) -> Samples:
         raise ValueError(f"unknown mode {plan.mode!r}")
     samples = Samples()
     connections = await asyncio.gather(*(Connection.open(plan) for _ in range(plan.connections)))
-    start = time.perf_counter_ns() + _START_DELAY_NS
-    shared = _Run(plan, start, samples)
+    window = Window.starting_soon(plan.warmup, plan.duration)
+    shared = _Run(plan, window, samples)
     await asyncio.gather(*(_sender(shared, conn, slot) for slot, conn in enumerate(connections)))
-    samples.window_ns = min(time.perf_counter_ns(), shared.end) - shared.measured_from
+    samples.window_ns = window.covered_ns()
     return samples
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m benchmarks.webhook_load PLAN.json", file=sys.stderr)
-        return 2
-    plan = Plan.from_json(json.loads(Path(args[0]).read_text()))
-    samples = asyncio.run(run(plan))
-    samples.cpu_s = time.process_time()
-    json.dump(samples.to_json(), sys.stdout)
-    return 0
+    return main_of(
+        "benchmarks.webhook_load", argv, lambda data: asyncio.run(run(Plan.from_json(data)))
+    )
 
 
 if __name__ == "__main__":
