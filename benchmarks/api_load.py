@@ -19,14 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from benchmarks.load_generator import (
-    TRANSPORT_ERRORS,
-    close_stream,
-    count,
-    main_of,
-    open_stream,
-    read_answer,
-)
+from benchmarks.load_generator import TRANSPORT_ERRORS, Stream, count, main_of
 from benchmarks.pacing import OpenLoop, Window
 
 __all__ = ["Plan", "Samples", "run"]
@@ -62,33 +55,19 @@ class Samples:
         return asdict(self)
 
 
-class Connection:
-    def __init__(self, plan: Plan, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self._reader, self._writer = reader, writer
-        lines = [f"GET {plan.path} HTTP/1.1", f"Host: {plan.host}:{plan.port}", "Accept: */*"]
-        lines += [f"{name}: {value}" for name, value in plan.headers.items()]
-        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    @classmethod
-    async def open(cls, plan: Plan) -> Connection:
-        return cls(plan, *await open_stream(plan.host, plan.port))
-
-    async def exchange(self) -> tuple[int, int]:
-        """One request and its whole answer: (status, body length)."""
-        self._writer.write(self.request)
-        status, body = await read_answer(self._reader)
-        return status, len(body)
-
-    async def close(self) -> None:
-        await close_stream(self._writer)
+def _request(plan: Plan) -> bytes:
+    lines = [f"GET {plan.path} HTTP/1.1", f"Host: {plan.host}:{plan.port}", "Accept: */*"]
+    lines += [f"{name}: {value}" for name, value in plan.headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _send(plan: Plan, conn: Connection, slot: int, window: Window, samples: Samples) -> None:
+async def _send(plan: Plan, conn: Stream, slot: int, window: Window, samples: Samples) -> None:
     schedule = OpenLoop(window, plan.rate, plan.connections, slot)
+    request = _request(plan)
     try:
         while await schedule.next_due():
             written = time.perf_counter_ns()
-            status, length = await conn.exchange()
+            status, body = await conn.exchange(request)
             timing = schedule.answered(written, time.perf_counter_ns())
             if timing is None:
                 samples.warmup_requests += 1
@@ -97,7 +76,7 @@ async def _send(plan: Plan, conn: Connection, slot: int, window: Window, samples
             if timing.client_lag_ns is not None:
                 samples.client_lag_ns.append(timing.client_lag_ns)
             count(samples.statuses, str(status))
-            count(samples.body_sizes, str(length))
+            count(samples.body_sizes, str(len(body)))
     except TRANSPORT_ERRORS as error:
         samples.transport_errors += 1
         if len(samples.errors) < _MAX_ERRORS_KEPT:
@@ -108,7 +87,9 @@ async def _send(plan: Plan, conn: Connection, slot: int, window: Window, samples
 
 async def run(plan: Plan) -> Samples:
     samples = Samples()
-    connections = await asyncio.gather(*(Connection.open(plan) for _ in range(plan.connections)))
+    connections = await asyncio.gather(
+        *(Stream.open(plan.host, plan.port) for _ in range(plan.connections))
+    )
     window = Window.starting_soon(plan.warmup, plan.duration)
     await asyncio.gather(
         *(_send(plan, conn, slot, window, samples) for slot, conn in enumerate(connections))

@@ -21,42 +21,49 @@ TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunEr
 """What ends a connection's sending: counted as a transport error, not as an answer."""
 
 
-async def open_stream(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A TCP connection with TCP_NODELAY, as the servers set it on theirs."""
-    reader, writer = await asyncio.open_connection(host, port)
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return reader, writer
+class Stream:
+    """One kept-alive HTTP/1.1 connection speaking just enough of the protocol."""
 
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
 
-async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """One whole answer: a status line, headers and a ``Content-Length`` body; (status, body).
-    A chunked answer, or one that closes the connection, is a :class:`ConnectionError`."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, _, header_block = head.partition(b"\r\n")
-    status = int(status_line.split(b" ", 2)[1])
-    length = 0
-    closing = False
-    for line in header_block.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"connection" and value.strip().lower() == b"close":
-            closing = True
-        elif name == b"transfer-encoding":
-            raise ConnectionError("chunked answers are not expected here")
-    body = await reader.readexactly(length) if length else b""
-    if closing:
-        raise ConnectionError(f"the server closed the connection after a {status}")
-    return status, body
+    @classmethod
+    async def open(cls, host: str, port: int) -> Stream:
+        """A TCP connection with TCP_NODELAY, as the servers set it on theirs."""
+        reader, writer = await asyncio.open_connection(host, port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer)
 
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Write one request and read its whole answer (a status line, headers and a
+        ``Content-Length`` body): (status code, body). A chunked answer, or one that closes
+        the connection, is a :class:`ConnectionError`."""
+        self._writer.write(request)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status_line, _, header_block = head.partition(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length = 0
+        closing = False
+        for line in header_block.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                closing = True
+            elif name == b"transfer-encoding":
+                raise ConnectionError("chunked answers are not expected here")
+        body = await self._reader.readexactly(length) if length else b""
+        if closing:
+            raise ConnectionError(f"the server closed the connection after a {status}")
+        return status, body
 
-async def close_stream(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
 
 
 def count(table: dict[str, int], key: str) -> None:

@@ -34,14 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.load_generator import (
-    TRANSPORT_ERRORS,
-    close_stream,
-    count,
-    main_of,
-    open_stream,
-    read_answer,
-)
+from benchmarks.load_generator import TRANSPORT_ERRORS, Stream, count, main_of
 from benchmarks.pacing import NS, OpenLoop, Window
 
 __all__ = ["Plan", "Samples", "main", "run"]
@@ -145,21 +138,19 @@ class Samples:
             self.errors.append(message)
 
 
-class Connection:
-    """One kept-alive HTTP/1.1 connection speaking just enough of the protocol."""
+class Deliveries:
+    """The plan's requests as bytes, all but their ``X-GitHub-Delivery`` made once."""
 
-    def __init__(self, plan: Plan, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, plan: Plan):
         host = f"{plan.host}:{plan.port}"
-        self._prefix = (
+        prefix = (
             f"POST {plan.path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n"
             f"User-Agent: {plan.user_agent}\r\nContent-Type: application/json\r\n"
         ).encode("ascii")
         self._heads = [
             (
                 t.event,
-                self._prefix
+                prefix
                 + f"X-GitHub-Event: {t.event}\r\nX-Hub-Signature-256: {t.signature}\r\n"
                 f"Content-Length: {len(t.body)}\r\n".encode("ascii"),
                 t.body,
@@ -167,23 +158,11 @@ class Connection:
             for t in plan.templates
         ]
 
-    @classmethod
-    async def open(cls, plan: Plan) -> Connection:
-        return cls(plan, *await open_stream(plan.host, plan.port))
-
     def request(self, index: int) -> tuple[str, bytes]:
         """The ``index``-th delivery's event name and bytes (templates taken in turn)."""
         event, head, body = self._heads[index % len(self._heads)]
         delivery = f"X-GitHub-Delivery: {uuid.uuid4()}\r\n\r\n".encode("ascii")
         return event, head + delivery + body
-
-    async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        """Write one request and read its whole answer: (status code, body)."""
-        self._writer.write(request)
-        return await read_answer(self._reader)
-
-    async def close(self) -> None:
-        await close_stream(self._writer)
 
 
 def _answer_status(body: bytes) -> str:
@@ -199,24 +178,25 @@ class _Run:
     """What every connection's sender shares."""
 
     plan: Plan
+    deliveries: Deliveries
     window: Window
     samples: Samples
     written: int = 0  # requests written so far: which template comes next
 
-    def next_request(self, conn: Connection) -> tuple[str, bytes]:
+    def next_request(self) -> tuple[str, bytes]:
         self.written += 1
-        return conn.request(self.written - 1)
+        return self.deliveries.request(self.written - 1)
 
     def answered(self, done: int) -> None:
         if self.window.measured_from <= done < self.window.end:
             self.samples.answered_in_window += 1
 
 
-async def _open_loop(run: _Run, conn: Connection, slot: int) -> None:
+async def _open_loop(run: _Run, conn: Stream, slot: int) -> None:
     samples = run.samples
     schedule = OpenLoop(run.window, run.plan.rate, run.plan.connections, slot)
     while await schedule.next_due():
-        event, request = run.next_request(conn)
+        event, request = run.next_request()
         written = time.perf_counter_ns()
         status, body = await conn.exchange(request)
         done = time.perf_counter_ns()
@@ -233,13 +213,13 @@ async def _open_loop(run: _Run, conn: Connection, slot: int) -> None:
         count(samples.answers, f"{event}: {_answer_status(body)}")
 
 
-async def _closed_loop(run: _Run, conn: Connection) -> None:
+async def _closed_loop(run: _Run, conn: Stream) -> None:
     samples, measured_from, end = run.samples, run.window.measured_from, run.window.end
     now = time.perf_counter_ns()
     if run.window.start > now:
         await asyncio.sleep((run.window.start - now) / NS)
     while True:
-        event, request = run.next_request(conn)
+        event, request = run.next_request()
         written = time.perf_counter_ns()
         if written >= end:
             return
@@ -254,7 +234,7 @@ async def _closed_loop(run: _Run, conn: Connection) -> None:
             count(samples.answers, f"{event}: {_answer_status(body)}")
 
 
-async def _sender(run: _Run, conn: Connection, slot: int) -> None:
+async def _sender(run: _Run, conn: Stream, slot: int) -> None:
     try:
         if run.plan.mode == "open":
             await _open_loop(run, conn, slot)
@@ -271,9 +251,11 @@ async def run(plan: Plan) -> Samples:
     if plan.mode not in ("open", "closed"):
         raise ValueError(f"unknown mode {plan.mode!r}")
     samples = Samples()
-    connections = await asyncio.gather(*(Connection.open(plan) for _ in range(plan.connections)))
+    connections = await asyncio.gather(
+        *(Stream.open(plan.host, plan.port) for _ in range(plan.connections))
+    )
     window = Window.starting_soon(plan.warmup, plan.duration)
-    shared = _Run(plan, window, samples)
+    shared = _Run(plan, Deliveries(plan), window, samples)
     await asyncio.gather(*(_sender(shared, conn, slot) for slot, conn in enumerate(connections)))
     samples.window_ns = window.covered_ns()
     return samples
