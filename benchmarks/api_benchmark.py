@@ -26,9 +26,7 @@ import contextlib
 import json
 import os
 import platform
-import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -40,15 +38,15 @@ import fastapi
 import httpx
 import uvicorn
 
+from benchmarks import serve_cli
 from benchmarks.api_load import Plan
 from benchmarks.contenders import BenchmarkError
-from benchmarks.gitplain import hermetic_git
 from benchmarks.latency import Latency, p99_ms
 from benchmarks.load_process import run_load_generator
+from benchmarks.serve_cli import progress
+from benchmarks.serve_setup import serve_setup
 from benchmarks.servers import ServerProcess, epicstar_serve, reference_server
-from benchmarks.webhook_benchmark import database
 from epicstar.auth import create_key
-from epicstar.sandbox import Role, Sandbox
 from epicstar.state.audit import CLI
 from epicstar.state.database import Database
 from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
@@ -63,15 +61,8 @@ CLIENT_GRACE = 60.0
 
 
 @dataclass(frozen=True)
-class Options:
-    repos: int
+class Options(serve_cli.ServeOptions):
     rate: float
-    duration: float
-    warmup: float
-    connections: int
-    database_url: str | None
-    json_path: Path | None
-    keep: Path | None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -84,49 +75,21 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--rate", type=float, help="requests per second (default 50)")
     parser.add_argument("--duration", type=float, help="measured seconds (default 20)")
     parser.add_argument("--warmup", type=float, help="seconds sent before measuring (default 2)")
-    parser.add_argument(
-        "--connections", type=int, default=10, help="kept-alive connections sharing the rate (10)"
+    serve_cli.add_arguments(
+        parser,
+        connections=10,
+        connections_help="kept-alive connections sharing the rate (10)",
+        keep_help="work in this new directory and keep it",
     )
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL server URL (e.g. postgresql://postgres@127.0.0.1:5432/test): a new "
-        "database is created there for the run and dropped afterwards (default: SQLite)",
-    )
-    parser.add_argument("--json", type=Path, dest="json_path", help="also write figures here")
-    parser.add_argument("--keep", type=Path, help="work in this new directory and keep it")
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: --repos 60 --duration 1 --warmup 0.5"
     )
     args = parser.parse_args(argv)
-    base = QUICK if args.quick else DEFAULTS
-    values = {key: getattr(args, key) if getattr(args, key) is not None else base[key]
-              for key in DEFAULTS}  # fmt: skip
-    if values["repos"] < 1:
-        parser.error("--repos must be at least 1")
+    values = serve_cli.sized(parser, args, DEFAULTS, QUICK)
     if values["rate"] <= 0 or values["duration"] <= 0 or values["warmup"] < 0:
         parser.error("--rate and --duration must be positive, --warmup not negative")
-    if args.connections < 1:
-        parser.error("--connections must be at least 1")
-    if args.keep is not None and args.keep.exists():
-        parser.error(f"--keep {args.keep} exists already")
-    if args.database_url is not None and not args.database_url.startswith(
-        ("postgresql://", "postgresql+psycopg://", "postgres://")
-    ):
-        parser.error("--database-url must be a postgresql:// URL")
-    return Options(
-        repos=values["repos"],
-        rate=values["rate"],
-        duration=values["duration"],
-        warmup=values["warmup"],
-        connections=args.connections,
-        database_url=args.database_url,
-        json_path=args.json_path,
-        keep=args.keep,
-    )
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    serve_cli.check_arguments(parser, args)
+    return Options(**serve_cli.common_options(args, values), rate=values["rate"])
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -279,29 +242,11 @@ def environment(backend: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def served(options: Options, scratch: Path) -> Iterator[tuple[dict[str, Any], list[Run]]]:
     """Everything set up, both servers measured; yields the environment and the runs."""
-    github_token, onedev_token = f"ghp_{secrets.token_hex(16)}", f"od_{secrets.token_hex(16)}"
-    data_dir = scratch / "data"
     with contextlib.ExitStack() as stack:
-        stack.enter_context(hermetic_git(scratch / "home"))
-        database_url, backend = stack.enter_context(database(options.database_url, data_dir))
-        sandbox = stack.enter_context(
-            Sandbox(
-                scratch / "sandbox",
-                github_tokens=[github_token],
-                onedev_tokens={onedev_token: Role.ADMIN},
-            )
-        )
-        progress(f"writing {options.repos} repositories and a key ({backend}) …")
-        key = prepare_database(database_url, options.repos)
-        env = {
-            "EPICSTAR_DATA_DIR": str(data_dir),
-            "EPICSTAR_DATABASE_URL": database_url,
-            "EPICSTAR_GITHUB_API_URL": sandbox.github_api_url,
-            "EPICSTAR_GITHUB_TOKEN": github_token,
-            "EPICSTAR_ONEDEV_URL": sandbox.onedev_url,
-            "EPICSTAR_ONEDEV_TOKEN": onedev_token,
-            "EPICSTAR_API_RATE_LIMIT": RATE_LIMIT,
-        }
+        setup = stack.enter_context(serve_setup(scratch, options.database_url))
+        progress(f"writing {options.repos} repositories and a key ({setup.backend}) …")
+        key = prepare_database(setup.database_url, options.repos)
+        env = {**setup.env, "EPICSTAR_API_RATE_LIMIT": RATE_LIMIT}
         reference = stack.enter_context(
             reference_server("benchmarks.api_reference", scratch / "reference.log")
         )
@@ -316,7 +261,7 @@ def served(options: Options, scratch: Path) -> Iterator[tuple[dict[str, Any], li
                 f"failures {run.failures}"
             )
             runs.append(run)
-        yield environment(backend), runs
+        yield environment(setup.backend), runs
 
 
 def report(options: Options, env: dict[str, Any], runs: list[Run]) -> dict[str, Any]:
@@ -346,25 +291,19 @@ def report(options: Options, env: dict[str, Any], runs: list[Run]) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    with contextlib.ExitStack() as stack:
-        if options.keep is not None:
-            options.keep.mkdir(parents=True)
-            scratch = options.keep.resolve()
-        else:
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="epicstar-api-")))
+    with serve_cli.scratch_directory(options.keep, "epicstar-api-") as scratch:
         try:
             with served(options, scratch) as (env, runs):
                 figures = report(options, env, runs)
-        except Exception as error:  # no figures at all: tell it apart from "target not met"
-            print(f"benchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
-            return 2
+        except Exception as error:
+            return serve_cli.failed(error)
     text = json.dumps(figures, indent=2)
     print(text)
     if options.json_path is not None:
         options.json_path.write_text(text + "\n")
     if figures["failures"]:
         print(f"benchmark failed: {figures['failures']} requests failed", file=sys.stderr)
-        return 2
+        return serve_cli.FAILED
     return 0 if figures["target"]["met"] else 1
 
 

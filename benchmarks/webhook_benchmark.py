@@ -31,9 +31,8 @@ import os
 import platform
 import secrets
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,11 +41,13 @@ from typing import Any
 import httpx
 import uvicorn
 
+from benchmarks import serve_cli
 from benchmarks import webhook_payloads as payloads
 from benchmarks.contenders import BenchmarkError
-from benchmarks.gitplain import hermetic_git
 from benchmarks.latency import Latency, p99_ms
 from benchmarks.load_process import run_load_generator
+from benchmarks.serve_cli import progress
+from benchmarks.serve_setup import serve_setup
 from benchmarks.servers import (
     MetricKey,
     ServerProcess,
@@ -65,7 +66,7 @@ from benchmarks.webhook_report import (
     Workers,
     format_table,
 )
-from epicstar.sandbox import Role, Sandbox
+from epicstar.sandbox import Sandbox
 
 OWNER = "bench"
 PATH = "/webhooks/github"
@@ -89,19 +90,12 @@ EXPECTED = {  # (server, workload): the answers every delivery must get
 
 
 @dataclass(frozen=True)
-class Options:
-    repos: int
+class Options(serve_cli.ServeOptions):
     rates: tuple[float, ...]
-    duration: float
-    warmup: float
-    connections: int
     closed_loop: bool
     star_share: float
-    database_url: str | None
     log_level: str
     drain_timeout: float
-    json_path: Path | None
-    keep: Path | None
 
 
 def _rates(text: str) -> tuple[float, ...]:
@@ -128,7 +122,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--repos", type=int, help="tracked repositories (default 200)")
     parser.add_argument("--duration", type=float, help="measured seconds per run (default 10)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per run (default 2)")
-    parser.add_argument("--connections", type=int, default=50, help="concurrent senders (50)")
     parser.add_argument(
         "--no-closed-loop",
         dest="closed_loop",
@@ -142,11 +135,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="share of the deliveries that are stars by another user (default 0.1)",
     )
     parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL server URL (e.g. postgresql://postgres@127.0.0.1:5432/test): a new "
-        "database is created there for the run and dropped afterwards (default: SQLite)",
-    )
-    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -158,11 +146,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=600.0,
         help="seconds to wait for the workers' backlog after each epicstar run (600)",
     )
-    parser.add_argument("--json", type=Path, dest="json_path", help="also write figures here")
-    parser.add_argument(
-        "--keep",
-        type=Path,
-        help="work in this new directory and keep it (servers' logs, sandbox, data dir)",
+    serve_cli.add_arguments(
+        parser,
+        connections=50,
+        connections_help="concurrent senders (50)",
+        keep_help="work in this new directory and keep it (servers' logs, sandbox, data dir)",
     )
     parser.add_argument(
         "--quick",
@@ -170,69 +158,23 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="small defaults for a smoke run: --repos 5 --rates 50 --duration 1 --warmup 0.5",
     )
     args = parser.parse_args(argv)
-    base = QUICK if args.quick else DEFAULTS
-    values = {key: getattr(args, key) if getattr(args, key) is not None else base[key]
-              for key in DEFAULTS}  # fmt: skip
-    if values["repos"] < 1:
-        parser.error("--repos must be at least 1")
+    values = serve_cli.sized(parser, args, DEFAULTS, QUICK)
     if values["duration"] <= 0 or values["warmup"] < 0:
         parser.error("--duration must be positive and --warmup not negative")
-    if args.connections < 1:
-        parser.error("--connections must be at least 1")
     if not 0 <= args.star_share < 1:
         parser.error("--star-share must be at least 0 and below 1")
-    if args.keep is not None and args.keep.exists():
-        parser.error(f"--keep {args.keep} exists already")
-    if args.database_url is not None and not args.database_url.startswith(
-        ("postgresql://", "postgresql+psycopg://", "postgres://")
-    ):
-        parser.error("--database-url must be a postgresql:// URL")
+    serve_cli.check_arguments(parser, args)
     return Options(
-        repos=values["repos"],
+        **serve_cli.common_options(args, values),
         rates=values["rates"],
-        duration=values["duration"],
-        warmup=values["warmup"],
-        connections=args.connections,
         closed_loop=args.closed_loop,
         star_share=args.star_share,
-        database_url=args.database_url,
         log_level=args.log_level,
         drain_timeout=args.drain_timeout,
-        json_path=args.json_path,
-        keep=args.keep,
     )
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # ------------------------------------------------------------------------------ set-up
-
-
-@contextlib.contextmanager
-def database(admin_url: str | None, data_dir: Path) -> Iterator[tuple[str, str]]:
-    """(EPICSTAR_DATABASE_URL, backend): SQLite in the data dir, or a new PostgreSQL
-    database on the given server, dropped afterwards."""
-    if admin_url is None:
-        yield f"sqlite:///{data_dir / 'epicstar.db'}", "sqlite"
-        return
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(admin_url).set(drivername="postgresql")
-    conninfo = admin.render_as_string(hide_password=False)
-    name = f"epicstar_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False), "postgresql"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @dataclass(frozen=True)
@@ -496,24 +438,14 @@ def environment(backend: str, log_level: str) -> Environment:
 
 def run_benchmark(options: Options, scratch: Path) -> Results:
     """Everything, in ``scratch`` (which the caller removes)."""
-    github_token, onedev_token = f"ghp_{secrets.token_hex(16)}", f"od_{secrets.token_hex(16)}"
     secret = secrets.token_hex(20)
-    data_dir = scratch / "data"
     with contextlib.ExitStack() as stack:
-        stack.enter_context(hermetic_git(scratch / "home"))
-        database_url, backend = stack.enter_context(database(options.database_url, data_dir))
-        sandbox = stack.enter_context(
-            Sandbox(
-                scratch / "sandbox",
-                github_tokens=[github_token],
-                onedev_tokens={onedev_token: Role.ADMIN},
-            )
-        )
+        setup = stack.enter_context(serve_setup(scratch, options.database_url))
         # Thousands of passes ask GitHub for each repository: no rate limit in the way.
-        sandbox.github.set_rate_limit(github_token, 1_000_000_000)
+        setup.sandbox.github.set_rate_limit(setup.github_token, 1_000_000_000)
         progress(f"creating {options.repos} repositories in the sandbox …")
         world = prepare_world(
-            sandbox, github_token, options.repos, options.star_share, secret.encode()
+            setup.sandbox, setup.github_token, options.repos, options.star_share, secret.encode()
         )
         reference = stack.enter_context(
             reference_server(
@@ -521,16 +453,13 @@ def run_benchmark(options: Options, scratch: Path) -> Results:
             )
         )
         env = {
-            "EPICSTAR_DATA_DIR": str(data_dir),
-            "EPICSTAR_DATABASE_URL": database_url,
-            "EPICSTAR_GITHUB_API_URL": sandbox.github_api_url,
-            "EPICSTAR_GITHUB_TOKEN": github_token,
-            "EPICSTAR_ONEDEV_URL": sandbox.onedev_url,
-            "EPICSTAR_ONEDEV_TOKEN": onedev_token,
+            **setup.env,
             "EPICSTAR_WEBHOOK_SECRET": secret,
             "EPICSTAR_LOG_LEVEL": options.log_level,
         }
-        progress(f"starting epicstar serve ({backend}); it mirrors the starred repositories …")
+        progress(
+            f"starting epicstar serve ({setup.backend}); it mirrors the starred repositories …"
+        )
         started = time.monotonic()
         epicstar = stack.enter_context(epicstar_serve(env, scratch / "serve.log"))
         wait_until(
@@ -565,7 +494,8 @@ def run_benchmark(options: Options, scratch: Path) -> Results:
         closed_loop=options.closed_loop,
         star_share=world.star_share,
     )
-    return Results(environment(backend, options.log_level), parameters, setup_s, tuple(runs))
+    measured_on = environment(setup.backend, options.log_level)
+    return Results(measured_on, parameters, setup_s, tuple(runs))
 
 
 def write_json(path: Path, figures: Mapping[str, object]) -> None:
@@ -574,23 +504,17 @@ def write_json(path: Path, figures: Mapping[str, object]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    with contextlib.ExitStack() as stack:
-        if options.keep is not None:
-            options.keep.mkdir(parents=True)
-            scratch = options.keep.resolve()
-        else:
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="epicstar-wh-")))
+    with serve_cli.scratch_directory(options.keep, "epicstar-wh-") as scratch:
         try:
             results = run_benchmark(options, scratch)
-        except Exception as error:  # no figures at all: tell it apart from "target not met"
-            print(f"benchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
-            return 2
+        except Exception as error:
+            return serve_cli.failed(error)
     print(format_table(results))
     if options.json_path is not None:
         write_json(options.json_path, results.to_json())
     if results.failures:
         print(f"benchmark failed: {results.failures} deliveries failed", file=sys.stderr)
-        return 2
+        return serve_cli.FAILED
     return 0 if results.target_met else 1
 
 

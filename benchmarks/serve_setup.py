@@ -1,0 +1,73 @@
+"""Where a benchmarked ``epicstar serve`` runs: hermetic git, a new database, the sandbox's
+GitHub and OneDev stand-ins, and the ``EPICSTAR_*`` settings that point serve at them."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.gitplain import hermetic_git
+from epicstar.sandbox import Role, Sandbox
+
+
+@contextlib.contextmanager
+def database(admin_url: str | None, data_dir: Path) -> Iterator[tuple[str, str]]:
+    """(EPICSTAR_DATABASE_URL, backend): SQLite in the data dir, or a new PostgreSQL
+    database on the given server, dropped afterwards."""
+    if admin_url is None:
+        yield f"sqlite:///{data_dir / 'epicstar.db'}", "sqlite"
+        return
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url).set(drivername="postgresql")
+    conninfo = admin.render_as_string(hide_password=False)
+    name = f"epicstar_bench_{secrets.token_hex(6)}"
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False), "postgresql"
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@dataclass(frozen=True)
+class ServeSetup:
+    sandbox: Sandbox
+    github_token: str  # the sandbox's GitHub user's, which serve uses
+    database_url: str
+    backend: str  # "sqlite" or "postgresql"
+    env: dict[str, str]  # for serve: its data dir, database, GitHub and OneDev
+
+
+@contextlib.contextmanager
+def serve_setup(scratch: Path, admin_url: str | None) -> Iterator[ServeSetup]:
+    """All of it in ``scratch``; the database on ``admin_url``'s server (see :func:`database`)."""
+    github_token, onedev_token = f"ghp_{secrets.token_hex(16)}", f"od_{secrets.token_hex(16)}"
+    data_dir = scratch / "data"
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(hermetic_git(scratch / "home"))
+        database_url, backend = stack.enter_context(database(admin_url, data_dir))
+        sandbox = stack.enter_context(
+            Sandbox(
+                scratch / "sandbox",
+                github_tokens=[github_token],
+                onedev_tokens={onedev_token: Role.ADMIN},
+            )
+        )
+        env = {
+            "EPICSTAR_DATA_DIR": str(data_dir),
+            "EPICSTAR_DATABASE_URL": database_url,
+            "EPICSTAR_GITHUB_API_URL": sandbox.github_api_url,
+            "EPICSTAR_GITHUB_TOKEN": github_token,
+            "EPICSTAR_ONEDEV_URL": sandbox.onedev_url,
+            "EPICSTAR_ONEDEV_TOKEN": onedev_token,
+        }
+        yield ServeSetup(sandbox, github_token, database_url, backend, env)
