@@ -6,32 +6,19 @@ Speed is not asserted here: the benchmark itself checks its target (exit status 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import POSTGRES_ADMIN_URL
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.benchmark_runs import LATENCY_KEYS, postgres_server_url, run_benchmark
 
 pytestmark = pytest.mark.timeout(120)
 
-LATENCY_KEYS = {"requests", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms"}
-
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks.api_benchmark", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
+    return run_benchmark("benchmarks.api_benchmark", *args, timeout=110)
 
 
 def _assert_figures(result: subprocess.CompletedProcess[str], figures_path: Path, db: str):
@@ -69,14 +56,7 @@ def test_benchmark_with_tiny_parameters(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_benchmark_on_postgresql(tmp_path: Path) -> None:
-    psycopg = pytest.importorskip("psycopg")
-    admin_url = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        psycopg.connect(admin_url, connect_timeout=5).close()
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {admin_url} must be reachable in CI: {error}")
-        pytest.skip(f"PostgreSQL at {admin_url} is not reachable: {error}")
+    admin_url = postgres_server_url()
     figures_path = tmp_path / "figures.json"
     result = _run("--quick", "--database-url", admin_url, "--json", str(figures_path))
     _assert_figures(result, figures_path, "postgresql")

@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.benchmark_runs import run_benchmark
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks.mirror_benchmark", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_benchmark("benchmarks.mirror_benchmark", *args, timeout=60)
 
 
 def _assert_timings(section: dict[str, Any], baseline: str, ratio: str) -> None:
