@@ -35,13 +35,17 @@ def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
     raise AssertionError(f"timed out after {timeout:g} s")
 
 
-def git_push_running(url_part: str) -> bool:
-    """Whether a ``git push`` to a URL containing ``url_part`` runs on this machine."""
+def git_push_running(world: Any, path: str) -> bool:
+    """Whether a ``git push`` to ``path`` on this world's OneDev runs on this machine.
+
+    The URL carries the sandbox's port, so pushes of other tests running at the same time (to
+    their own sandboxes, perhaps to the same path) never count."""
+    url = f"{world.sandbox.onedev_url}/{path}.git".encode()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             argv = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"push" in argv and any(url_part.encode() in arg for arg in argv):
+        if b"push" in argv and any(url in arg for arg in argv):
             return True
     return False

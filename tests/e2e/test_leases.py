@@ -41,7 +41,7 @@ def test_a_sync_killed_mid_push_is_taken_over_at_once_by_the_next(world: World) 
     github_id = _big_repository(world, "oom-killed")
     killed = _start_sync(world)
     try:
-        wait_for(lambda: git_push_running("/github/octo/oom-killed"), timeout=60)
+        wait_for(lambda: git_push_running(world, "github/octo/oom-killed"), timeout=60)
     finally:
         killed.kill()  # SIGKILL, as the OOM killer does
         killed.communicate()

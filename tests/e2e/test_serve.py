@@ -190,7 +190,7 @@ def test_a_stop_releases_a_pass_in_flight(world: World) -> None:
     world.add("octo/big")
     served = Served(world, {"EPICSTAR_SHUTDOWN_GRACE": "0", "EPICSTAR_LEASE_SECONDS": "600"})
     try:
-        wait_for(lambda: git_push_running("/github/octo/big"), timeout=60)
+        wait_for(lambda: git_push_running(world, "github/octo/big"), timeout=60)
         asked = time.monotonic()
         code = served.stop()
         stopped_in = time.monotonic() - asked
@@ -198,7 +198,7 @@ def test_a_stop_releases_a_pass_in_flight(world: World) -> None:
         served.stop()
     assert code == 0
     assert stopped_in < 10
-    assert not git_push_running("/github/octo/big")
+    assert not git_push_running(world, "github/octo/big")
     row = world.row(repo.id)
     assert row.lease_owner is None  # not left to lapse (600 s)
     assert row.sync_status == SyncStatus.PENDING
