@@ -1,19 +1,32 @@
-"""Shared fixtures: a database on each backend, isolated git configuration."""
+"""Shared fixtures: a database on each backend, queues of their own, isolated git configuration.
+
+Tests run in parallel (pytest-xdist) and beside other test runs on the same machine, so nothing
+here is shared: each PostgreSQL user gets a schema of its own, each Redis queue a database of
+its own for as long as the test runs."""
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+import redis
 
 from epicstar.state.database import Database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "EPICSTAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_SERVER_URL = "redis://127.0.0.1:6379"
+# epicstar's queue has one fixed name, so a test running it on Redis needs a database of its
+# own: it leases one of these (database 0 is left to queues that are given unique names).
+REDIS_QUEUE_DATABASES = range(1, 16)
+REDIS_LEASE_SECONDS = 900  # outlives any test (timeout 300 s); a crashed run's lease lapses
+REDIS_LEASE_WAIT = 300.0
 
 
 def isolate_git(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
@@ -36,6 +49,12 @@ def _isolated_git(
     isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
 
 
+def _unreachable(message: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI must run this variant)")
+    pytest.skip(f"{message}; this variant is skipped")
+
+
 def postgres_schema_url() -> Iterator[str]:
     """A fresh schema in the test PostgreSQL, dropped afterwards (fails under CI without it)."""
     from sqlalchemy import create_engine, text
@@ -48,10 +67,7 @@ def postgres_schema_url() -> Iterator[str]:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     except OperationalError as error:
         admin.dispose()
-        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {error.orig}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI must run the PostgreSQL variant)")
-        pytest.skip(f"{message}; the PostgreSQL variant of this test is skipped")
+        _unreachable(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {error.orig}")
     try:
         yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
     finally:
@@ -76,3 +92,41 @@ def db(database_url: str) -> Iterator[Database]:
     database.upgrade()
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def postgres_queue_url() -> Iterator[str]:
+    """A PostgreSQL URL for a queue of the test's own: its tables in a new schema."""
+    yield from postgres_schema_url()
+
+
+@pytest.fixture
+def redis_queue_url() -> Iterator[str]:
+    """A Redis database that no other test uses meanwhile, in this run or another one."""
+    admin = redis.Redis.from_url(f"{REDIS_SERVER_URL}/0", socket_timeout=5)
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + REDIS_LEASE_WAIT
+    try:
+        while (leased := _lease_redis_database(admin, token)) is None:
+            assert time.monotonic() < deadline, "no Redis database came free for the queue"
+            time.sleep(0.1)
+    except redis.RedisError as error:
+        admin.close()
+        _unreachable(f"Redis at {REDIS_SERVER_URL} is not reachable: {error}")
+    try:
+        yield f"{REDIS_SERVER_URL}/{leased}"
+    finally:
+        if admin.get(_lease_key(leased)) == token.encode():
+            admin.delete(_lease_key(leased))
+        admin.close()
+
+
+def _lease_redis_database(admin: redis.Redis, token: str) -> int | None:
+    for number in REDIS_QUEUE_DATABASES:
+        if admin.set(_lease_key(number), token, nx=True, ex=REDIS_LEASE_SECONDS):
+            return number
+    return None
+
+
+def _lease_key(number: int) -> str:
+    return f"epicstar-tests:queue-database:{number}"

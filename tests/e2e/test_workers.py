@@ -22,9 +22,10 @@ from tests.e2e.helpers import assert_exact_mirror, git_push_running, wait_for
 
 @pytest.fixture(params=["redis", "postgresql"])
 def queue_url(request: pytest.FixtureRequest) -> str:
+    """A queue that only this test's processes use: a Redis database or PostgreSQL schema."""
     if request.param == "redis":
-        return "redis://127.0.0.1:6379/14"
-    return "postgresql://postgres@127.0.0.1:5432/test"
+        return str(request.getfixturevalue("redis_queue_url"))
+    return str(request.getfixturevalue("postgres_queue_url"))
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) ->
     second: subprocess.Popen[str] | None = None
     try:
         jobs.mirror(repo.id)
-        wait_for(lambda: git_push_running("/github/octo/killed"), timeout=60)
+        wait_for(lambda: git_push_running(world, "github/octo/killed"), timeout=60)
         first.kill()  # SIGKILL, mid-push
         first.wait()
         killed_at = time.monotonic()

@@ -41,8 +41,8 @@ def _reachable(check) -> None:
         pytest.skip(f"queue server not reachable here: {error}")
 
 
-def test_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    huey = make_huey(settings_for(monkeypatch, tmp_path, "redis://127.0.0.1:6379/15"))
+def test_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_queue_url: str):
+    huey = make_huey(settings_for(monkeypatch, tmp_path, redis_queue_url))
     assert isinstance(huey, RedisHuey)
     _reachable(huey.storage.conn.ping)
     huey.flush()
@@ -50,9 +50,9 @@ def test_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     close_huey(huey)
 
 
-def test_postgresql_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    huey = make_huey(settings_for(monkeypatch, tmp_path, url))
+def test_postgresql_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgres_queue_url: str):
+    assert postgres_queue_url.startswith("postgresql+psycopg://")
+    huey = make_huey(settings_for(monkeypatch, tmp_path, postgres_queue_url))
     assert isinstance(huey.storage, SqlStorage)
     _reachable(huey.pending_count)
     close_huey(huey)
