@@ -27,6 +27,14 @@ REDIS_SERVER_URL = "redis://127.0.0.1:6379"
 REDIS_QUEUE_DATABASES = range(1, 16)
 REDIS_LEASE_SECONDS = 900  # outlives any test (timeout 300 s); a crashed run's lease lapses
 REDIS_LEASE_WAIT = 300.0
+MAX_WORKERS = 8
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (the default, in pyproject.toml): two workers per core, as a test spends about
+    half its time waiting on servers and child processes; at most 8, well within PostgreSQL's
+    connections and the Redis databases set aside for queues."""
+    return min(2 * (os.cpu_count() or 1), MAX_WORKERS)
 
 
 def isolate_git(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
