@@ -7,11 +7,13 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 # Variables that would redirect git to another repository, change its configuration
 # behind our back, or make it ask someone for a password.
@@ -151,20 +153,21 @@ def run_git(
     """
     command = ["git", *args]
     started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        pass_fds=tuple(pass_fds),
-    )
+    with _input_file(stdin) as input_file:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=input_file,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            pass_fds=tuple(pass_fds),
+        )
     try:
-        stdout, stderr = _communicate(process, stdin, started + timeout, cancel)
+        stdout, stderr = _communicate(process, started + timeout, cancel)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         stdout, stderr = process.communicate()
@@ -194,25 +197,39 @@ def run_git(
     return GitResult(stdout=stdout, stderr=stderr, seconds=seconds)
 
 
+@contextlib.contextmanager
+def _input_file(stdin: str | None) -> Iterator[IO[bytes] | int]:
+    """What git reads: ``stdin`` from an unlinked file, or nothing.
+
+    Not a pipe fed by ``communicate``: once one of its slices (below) timed out, Popen neither
+    accepts the input again nor writes the rest of it, and git would wait for it forever."""
+    if stdin is None:
+        yield subprocess.DEVNULL
+        return
+    with tempfile.TemporaryFile() as file:
+        file.write(stdin.encode())
+        file.seek(0)
+        yield file
+
+
 def _communicate(
     process: subprocess.Popen[str],
-    stdin: str | None,
     deadline: float,
     cancel: threading.Event | None,
 ) -> tuple[str, str]:
     """Popen.communicate until ``deadline``, in short slices when ``cancel`` may stop it.
 
-    A retried ``communicate`` carries on where the last one stopped (input included).
+    A retried ``communicate`` carries on reading where the last one stopped.
     Raises ``TimeoutExpired`` at the deadline or once ``cancel`` is set.
     """
     while True:
         remaining = deadline - time.monotonic()
         if cancel is None:
-            return process.communicate(input=stdin, timeout=max(remaining, 0))
+            return process.communicate(timeout=max(remaining, 0))
         if cancel.is_set() or remaining <= 0:
             raise subprocess.TimeoutExpired(process.args, 0)
         try:
-            return process.communicate(input=stdin, timeout=min(remaining, _CANCEL_POLL))
+            return process.communicate(timeout=min(remaining, _CANCEL_POLL))
         except subprocess.TimeoutExpired:
             continue
 
