@@ -9,7 +9,6 @@ import gzip
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import time
 from collections.abc import Iterator
@@ -158,8 +157,8 @@ def test_v2_ls_remote_post_is_not_held_back(sandbox: Sandbox) -> None:
     the client's delayed ACK: +40 ms on Linux, for every POST.
 
     What git sees of the POST must be close to what the server spent on it (request log).
-    The stall hit every POST; the median of a few runs stays far from it even on a heavily
-    loaded machine."""
+    The stall hit every POST, so even the quickest of a few runs shows it; the others may also
+    have waited for a CPU that parallel tests share."""
     sandbox.github.create_repo("octo", "fast")
     url = f"{sandbox.github_url}/octo/fast.git"
     env = {**git_env(), "GIT_TRACE_CURL": "1"}
@@ -178,7 +177,7 @@ def test_v2_ls_remote_post_is_not_held_back(sandbox: Sandbox) -> None:
         (post,) = sandbox.github.requests("POST")  # logged before the response ended
         assert (post.git_service, post.status) == ("git-upload-pack", 200)
         overheads.append(post_client_seconds(proc.stderr) - post.duration)
-    assert statistics.median(overheads) < 0.020, [round(o * 1000, 1) for o in overheads]
+    assert min(overheads) < 0.020, [round(o * 1000, 1) for o in overheads]
 
 
 def sandbox_backends(root: Path) -> list[tuple[int, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from pathlib import Path
@@ -81,5 +80,7 @@ def test_kept_alive_connections_answer_without_delay(sandbox: Sandbox, which: st
             elapsed = time.perf_counter() - started
             (entry,) = server.requests()  # logged before the response ended
             overheads.append(elapsed - entry.duration)
-    # The first request (new connection, TCP quick-ACK mode) never showed the stall.
-    assert statistics.median(overheads[1:]) < 0.020, [round(o * 1000, 1) for o in overheads]
+    # The first request (new connection, TCP quick-ACK mode) never showed the stall. The stall
+    # hit every later one, so even the quickest shows it; the others may also have waited for
+    # a CPU that parallel tests share (a median of 22 ms was seen).
+    assert min(overheads[1:]) < 0.020, [round(o * 1000, 1) for o in overheads]
