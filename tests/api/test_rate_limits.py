@@ -26,7 +26,6 @@ from tests.e2e.served import Served
 from tests.private_redis import private_redis
 
 RATE = "5/minute"
-SHARED_REDIS_QUEUE = "redis://127.0.0.1:6379/13"
 BAD_KEYS = [
     None,
     "not-a-key",
@@ -143,10 +142,10 @@ def test_forwarded_for_from_a_peer_not_trusted_is_ignored(world: World) -> None:
 
 @pytest.mark.parametrize("store", ["redis", "memory"])
 def test_processes_share_one_budget_through_redis_and_only_through_it(
-    world: World, tmp_path: Path, store: str
+    world: World, tmp_path: Path, store: str, request: pytest.FixtureRequest
 ) -> None:
     queue = (
-        {"EPICSTAR_QUEUE_URL": SHARED_REDIS_QUEUE}
+        {"EPICSTAR_QUEUE_URL": str(request.getfixturevalue("redis_queue_url"))}
         if store == "redis"
         else {"EPICSTAR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
     )
