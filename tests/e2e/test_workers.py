@@ -151,7 +151,11 @@ def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) ->
 
     assert_exact_mirror(world, "octo/killed", "github/octo/killed")
     attempts = world.attempts(repo.id)
-    assert [attempt.outcome for attempt in attempts] == ["failed", "mirrored"]
+    outcomes = [attempt.outcome for attempt in attempts]
+    # On a starved machine the 2 s lease may lapse once more while the recovering pass runs,
+    # and the tick hands the repository out again: that later pass finds nothing to do.
+    assert outcomes[:2] == ["failed", "mirrored"]
+    assert set(outcomes[2:]) <= {"unchanged"}
     assert "lease lapsed" in (attempts[0].error or "")
     assert recovery < 60
     print(f"recovered {recovery:.1f}s after SIGKILL ({queue_url})")
