@@ -138,6 +138,9 @@ def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) ->
         first.kill()  # SIGKILL, mid-push
         first.wait()
         killed_at = time.monotonic()
+        # The first worker's tick may have queued the repository as well, before the pass took
+        # its lease; that job would make a third pass. Only the second worker's tick recovers.
+        huey.flush()
         second = start_worker()  # its tick hands the repository out once the lease lapses
         wait_for(lambda: world.row(repo.id).sync_status == SyncStatus.COMPLETED, timeout=90)
         recovery = time.monotonic() - killed_at
