@@ -18,7 +18,7 @@ from epicstar.web.api import (
     webhooks,
 )
 from epicstar.web.api.context import ApiContext, ApiWork
-from epicstar.web.api.parameters import refuse_nul_characters
+from epicstar.web.api.params import refuse_nul_characters
 
 __all__ = ["PREFIX", "ApiContext", "ApiWork", "api_router"]
 
