@@ -4,7 +4,6 @@ client that calls its API with keys made as a user makes them."""
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,12 +13,11 @@ import httpx
 import pytest
 
 from epicstar.auth import create_key
-from epicstar.sandbox import Role, Sandbox
 from epicstar.state.audit import CLI
 from epicstar.state.database import Database
 from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
 from tests.conftest import isolate_git, postgres_schema_url
-from tests.e2e.conftest import World
+from tests.e2e.conftest import World, sandbox_world
 from tests.e2e.served import Served
 
 API = "/api/v1"
@@ -35,26 +33,14 @@ def _database_url(kind: str, folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def api_world(kind: str, folder: Path) -> Iterator[World]:
-    github_token = f"ghp_{secrets.token_hex(16)}"
-    onedev_token = f"od_{secrets.token_hex(16)}"
-    with (
-        _database_url(kind, folder) as url,
-        Sandbox(
-            folder / "sandbox",
-            github_tokens=[github_token],
-            onedev_tokens={onedev_token: Role.ADMIN},
-        ) as sandbox,
-    ):
-        yield World(
-            sandbox=sandbox,
-            data_dir=folder / "data",
-            database_url=url,
-            github_token=github_token,
-            onedev_token=onedev_token,
-            limited_onedev_token=onedev_token,
-            overrides={},
-        )
+def api_world(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A sandbox world on a ``kind`` database that outlives one test (git isolated as in
+    every test)."""
+    folder = tmp_path_factory.mktemp("api")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
+        with _database_url(kind, folder) as url, sandbox_world(folder, url) as world:
+            yield world
 
 
 class Api:
@@ -106,19 +92,25 @@ class Api:
             session.add(Repository(**values))
 
 
+@contextlib.contextmanager
+def serving(world: World, env: dict[str, str]) -> Iterator[Api]:
+    """``epicstar serve`` on ``world`` with ``env``, and a client of its API."""
+    served = Served(world, env)
+    api = Api(world, served)
+    try:
+        yield api
+    finally:
+        served.stop()
+        api.database.dispose()
+
+
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """A served API shared by the tests of one module (each uses its own keys and rows)."""
-    folder = tmp_path_factory.mktemp("api")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
-        with api_world(request.param, folder) as world:
-            served = Served(world, {"EPICSTAR_API_RATE_LIMIT": GENEROUS_RATE})
-            client = Api(world, served)
-            try:
-                yield client
-            finally:
-                served.stop()
-                client.database.dispose()
+    with (
+        api_world(request.param, tmp_path_factory) as world,
+        serving(world, {"EPICSTAR_API_RATE_LIMIT": GENEROUS_RATE}) as client,
+    ):
+        yield client

@@ -18,10 +18,8 @@ from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
 from epicstar.auth import list_keys, split_key
-from tests.api.conftest import API, GENEROUS_RATE, Api, api_world
-from tests.conftest import isolate_git
+from tests.api.conftest import API, GENEROUS_RATE, Api, api_world, serving
 from tests.e2e.helpers import wait_for
-from tests.e2e.served import Served
 
 
 @dataclass
@@ -36,18 +34,9 @@ class DebugServe:
 def debug_api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DebugServe]:
-    folder = tmp_path_factory.mktemp("clear")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
-        with api_world(request.param, folder) as world:
-            env = {"EPICSTAR_API_RATE_LIMIT": GENEROUS_RATE, "EPICSTAR_LOG_LEVEL": "debug"}
-            served = Served(world, env)
-            api = Api(world, served)
-            try:
-                yield DebugServe(api, folder)
-            finally:
-                served.stop()
-                api.database.dispose()
+    env = {"EPICSTAR_API_RATE_LIMIT": GENEROUS_RATE, "EPICSTAR_LOG_LEVEL": "debug"}
+    with api_world(request.param, tmp_path_factory) as world, serving(world, env) as api:
+        yield DebugServe(api, world.data_dir.parent)
 
 
 def _cli_key(api: Api, *args: str) -> tuple[str, str]:

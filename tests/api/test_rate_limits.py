@@ -19,10 +19,9 @@ import httpx
 import pytest
 
 from tests.api.conftest import Api, api_world
-from tests.conftest import isolate_git
+from tests.api.conftest import serving as served_api
 from tests.e2e.conftest import World
 from tests.e2e.helpers import wait_for
-from tests.e2e.served import Served
 from tests.private_redis import private_redis
 
 RATE = "5/minute"
@@ -37,21 +36,17 @@ BAD_KEYS = [
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
-        with api_world("sqlite", tmp_path_factory.mktemp("limits")) as world:
-            yield world
+    with api_world("sqlite", tmp_path_factory) as world:
+        yield world
 
 
 @contextlib.contextmanager
 def serving(world: World, **env: str) -> Iterator[Api]:
-    served = Served(world, {"EPICSTAR_API_RATE_LIMIT": RATE, "EPICSTAR_WORKERS": "0", **env})
-    api = Api(world, served)
-    try:
+    """A serve with a small budget and no workers (budgets are all that is looked at)."""
+    with served_api(
+        world, {"EPICSTAR_API_RATE_LIMIT": RATE, "EPICSTAR_WORKERS": "0", **env}
+    ) as api:
         yield api
-    finally:
-        served.stop()
-        api.database.dispose()
 
 
 @pytest.fixture(scope="module")

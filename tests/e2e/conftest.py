@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -124,22 +125,29 @@ class World:
         )
 
 
-@pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+@contextlib.contextmanager
+def sandbox_world(folder: Path, database_url: str) -> Iterator[World]:
+    """A sandboxed GitHub and OneDev in ``folder``, with tokens, and a data dir beside them."""
     github_token = f"ghp_{secrets.token_hex(16)}"
     onedev_token = f"od_{secrets.token_hex(16)}"
     limited_token = f"od_limited_{secrets.token_hex(8)}"
     with Sandbox(
-        tmp_path / "sandbox",
+        folder / "sandbox",
         github_tokens=[github_token],
         onedev_tokens={onedev_token: Role.ADMIN, limited_token: Role.NO_CREATE},
     ) as sandbox:
         yield World(
             sandbox=sandbox,
-            data_dir=tmp_path / "data",
+            data_dir=folder / "data",
             database_url=database_url,
             github_token=github_token,
             onedev_token=onedev_token,
             limited_onedev_token=limited_token,
             overrides={},
         )
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    with sandbox_world(tmp_path, database_url) as world:
+        yield world
