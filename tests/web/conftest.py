@@ -21,11 +21,13 @@ from fastapi import FastAPI
 from huey import Huey
 
 from epicstar.config import Settings
+from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.state.models import Origin, Repository, RepoState, SyncStatus
 from epicstar.sync.context import SyncEvents
 from epicstar.web import FixedIdentity, WebhookIdentity, create_app
+from epicstar.web.api import ApiWork
 from epicstar.web.signatures import sign
 from epicstar.web.webhooks import QueueWork
 
@@ -134,6 +136,12 @@ class Web:
     def get(self, path: str) -> httpx.Response:
         return self.portal.call(partial(self.client.get, path))
 
+    def api(self, method: str, path: str, key: str, **options: Any) -> httpx.Response:
+        """A call of ``/api/v1`` + ``path`` with ``key``."""
+        headers = {**options.pop("headers", {}), "Authorization": f"Bearer {key}"}
+        call = partial(self.client.request, method, "/api/v1" + path, headers=headers)
+        return self.portal.call(partial(call, **options))
+
     def post(
         self,
         content: bytes | Callable[[], AsyncIterator[bytes]],
@@ -234,6 +242,8 @@ def serving(database: Database) -> Iterator[MakeWeb]:
             queue: Huey | None = None,
             work: QueueWork | None = None,
             events: SyncEvents | None = None,
+            api_work: ApiWork | None = None,
+            rate_limit: Callable[[], RateLimit | None] | None = None,
             **settings: Any,
         ) -> Web:
             """``login`` is the fixed identity's (None: no identity); ``settings`` override."""
@@ -248,6 +258,8 @@ def serving(database: Database) -> Iterator[MakeWeb]:
                 queue=queue,
                 work=work,
                 events=events,
+                api_work=api_work,
+                rate_limit=rate_limit,
             )
             web = Web(app, portal)
             webs.append(web)
@@ -256,6 +268,7 @@ def serving(database: Database) -> Iterator[MakeWeb]:
         yield make
         for web in webs:
             portal.call(web.client.aclose)
+            web.app.state.authenticator.verifier.close()  # what the lifespan's end does
 
 
 @pytest.fixture

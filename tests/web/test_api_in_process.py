@@ -7,38 +7,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
-import anyio.from_thread
-import httpx
 import pytest
 
 from epicstar.auth import create_key
-from epicstar.config import Settings
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.state.audit import CLI, entries
 from epicstar.state.database import Database
 from epicstar.state.models import Repository, RepoState, StarListState, SyncStatus
-from epicstar.web import FixedIdentity, create_app
 from epicstar.web.api import summary as summary_route
-from tests.web.conftest import SECRET, USER
+from tests.web.conftest import Web, serving
 
 LAST_POLL = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
 LAST_WALK = datetime(2031, 1, 1, tzinfo=UTC)
-
-
-class Client:
-    """The app through httpx's ASGI transport, with a key of every scope in its database."""
-
-    def __init__(self, portal: anyio.from_thread.BlockingPortal, client: httpx.AsyncClient):
-        self._portal = portal
-        self._client = client
-
-    def request(self, method: str, path: str, key: str, **options: Any) -> httpx.Response:
-        headers = {**options.pop("headers", {}), "Authorization": f"Bearer {key}"}
-        call = partial(self._client.request, method, "/api/v1" + path, headers=headers)
-        return self._portal.call(partial(call, **options))
 
 
 class Work:
@@ -76,23 +58,9 @@ def app_client(
     queue: Any = None,
     rate_limit: Callable[[], RateLimit | None] | None = None,
     **settings: Any,
-) -> Iterator[Client]:
-    app = create_app(
-        Settings(**{"webhook_secret": SECRET, **settings}),
-        db,
-        identity=FixedIdentity(USER),
-        queue=queue,
-        api_work=work,
-        rate_limit=rate_limit,
-    )
-    transport = httpx.ASGITransport(app=app)
-    with anyio.from_thread.start_blocking_portal() as portal:
-        client = httpx.AsyncClient(transport=transport, base_url="http://epicstar.test")
-        try:
-            yield Client(portal, client)
-        finally:
-            portal.call(client.aclose)
-            app.state.authenticator.verifier.close()  # what the lifespan's end does
+) -> Iterator[Web]:
+    with serving(db) as make:
+        yield make(queue=queue, api_work=work, rate_limit=rate_limit, **settings)
 
 
 def new_key(db: Database, *scopes: str) -> str:
@@ -125,12 +93,12 @@ def test_without_workers_a_poll_is_left_to_the_next_tick(db: Database) -> None:
     polled_list(db)
     with app_client(db, github_token="ghp_in_process") as client:
         key = new_key(db, "write")
-        plain = client.request("POST", "/stars/poll", key, json={"full": False})
+        plain = client.api("POST", "/stars/poll", key, json={"full": False})
         assert (plain.status_code, plain.json()) == (202, {"status": "accepted", "full": False})
         row = star_list(db)
         assert (row.last_poll_at, row.last_full_walk_at) == (None, LAST_WALK)
 
-        assert client.request("POST", "/stars/poll", key, json={"full": True}).status_code == 202
+        assert client.api("POST", "/stars/poll", key, json={"full": True}).status_code == 202
         assert star_list(db).last_full_walk_at is None
     assert polls_requested(db) == [{"full": False}, {"full": True}]
 
@@ -140,8 +108,8 @@ def test_workers_poll_at_once_and_the_list_is_left_alone(db: Database) -> None:
     work = Work()
     with app_client(db, work=work, github_user="Octocat") as client:
         key = new_key(db, "write")
-        assert client.request("POST", "/stars/poll", key).status_code == 202
-        assert client.request("POST", "/stars/poll", key, json={"full": True}).status_code == 202
+        assert client.api("POST", "/stars/poll", key).status_code == 202
+        assert client.api("POST", "/stars/poll", key, json={"full": True}).status_code == 202
     assert work.polls == [False, True]
     row = star_list(db)
     assert (row.last_poll_at, row.last_full_walk_at) == (LAST_POLL, LAST_WALK)
@@ -150,7 +118,7 @@ def test_workers_poll_at_once_and_the_list_is_left_alone(db: Database) -> None:
 def test_when_the_queue_refuses_the_poll_the_next_tick_makes_it(db: Database) -> None:
     polled_list(db)
     with app_client(db, work=Work(broken=True), github_token="ghp_in_process") as client:
-        response = client.request("POST", "/stars/poll", new_key(db, "write"), json={"full": True})
+        response = client.api("POST", "/stars/poll", new_key(db, "write"), json={"full": True})
     assert response.status_code == 202
     row = star_list(db)
     assert (row.last_poll_at, row.last_full_walk_at) == (None, None)
@@ -160,7 +128,7 @@ def test_when_the_queue_refuses_the_poll_the_next_tick_makes_it(db: Database) ->
 def test_without_a_starred_list_there_is_nothing_to_poll(db: Database) -> None:
     work = Work()
     with app_client(db, work=work) as client:
-        response = client.request("POST", "/stars/poll", new_key(db, "write"))
+        response = client.api("POST", "/stars/poll", new_key(db, "write"))
     assert response.status_code == 409
     assert "EPICSTAR_GITHUB_TOKEN" in response.json()["detail"]
     assert work.polls == []
@@ -187,7 +155,7 @@ def test_the_summary_counts_every_state_and_status_and_dates_the_polls(db: Datab
     with app_client(
         db, github_token="ghp_in_process", poll_interval=600, rate_limit=lambda: budget
     ) as client:
-        response = client.request("GET", "/summary", new_key(db, "read"))
+        response = client.api("GET", "/summary", new_key(db, "read"))
     assert response.status_code == 200
     assert response.json() == {
         "total": 3,
@@ -218,7 +186,7 @@ def test_the_summary_counts_every_state_and_status_and_dates_the_polls(db: Datab
 
 def test_a_summary_of_nothing_has_zeros_and_nulls(db: Database) -> None:
     with app_client(db, rate_limit=lambda: None) as client:
-        body = client.request("GET", "/summary", new_key(db, "read")).json()
+        body = client.api("GET", "/summary", new_key(db, "read")).json()
     assert body["total"] == 0
     assert set(body["by_state"].values()) == {0}
     assert set(body["by_sync_status"].values()) == {0}
@@ -238,9 +206,9 @@ def test_a_failing_queue_or_budget_leaves_the_summary_standing(
     monkeypatch.setattr(summary_route, "QUEUE_TIMEOUT", 0.2)
     key = new_key(db, "read")
     with app_client(db, queue=queue, rate_limit=unknowable) as client:
-        assert client.request("GET", "/repositories", key).status_code == 200  # key verified
+        assert client.api("GET", "/repositories", key).status_code == 200  # key verified
         started = time.monotonic()
-        response = client.request("GET", "/summary", key)
+        response = client.api("GET", "/summary", key)
         assert time.monotonic() - started < 1.5
     assert response.status_code == 200
     assert response.json()["queue_depth"] is None
