@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from epicstar.auth.scopes import parse_scopes
+
 ENV_PREFIX = "EPICSTAR_"
 _RATE = re.compile(
     r"\s*(?P<amount>[0-9]{1,9})\s*(?:/|per)\s*(?P<every>[0-9]{1,6})?\s*"
@@ -30,6 +32,7 @@ _RATE = re.compile(
 )
 """``EPICSTAR_API_RATE_LIMIT``: one rate, in the notation of the ``limits`` library."""
 CONFIG_FILE_VARIABLE = "EPICSTAR_CONFIG"
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 
 
 class ConfigError(Exception):
@@ -129,6 +132,16 @@ class Settings(BaseSettings):
     webhook_retention_days: int = Field(
         default=8, ge=1, le=3650, description="days webhook bodies are kept for replay"
     )
+    trusted_header: str | None = Field(
+        default=None,
+        description="a header naming the user an authenticating proxy signed in (Remote-User)",
+    )
+    trusted_header_scopes: Annotated[list[str], NoDecode] = Field(
+        default=["read"], description="the scopes of users signed in by the trusted header"
+    )
+    session_hours: int = Field(
+        default=12, ge=1, le=24 * 90, description="hours a dashboard sign-in lasts"
+    )
 
     @field_validator("github_api_url", mode="before")
     @classmethod
@@ -178,6 +191,24 @@ class Settings(BaseSettings):
                     f"'{item}' is not an IP address or network (e.g. 10.0.0.1 or 10.0.0.0/8)"
                 ) from None
         return [str(item).strip() for item in value]
+
+    @field_validator("trusted_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name = value.strip()
+        if name and not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"'{value}' is not an HTTP header name (e.g. Remote-User)")
+        return name or None
+
+    @field_validator("trusted_header_scopes", mode="before")
+    @classmethod
+    def _header_scopes(cls, value: Any) -> Any:
+        value = _split_list(value)
+        if not isinstance(value, list):
+            return value
+        return parse_scopes(str(item) for item in value)
 
     @field_validator("unstarred_parent", mode="before")
     @classmethod

@@ -150,7 +150,7 @@ def test_removing_keeps_the_mirror_and_adding_brings_it_back(api: Api) -> None:
     removed = row(api, repo.id)
     prefix = key.split("_")[1]
     assert (removed.state, removed.origin) == (RepoState.EXCLUDED, Origin.MANUAL)
-    assert removed.state_reason == f"removed through the API by key 'laptop' (esk_{prefix}_…)"
+    assert removed.state_reason == f"removed through the API by API key 'laptop' (esk_{prefix}_…)"
     assert removed.next_due_at is None
     assert api.world.onedev.project("github/removed/kept") is not None
     assert api.world.onedev.refs("github/removed/kept") == mirrored

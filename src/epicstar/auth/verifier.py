@@ -50,17 +50,29 @@ _RECORD_USE = (
 
 @dataclass(frozen=True)
 class Principal:
-    """The key a request was made with, and what it may do."""
+    """Who a request is made for, and what they may do: an API key (by id, name and prefix),
+    or a user a trusted proxy signed in (by name, with ``EPICSTAR_TRUSTED_HEADER_SCOPES``)."""
 
-    key_id: int
+    key_id: int | None
     name: str
-    prefix: str
+    prefix: str | None
     scopes: frozenset[Scope]
+
+    @classmethod
+    def proxy_user(cls, name: str, scopes: frozenset[Scope]) -> Principal:
+        return cls(None, name, None, scopes)
+
+    @property
+    def budget(self) -> tuple[str, str]:
+        """The rate-limit budget the principal's requests spend."""
+        return ("key", str(self.key_id)) if self.key_id is not None else ("user", self.name)
 
     def may(self, scope: Scope) -> bool:
         return scope in self.scopes
 
     def actor(self, address: str | None) -> Actor:
+        if self.key_id is None:
+            return Actor("user", key_name=self.name, address=address)
         return Actor("key", self.key_id, self.name, self.prefix, address)
 
 
@@ -84,6 +96,10 @@ class KeyVerifier:
         self._flusher: threading.Thread | None = None
         self._stopping = threading.Event()
         stand_in_hash()  # made now, not during the first request with an unknown prefix
+
+    @property
+    def database(self) -> Database:
+        return self._database
 
     def authenticate(self, token: str, address: str | None) -> Principal | None:
         """The key's principal, or None for a malformed, unknown, wrong, expired or revoked key.

@@ -28,7 +28,7 @@ ACTIONS = (
 class Actor:
     """Who made a change: an API key (by id, name and prefix, never the key) or the CLI."""
 
-    kind: str  # "key" or "cli"
+    kind: str  # "key", "user" (signed in by a trusted proxy; its name in key_name) or "cli"
     key_id: int | None = None
     key_name: str | None = None
     key_prefix: str | None = None
@@ -37,6 +37,8 @@ class Actor:
     def describe(self) -> str:
         if self.kind == "key":
             return f"API key {self.key_name!r} (esk_{self.key_prefix}_…)"
+        if self.kind == "user":
+            return f"user {self.key_name!r} (signed in by the proxy)"
         return "the command line"
 
 

@@ -137,6 +137,7 @@ class Repository(Base):
         Index("ix_repositories_full_name", "full_name"),
         Index("ix_repositories_onedev_path", "onedev_path", unique=True),
         Index("ix_repositories_due", "state", "next_due_at"),
+        Index("ix_repositories_updated_at", "updated_at"),
     )
 
     def as_status(self) -> dict[str, Any]:
@@ -258,6 +259,28 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
+
+
+class DashboardSession(Base):
+    """A browser signed in to the dashboard: with an API key, or by a trusted proxy's header.
+
+    The cookie holds a random token; only its SHA-256 is stored. A key's sessions end with
+    the key (revoked, expired or deleted), a proxy user's when the proxy stops naming them.
+    """
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("api_keys.id", ondelete="CASCADE")
+    )
+    user_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_dashboard_sessions_expires_at", "expires_at"),)
 
 
 def _iso(value: datetime | None) -> str | None:

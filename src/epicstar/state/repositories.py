@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -71,16 +72,28 @@ def to_mirror(
     return list(session.scalars(statement))
 
 
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "name": (func.lower(Repository.full_name),),
+    "state": (Repository.state, func.lower(Repository.full_name)),
+    "sync_status": (Repository.sync_status, func.lower(Repository.full_name)),
+    "last_synced_at": (Repository.last_synced_at, func.lower(Repository.full_name)),
+}
+"""How a page may be sorted (``-`` before a name reverses it): by name by default."""
+SORTS = tuple(name for key in ORDERS for name in (key, f"-{key}"))
+
+
 def page_of(
     session: Session,
     *,
     state: str | None = None,
     sync_status: str | None = None,
     name_part: str | None = None,
+    sort: str = "name",
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[Repository], int]:
-    """One page of repositories by name (any case), and how many match in all."""
+    """One page of repositories (by name, any case, unless ``sort`` says otherwise: one of
+    :data:`SORTS`), and how many match in all. Never-synced repositories sort last."""
     conditions: list[ColumnElement[bool]] = []
     if state:
         conditions.append(Repository.state == state)
@@ -93,12 +106,24 @@ def page_of(
     statement = (
         select(Repository)
         .where(*conditions)
-        .order_by(func.lower(Repository.full_name), Repository.github_id)
+        .order_by(*_ordering(sort), Repository.github_id)
         .offset(offset)
         .limit(limit)
     )
     total = session.scalar(select(func.count()).select_from(Repository).where(*conditions))
     return list(session.scalars(statement)), int(total or 0)
+
+
+def _ordering(sort: str) -> list[ColumnElement[Any]]:
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key not in ORDERS:
+        raise ValueError(f"cannot sort by {sort!r}: choose one of {', '.join(SORTS)}")
+    ordered: list[ColumnElement[Any]] = []
+    if key == "last_synced_at":
+        ordered.append(Repository.last_synced_at.is_(None))  # never synced: last either way
+    ordered += [column.desc() if descending else column.asc() for column in ORDERS[key]]
+    return ordered
 
 
 def locked(session: Session, github_id: int) -> Repository | None:

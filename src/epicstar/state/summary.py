@@ -1,10 +1,11 @@
-"""Everything tracked at a glance: how many repositories are in each state and sync status."""
+"""Everything tracked at a glance: how many repositories are in each state and sync status,
+and which of them need someone to look."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from epicstar.state.models import Repository, RepoState, SyncStatus
@@ -34,3 +35,26 @@ def repository_counts(session: Session) -> Counts:
         if sync_status in by_sync_status:
             by_sync_status[sync_status] += count
     return Counts(total, by_state, by_sync_status)
+
+
+def needs_attention() -> ColumnElement[bool]:
+    """Gone or blocked on GitHub, or active and failing."""
+    return or_(
+        Repository.state.in_([RepoState.SOURCE_GONE, RepoState.BLOCKED]),
+        and_(
+            Repository.state == RepoState.ACTIVE,
+            Repository.sync_status.in_([SyncStatus.FAILED, SyncStatus.PERMANENT_FAILURE]),
+        ),
+    )
+
+
+def needing_attention(session: Session, *, limit: int) -> tuple[list[Repository], int]:
+    """The repositories that need attention, the latest attempted first, and their count."""
+    rows = session.scalars(
+        select(Repository)
+        .where(needs_attention())
+        .order_by(Repository.last_attempt_at.desc(), Repository.github_id)
+        .limit(limit)
+    )
+    total = session.scalar(select(func.count()).select_from(Repository).where(needs_attention()))
+    return list(rows), int(total or 0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 
 import anyio
@@ -24,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, DataError, SQLAlchemyError
 from starlette.responses import JSONResponse, Response
 
 from epicstar import __version__
-from epicstar.auth import KeyVerifier
+from epicstar.auth import KeyVerifier, grants
 from epicstar.config import Settings
 from epicstar.discovery import GitHubClient
 from epicstar.discovery.ratelimit import RateLimit
@@ -35,6 +36,7 @@ from epicstar.web.access_log import ApiAccessLog
 from epicstar.web.api import PREFIX as API_PREFIX
 from epicstar.web.api import ApiContext, ApiWork, api_router
 from epicstar.web.authentication import Authenticator
+from epicstar.web.dashboard import add_dashboard
 from epicstar.web.docs_page import add_docs_page
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
 from epicstar.web.ratelimit import ClientAddress, RateLimits, budget_namespace, shared_storage
@@ -94,17 +96,9 @@ def create_app(
         try:
             yield
         finally:
-            verifier.close()
+            authenticator.verifier.close()
 
-    verifier = KeyVerifier(database)
-    authenticator = Authenticator(
-        verifier,
-        RateLimits(
-            settings.api_rate_limit,
-            shared_storage(settings.queue_url, budget_namespace(database.url)),
-        ),
-        ClientAddress(settings.trusted_proxies),
-    )
+    authenticator = _authenticator(settings, database)
     app = FastAPI(
         title="epicstar",
         version=__version__,
@@ -173,7 +167,22 @@ def create_app(
     app.include_router(api_router())
     app.add_middleware(ApiAccessLog, path_prefix=API_PREFIX, addresses=authenticator.addresses)
     add_docs_page(app)
+    add_dashboard(app)
     return app
+
+
+def _authenticator(settings: Settings, database: Database) -> Authenticator:
+    return Authenticator(
+        KeyVerifier(database),
+        RateLimits(
+            settings.api_rate_limit,
+            shared_storage(settings.queue_url, budget_namespace(database.url)),
+        ),
+        ClientAddress(settings.trusted_proxies),
+        session_lifetime=timedelta(hours=settings.session_hours),
+        trusted_header=settings.trusted_header,
+        proxy_scopes=grants(settings.trusted_header_scopes),
+    )
 
 
 def _answer_database_errors(app: FastAPI) -> None:

@@ -222,6 +222,13 @@ class ClientAddress:
     def _is_trusted(self, ip: IPAddress) -> bool:
         return any(ip in network for network in self._trusted)
 
+    def from_trusted_proxy(self, request: Request) -> bool:
+        """Whether the peer itself is a trusted proxy."""
+        if request.client is None:
+            return False
+        peer = _parse_ip(request.client.host)
+        return peer is not None and self._is_trusted(peer)
+
     def of(self, request: Request) -> str | None:
         if request.client is None:
             return None

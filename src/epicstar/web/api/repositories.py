@@ -53,11 +53,20 @@ def list_repositories(
     _caller: Annotated[Caller, Depends(require(Scope.READ))],
     api: Annotated[ApiContext, Depends(api_context)],
     page: Annotated[Paging, Depends(paging)],
+    *,
     state: Annotated[RepoState | None, Query(description="only this state")] = None,
     sync_status: Annotated[SyncStatus | None, Query(description="only this status")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="a part of owner/name (any case)")
     ] = None,
+    sort: Annotated[
+        str,
+        Query(
+            pattern=f"^-?({'|'.join(repositories.ORDERS)})$",
+            description="name (the default), state, sync_status or last_synced_at; "
+            "a leading - reverses it (never-synced repositories come last either way)",
+        ),
+    ] = "name",
 ) -> dict[str, Any]:
     with api.database.reading() as session:
         rows, total = repositories.page_of(
@@ -65,6 +74,7 @@ def list_repositories(
             state=state,
             sync_status=sync_status,
             name_part=q,
+            sort=sort,
             offset=page.offset,
             limit=page.per_page,
         )

@@ -143,11 +143,7 @@ def remove_repository(caller: Writer, api: Api, github_id: GitHubId) -> Response
             raise not_tracked(github_id)
         if row.state != RepoState.EXCLUDED or row.origin != Origin.MANUAL:
             details = {"previous_state": row.state, "previous_origin": row.origin}
-            principal = caller.principal
-            remove(
-                row,
-                f"removed through the API by key {principal.name!r} (esk_{principal.prefix}_…)",
-            )
+            remove(row, f"removed through the {caller.channel} by {caller.actor.describe()}")
             record_change(
                 session,
                 caller.actor,
