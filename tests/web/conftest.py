@@ -70,7 +70,7 @@ def tracked(db: Database, **fields: Any) -> Repository:
     values.update(fields)
     with db.session() as session:
         session.add(Repository(**values))
-    row = repository_row(db)
+    row = repository_row(db, values["github_id"])
     assert row is not None
     return row
 
@@ -133,8 +133,12 @@ class Web:
             transport=httpx.ASGITransport(app=app), base_url="http://epicstar.test"
         )
 
-    def get(self, path: str) -> httpx.Response:
-        return self.portal.call(partial(self.client.get, path))
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        return self.portal.call(partial(self.client.get, path, **options))
+
+    def form(self, path: str, data: dict[str, Any], **options: Any) -> httpx.Response:
+        """A form POST, as a browser sends one (the client keeps the session's cookie)."""
+        return self.portal.call(partial(self.client.post, path, data=data, **options))
 
     def api(self, method: str, path: str, key: str, **options: Any) -> httpx.Response:
         """A call of ``/api/v1`` + ``path`` with ``key``."""

@@ -45,6 +45,7 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
             rate_limit=service.rate_limit,
         )
         server = uvicorn.Server(uvicorn_config(app))
+        app.state.stopping = lambda: server.should_exit  # ends the dashboard's event streams
         bound_host, bound_port = sock.getsockname()[:2]
         service.start()
         log.info("serve.listening", url=f"http://{_url_host(bound_host)}:{bound_port}")

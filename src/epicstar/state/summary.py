@@ -53,7 +53,7 @@ def needing_attention(session: Session, *, limit: int) -> tuple[list[Repository]
     rows = session.scalars(
         select(Repository)
         .where(needs_attention())
-        .order_by(Repository.last_attempt_at.desc(), Repository.github_id)
+        .order_by(Repository.last_attempt_at.desc().nulls_last(), Repository.github_id)
         .limit(limit)
     )
     total = session.scalar(select(func.count()).select_from(Repository).where(needs_attention()))

@@ -5,7 +5,8 @@ worker, a webhook, an action) shows in a fingerprint of four indexed maxima: the
 attempt, the latest repository change, the newest delivery and the newest audit entry. It
 is read at most every :data:`INTERVAL` seconds per process, however many pages listen; each
 page fetches itself again when the fingerprint moves. A browser reconnects by itself when
-``serve`` restarts, and is told the fingerprint at once, so nothing is missed.
+``serve`` restarts, and is told the fingerprint at once, so nothing is missed. A stopping
+server (``app.state.stopping``) ends its streams, so they do not hold the stop up.
 """
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ async def _stream(request: Request, changes: Changes) -> AsyncIterator[str]:
     yield f"retry: {RECONNECT_MS}\n\n"
     sent: str | None = None
     quiet_since = checked_at = time.monotonic()
+    stopping = getattr(request.app.state, "stopping", None)
     while not await request.is_disconnected():
+        if stopping is not None and stopping():
+            return  # the server is stopping: end the stream so the stop need not wait for it
         current = await changes.fingerprint()
         now = time.monotonic()
         if current != sent:
