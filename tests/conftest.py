@@ -57,7 +57,8 @@ def _isolated_git(
     isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
 
 
-def _unreachable(message: str) -> NoReturn:
+def unavailable(message: str) -> NoReturn:
+    """Skip a test whose server or tool is missing here; fail it under CI, which must run it."""
     if os.environ.get("CI"):
         pytest.fail(f"{message} (CI must run this variant)")
     pytest.skip(f"{message}; this variant is skipped")
@@ -75,7 +76,7 @@ def postgres_schema_url() -> Iterator[str]:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     except OperationalError as error:
         admin.dispose()
-        _unreachable(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {error.orig}")
+        unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {error.orig}")
     try:
         yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
     finally:
@@ -120,7 +121,7 @@ def redis_queue_url() -> Iterator[str]:
             time.sleep(0.1)
     except redis.RedisError as error:
         admin.close()
-        _unreachable(f"Redis at {REDIS_SERVER_URL} is not reachable: {error}")
+        unavailable(f"Redis at {REDIS_SERVER_URL} is not reachable: {error}")
     try:
         yield f"{REDIS_SERVER_URL}/{leased}"
     finally:
