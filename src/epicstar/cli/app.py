@@ -227,13 +227,26 @@ def demo(
         str, typer.Option("--dir", help="Where the demo keeps its data.")
     ] = "demo-data",
     serve: Annotated[
-        bool, typer.Option("--serve", help="Keep the sandbox servers running afterwards.")
+        bool,
+        typer.Option(
+            "--serve",
+            help="Then run the service and its dashboard on the demo's data until Ctrl+C.",
+        ),
     ] = False,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="With --serve: the port on 127.0.0.1 (0: any free one).",
+        ),
+    ] = 8000,
 ) -> None:
     """Mirror sample repositories between local GitHub and OneDev stand-ins (no accounts)."""
     from epicstar.cli.demo_command import run_demo
 
-    raise typer.Exit(run_demo(directory, serve=serve))
+    raise typer.Exit(run_demo(directory, serve=serve, port=port))
 
 
 def main(argv: list[str] | None = None) -> None:

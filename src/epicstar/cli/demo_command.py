@@ -6,19 +6,24 @@ import secrets
 import shlex
 import shutil
 import sys
-import threading
 from pathlib import Path
 
+from epicstar.auth import Scope, create_key
 from epicstar.cli.formatting import summary_line
 from epicstar.cli.status_command import print_table
 from epicstar.cli.sync_command import sync_with_report
-from epicstar.config import load_settings
+from epicstar.config import Settings, load_settings
 from epicstar.logs import configure
 from epicstar.sandbox import Role, Sandbox
 from epicstar.sandbox.github import FakeGitHub
+from epicstar.service.serve import run_serve
 from epicstar.state import repositories
+from epicstar.state.audit import CLI
 from epicstar.state.models import RepoState
-from epicstar.sync.context import SyncContext, open_context
+from epicstar.sync.context import SyncContext, open_context, open_database
+
+DEMO_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 SAMPLES = (
     "demo-org/website",
@@ -110,7 +115,46 @@ def _verify(ctx: SyncContext, sandbox: Sandbox) -> bool:
     return exact
 
 
-def run_demo(directory: str, *, serve: bool) -> int:
+def _serve(
+    settings: Settings, sandbox: Sandbox, github_token: str, onedev_token: str, port: int
+) -> None:
+    """The service, as ``epicstar serve`` runs it, on the demo's data, until Ctrl+C or SIGTERM."""
+    sandbox.github.create_repo("demo-org", "star-me", description="Not starred yet")
+    key = _admin_key(settings)
+
+    def announce(url: str) -> None:
+        print(
+            f"\nDashboard: {url}/  (sign in with this key: {key})\n"
+            f"Serving until Ctrl+C (the tokens and the key are this demo's, throwaway).\n"
+            f"Clone a mirror:\n"
+            f"  git -c http.extraHeader='Authorization: Bearer {onedev_token}' clone "
+            f"{sandbox.onedev_url}/github/demo-org/website.git\n"
+            f"Star a repository and watch it arrive (stars are polled every "
+            f"{settings.poll_interval} s):\n"
+            f"  curl -X PUT -H 'Authorization: token {github_token}' "
+            f"{sandbox.github_api_url}/user/starred/demo-org/star-me\n"
+            f"  curl -s {url}/metrics | grep epicstar_repositories",
+            flush=True,
+        )
+
+    run_serve(settings, host=DEMO_HOST, port=port, on_listening=announce)
+    print("stopped", flush=True)
+
+
+def _admin_key(settings: Settings) -> str:
+    """A new admin API key named "demo", made and audited as ``epicstar keys create`` does."""
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            _row, new = create_key(
+                session, name="demo", scopes=[Scope.ADMIN], expires_in=None, actor=CLI
+            )
+    finally:
+        database.dispose()
+    return new.full
+
+
+def run_demo(directory: str, *, serve: bool, port: int = DEFAULT_PORT) -> int:
     root = Path(directory).resolve()
     for part in ("sandbox", "data"):
         shutil.rmtree(root / part, ignore_errors=True)
@@ -128,9 +172,13 @@ def run_demo(directory: str, *, serve: bool) -> int:
             onedev_token=onedev_token,
             onedev_parent="github",
             github_max_wait=5,
+            poll_interval=10,  # with --serve, a new star arrives within seconds
         )
         configure(
-            secrets=settings.secrets(), level="info", log_file=settings.log_dir / "epicstar.log"
+            secrets=settings.secrets(),
+            level="info",
+            log_file=settings.log_dir / "epicstar.log",
+            stdlib=serve,  # the service's uvicorn and Huey log there too, not on the terminal
         )
         print(f"Sandbox GitHub at {sandbox.github_url}, sandbox OneDev at {sandbox.onedev_url}")
         _create_samples(sandbox.github)
@@ -184,26 +232,5 @@ def run_demo(directory: str, *, serve: bool) -> int:
         print(f"  epicstar's database, caches and JSON logs: {root / 'data'}")
         print(f"  the same status again: EPICSTAR_DATA_DIR={root / 'data'} {_program()} status")
         if serve:
-            sandbox.github.create_repo("demo-org", "star-me", description="Not starred yet")
-            print(
-                f"\nServing until Ctrl+C (the tokens are this sandbox's, throwaway).\n"
-                f"Clone a mirror:\n"
-                f"  git -c http.extraHeader='Authorization: Bearer {onedev_token}' clone "
-                f"{sandbox.onedev_url}/github/demo-org/website.git\n"
-                f"Run the service against the sandbox, in another shell:\n"
-                f"  EPICSTAR_DATA_DIR={root / 'data'} "
-                f"EPICSTAR_GITHUB_API_URL={sandbox.github_api_url} "
-                f"EPICSTAR_GITHUB_TOKEN={github_token} "
-                f"EPICSTAR_ONEDEV_URL={sandbox.onedev_url} "
-                f"EPICSTAR_ONEDEV_TOKEN={onedev_token} EPICSTAR_POLL_INTERVAL=10 "
-                f"{_program()} serve\n"
-                f"then star a repository and watch it arrive:\n"
-                f"  curl -X PUT -H 'Authorization: token {github_token}' "
-                f"{sandbox.github_api_url}/user/starred/demo-org/star-me\n"
-                f"  curl -s http://127.0.0.1:8000/metrics | grep epicstar_repositories"
-            )
-            try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
-                print("stopped")
+            _serve(settings, sandbox, github_token, onedev_token, port)
     return 0 if ok else 1

@@ -9,6 +9,8 @@ leases, so nothing waits for a lease to lapse after a clean stop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 import uvicorn
 from starlette.types import ASGIApp
@@ -25,7 +27,14 @@ GRACEFUL_HTTP_SECONDS = 10
 """Seconds open HTTP requests get to finish once a stop is asked for."""
 
 
-def run_serve(settings: Settings, *, host: str, port: int) -> None:
+def run_serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGINT or SIGTERM; ``on_listening`` gets the URL once the port listens."""
     try:
         sock = tcp_listener(host, port)
     except OSError as error:
@@ -48,7 +57,10 @@ def run_serve(settings: Settings, *, host: str, port: int) -> None:
         app.state.stopping = lambda: server.should_exit  # ends the dashboard's event streams
         bound_host, bound_port = sock.getsockname()[:2]
         service.start()
-        log.info("serve.listening", url=f"http://{_url_host(bound_host)}:{bound_port}")
+        url = f"http://{_url_host(bound_host)}:{bound_port}"
+        log.info("serve.listening", url=url)
+        if on_listening is not None:
+            on_listening(url)
         # uvicorn handles the signals while it runs, then replays the one that stopped it:
         # that replay finds the stop under way; a signal after it hurries the stop.
         with stop_signals(first=lambda: None, later=service.jobs.interrupt):
