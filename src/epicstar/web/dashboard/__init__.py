@@ -7,7 +7,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from epicstar.web.dashboard import actions, live, overview, repository_pages, signin
+from epicstar.web.dashboard import (
+    actions,
+    activity,
+    live,
+    overview,
+    repository_pages,
+    signin,
+)
 from epicstar.web.dashboard.access import add_access_handlers
 from epicstar.web.dashboard.rendering import HERE, STATIC_PATH
 
@@ -16,6 +23,13 @@ __all__ = ["add_dashboard"]
 
 def add_dashboard(app: FastAPI) -> None:
     app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="dashboard-static")
-    for module in (signin, overview, repository_pages, actions, live):
+    for module in (
+        signin,
+        overview,
+        repository_pages,
+        activity,
+        actions,
+        live,
+    ):
         app.include_router(module.router)
     add_access_handlers(app)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
@@ -12,11 +12,12 @@ from epicstar.state import repositories
 from epicstar.state.models import AttemptOutcome, RepoState, SyncStatus
 from epicstar.web.api.attempts import list_repository_attempts
 from epicstar.web.api.context import ApiContext, api_context
-from epicstar.web.api.paging import MAX_PAGE, Paging
+from epicstar.web.api.paging import Paging
 from epicstar.web.api.params import MAX_GITHUB_ID
 from epicstar.web.api.repositories import get_repository, list_repositories
 from epicstar.web.authentication import Visitor
 from epicstar.web.dashboard.access import Refusal, viewer
+from epicstar.web.dashboard.listing import chosen, page_count, page_number
 from epicstar.web.dashboard.live import Seen
 from epicstar.web.dashboard.rendering import page
 
@@ -25,15 +26,6 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE_CHOICES = (25, 50, 100)
 ATTEMPTS_PER_PAGE = 25
 MAX_SEARCH = 200
-
-
-def chosen(value: str | None, allowed: list[str]) -> str | None:
-    """A filter's value when it is one of ``allowed``; anything else means no filter."""
-    return value if value in allowed else None
-
-
-def page_number(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 1 <= int(value) <= MAX_PAGE else 1
 
 
 @router.get("/repositories")
@@ -71,7 +63,7 @@ def repositories_page(
         visitor,
         fingerprint=fingerprint,
         listed=listed,
-        pages=_page_count(listed),
+        pages=page_count(listed),
         search=search,
         state=wanted_state,
         status=wanted_status,
@@ -116,12 +108,8 @@ def repository_page(
         fingerprint=fingerprint,
         repository=repository,
         history=history,
-        pages=_page_count(history),
+        pages=page_count(history),
         outcome=wanted_outcome,
         outcomes=list(AttemptOutcome),
         onedev_url=api.settings.onedev_url,
     )
-
-
-def _page_count(listed: dict[str, Any]) -> int:
-    return max(1, -(-int(listed["total"]) // int(listed["per_page"])))
