@@ -12,6 +12,7 @@ from epicstar.auth import create_key
 from epicstar.state.audit import CLI
 from epicstar.state.database import Database
 from epicstar.state.models import ApiKey
+from epicstar.web.dashboard.access import SCRIPT_HEADER
 from tests.web.conftest import MakeWeb, Web, tracked
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -54,8 +55,13 @@ class Browser:
     def get(self, path: str) -> httpx.Response:
         return self.web.get(path)
 
-    def post(self, path: str, data: dict[str, str | list[str]]) -> httpx.Response:
-        return self.web.portal.call(partial(self.web.client.post, path, data=data))
+    def post(
+        self,
+        path: str,
+        data: dict[str, str | list[str]],
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        return self.web.portal.call(partial(self.web.client.post, path, data=data, headers=headers))
 
     def csrf(self) -> str:
         """The session's CSRF token, as every form on its pages carries it."""
@@ -66,6 +72,10 @@ class Browser:
     def act(self, path: str, **fields: str | list[str]) -> httpx.Response:
         """A form post as the page's own form sends it (with the session's token)."""
         return self.post(path, {"csrf": self.csrf(), **fields})
+
+    def act_by_script(self, path: str) -> httpx.Response:
+        """The post the page's script sends for a ``data-script`` form."""
+        return self.post(path, {"csrf": self.csrf()}, headers={SCRIPT_HEADER: "1"})
 
 
 def browser(make_web: MakeWeb, db: Database, *scopes: str) -> Browser:

@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from epicstar.web.dashboard import (
     actions,
     activity,
+    deliveries,
     live,
     overview,
     repository_pages,
@@ -28,6 +29,7 @@ def add_dashboard(app: FastAPI) -> None:
         overview,
         repository_pages,
         activity,
+        deliveries,
         actions,
         live,
     ):

@@ -4,6 +4,7 @@ scripts or styles, no framing, no sniffing, no caching of pages that show state)
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,25 @@ def words(value: str | None) -> str:
     return (value or "").replace("_", " ")
 
 
+def segment(value: str | int) -> str:
+    """``value`` as one segment of a URL's path: every reserved character escaped."""
+    return quote(str(value), safe="")
+
+
+def as_json(value: Any) -> str:
+    """Structured data as indented JSON text (escaped like any other text)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
 _templates.filters.update(
-    ago=ago, exact_time=exact_time, iso=iso, duration=duration, size=size, words=words
+    ago=ago,
+    exact_time=exact_time,
+    iso=iso,
+    duration=duration,
+    size=size,
+    words=words,
+    segment=segment,
+    as_json=as_json,
 )
 _templates.globals.update(static=STATIC_PATH, version=__version__, Scope=Scope)
 
