@@ -11,6 +11,7 @@ from epicstar.web.dashboard import (
     actions,
     activity,
     deliveries,
+    key_pages,
     live,
     overview,
     repository_pages,
@@ -30,6 +31,7 @@ def add_dashboard(app: FastAPI) -> None:
         repository_pages,
         activity,
         deliveries,
+        key_pages,
         actions,
         live,
     ):
