@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from epicstar.web.dashboard import (
     actions,
     activity,
+    audit_page,
     deliveries,
     key_pages,
     live,
@@ -32,6 +33,7 @@ def add_dashboard(app: FastAPI) -> None:
         activity,
         deliveries,
         key_pages,
+        audit_page,
         actions,
         live,
     ):
