@@ -35,7 +35,8 @@ async def sign_in(request: Request) -> Response:
             raise SignInRefused("paste an API key: esk_<prefix>_<secret>")
         token = await run_in_threadpool(authenticator.sign_in, request, key)
     except SignInRefused as error:
-        return page(request, "login.html", None, status_code=401, next=next_path, error=str(error))
+        # 200, as the form shown again: a 4xx would be a console error in every browser.
+        return page(request, "login.html", None, next=next_path, error=str(error))
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookie(request, response, token)
     return secured(request, response)
