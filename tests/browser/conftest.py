@@ -11,6 +11,7 @@ that saw any fails, so "no script error on any page" is checked by every browser
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,11 @@ class ScriptErrors:
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.pages: list[Page] = []
+        self.excused: list[re.Pattern[str]] = []
+
+    def excuse(self, pattern: str) -> None:
+        """Messages matching ``pattern`` are what the test provokes on purpose."""
+        self.excused.append(re.compile(pattern))
 
     def watch(self, page: Page) -> Page:
         self.pages.append(page)
@@ -66,8 +72,9 @@ class ScriptErrors:
         for page in self.pages:
             if not page.is_closed():
                 page.evaluate("0")  # a round trip: events the page sent before it have arrived
-        if self.seen:
-            raise AssertionError("script errors in the browser:\n  " + "\n  ".join(self.seen))
+        seen = [line for line in self.seen if not any(p.search(line) for p in self.excused)]
+        if seen:
+            raise AssertionError("script errors in the browser:\n  " + "\n  ".join(seen))
 
 
 @pytest.fixture(scope="session")

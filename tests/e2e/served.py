@@ -26,11 +26,12 @@ SECRET = "serve-test-webhook-secret"
 class Served:
     """One ``epicstar serve`` process and what it logged."""
 
-    def __init__(self, world: World, env: dict[str, str]) -> None:
+    def __init__(self, world: World, env: dict[str, str], *, port: int = 0) -> None:
+        """``port`` 0: any free one (see :attr:`url`)."""
         self.world = world
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "epicstar", "serve", "--port", "0"],
+            [sys.executable, "-m", "epicstar", "serve", "--port", str(port)],
             env={**os.environ, **world.env(), "EPICSTAR_WEBHOOK_SECRET": SECRET, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
