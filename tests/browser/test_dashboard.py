@@ -225,3 +225,25 @@ def test_every_page_is_free_of_script_errors_on_a_phone(
         expect(phone_page.locator("main h1")).to_be_visible()
         width = phone_page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} scrolls sideways on a phone ({width} px)"
+
+
+def test_the_keyboard_alone_signs_in_and_acts(page: Page, dashboard: Dashboard) -> None:
+    key = dashboard.key("write")
+    github_id = dashboard.world.github.repo("octo/hello").id
+    page.goto(f"{dashboard.url}/login?next=/repositories%3Fq%3Dhello")
+    expect(page.get_by_label("API key")).to_be_focused()  # ready to paste into
+    page.keyboard.type(key)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/repositories\?q=hello$"))
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    sync = row(page, github_id).get_by_role("button", name="Sync")
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if sync.evaluate("button => button === document.activeElement"):
+            break
+    expect(sync).to_be_focused()
+    outline = sync.evaluate("button => getComputedStyle(button).outlineStyle")
+    assert outline == "solid"  # the focus is visible
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-toast]")).to_contain_text("Sync asked for")

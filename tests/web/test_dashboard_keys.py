@@ -189,5 +189,5 @@ def test_a_keys_expiry_and_last_use_are_shown(db: Database, make_web: MakeWeb) -
 
     assert 'class="badge key-expired"' in row_html
     assert "from " in row_html  # the address it was last used from
-    assert '<td class="number">1</td>' in row_html
+    assert '<td class="number" data-label="Uses">1</td>' in row_html
     assert "revoke" not in row_html
