@@ -24,31 +24,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import fastapi
-import httpx
-import uvicorn
+from sqlalchemy.orm import Session
 
 from benchmarks import serve_cli
-from benchmarks.api_load import Plan
 from benchmarks.contenders import BenchmarkError
-from benchmarks.latency import Latency, p99_ms
-from benchmarks.load_process import run_load_generator
 from benchmarks.serve_cli import progress
-from benchmarks.serve_setup import serve_setup
+from benchmarks.serve_setup import prepare_database, serve_setup
 from benchmarks.servers import ServerProcess, epicstar_serve, reference_server
-from epicstar.auth import create_key
-from epicstar.state.audit import CLI
-from epicstar.state.database import Database
+from benchmarks.steady_runs import Run, environment, measure
 from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
 
 TARGET_P95_MS = 20.0
@@ -57,7 +48,6 @@ PER_PAGE = 50  # the API's default page
 RATE_LIMIT = "100000/minute"  # the budget must not be what is measured
 DEFAULTS: dict[str, Any] = {"repos": 1000, "rate": 50.0, "duration": 20.0, "warmup": 2.0}
 QUICK: dict[str, Any] = {"repos": 60, "rate": 50.0, "duration": 1.0, "warmup": 0.5}
-CLIENT_GRACE = 60.0
 
 
 @dataclass(frozen=True)
@@ -95,46 +85,39 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
 # ------------------------------------------------------------------------------ set-up
 
 
-def prepare_database(database_url: str, repos: int) -> str:
-    """The schema, ``repos`` tracked repositories as passes leave them, and a read key."""
-    db = Database(database_url)
-    try:
-        db.upgrade()
+def tracked_repositories(repos: int) -> Callable[[Session], None]:
+    """``repos`` tracked repositories as passes leave them."""
+
+    def fill(session: Session) -> None:
         now = utcnow()
-        with db.session() as session:
-            session.add_all(
-                Repository(
-                    github_id=1_000_000 + index,
-                    full_name=f"bench-{index % 37:02d}/repository-{index:05d}",
-                    origin=Origin.MANUAL,  # the sandbox's starred list (empty) has no say
-                    state=RepoState.ACTIVE,
-                    sync_status=SyncStatus.COMPLETED,
-                    onedev_path=f"github/bench-{index % 37:02d}/repository-{index:05d}",
-                    html_url=f"https://github.com/bench/repository-{index:05d}",
-                    description=f"benchmark repository {index}",
-                    default_branch="main",
-                    language="Python",
-                    size_kb=1000 + index,
-                    starred_at=now - timedelta(days=index),
-                    mirrored_refs={
-                        "refs/heads/main": f"{index:040x}",
-                        "refs/heads/develop": f"{index + 1:040x}",
-                        **{f"refs/tags/v1.{tag}": f"{index + tag:040x}" for tag in range(8)},
-                    },
-                    onedev_project_id=10_000 + index,
-                    last_synced_at=now,
-                    last_attempt_at=now,
-                    next_due_at=now + timedelta(days=3650),
-                )
-                for index in range(repos)
+        session.add_all(
+            Repository(
+                github_id=1_000_000 + index,
+                full_name=f"bench-{index % 37:02d}/repository-{index:05d}",
+                origin=Origin.MANUAL,  # the sandbox's starred list (empty) has no say
+                state=RepoState.ACTIVE,
+                sync_status=SyncStatus.COMPLETED,
+                onedev_path=f"github/bench-{index % 37:02d}/repository-{index:05d}",
+                html_url=f"https://github.com/bench/repository-{index:05d}",
+                description=f"benchmark repository {index}",
+                default_branch="main",
+                language="Python",
+                size_kb=1000 + index,
+                starred_at=now - timedelta(days=index),
+                mirrored_refs={
+                    "refs/heads/main": f"{index:040x}",
+                    "refs/heads/develop": f"{index + 1:040x}",
+                    **{f"refs/tags/v1.{tag}": f"{index + tag:040x}" for tag in range(8)},
+                },
+                onedev_project_id=10_000 + index,
+                last_synced_at=now,
+                last_attempt_at=now,
+                next_due_at=now + timedelta(days=3650),
             )
-        with db.session() as session:
-            _row, new = create_key(
-                session, name="benchmark", scopes=["read"], expires_in=None, actor=CLI
-            )
-        return new.full
-    finally:
-        db.dispose()
+            for index in range(repos)
+        )
+
+    return fill
 
 
 def first_answer(server: ServerProcess, key: str, repos: int | None) -> float:
@@ -156,96 +139,15 @@ def first_answer(server: ServerProcess, key: str, repos: int | None) -> float:
 # ------------------------------------------------------------------------------ runs
 
 
-@dataclass(frozen=True)
-class Run:
-    server: str
-    first_request_ms: float  # before the load: the key verified (Argon2), not counted
-    latency_ms: Latency
-    client_lag_p99_ms: float | None
-    throughput_per_s: float
-    window_s: float
-    statuses: dict[str, int]
-    body_bytes: dict[str, int]
-    transport_errors: int
-    errors: list[str]
-    warmup_requests: int
-    server_cpu_s: float
-
-    @property
-    def failures(self) -> int:
-        return self.transport_errors + sum(
-            count for status, count in self.statuses.items() if status != "200"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        figures = asdict(self)
-        figures["latency_ms"] = {
-            name: round(value, 3) for name, value in asdict(self.latency_ms).items()
-        }
-        figures["failures"] = self.failures
-        return figures
-
-
-def measure(
-    server: ServerProcess, key: str, options: Options, scratch: Path, first_ms: float
-) -> Run:
-    assert server.port, server.name
-    plan = Plan(
-        host=server.host,
-        port=server.port,
-        path=PATH,
-        headers={"Authorization": f"Bearer {key}", "User-Agent": "epicstar-api-benchmark"},
-        connections=options.connections,
-        rate=options.rate,
-        warmup=options.warmup,
-        duration=options.duration,
-    )
-    cpu_before = server.cpu_seconds()
-    samples = run_load_generator(
-        "benchmarks.api_load",
-        asdict(plan),
-        scratch / f"plan-{server.name}.json",
-        timeout=options.warmup + options.duration + CLIENT_GRACE,
-    )
-    server.check_alive()
-    window_s = samples["window_ns"] / 1e9
-    latencies = samples["latencies_ns"]
-    return Run(
-        server=server.name,
-        first_request_ms=round(first_ms, 3),
-        latency_ms=Latency.of(latencies),
-        client_lag_p99_ms=p99_ms(samples["client_lag_ns"]),
-        throughput_per_s=len(latencies) / window_s if window_s > 0 else 0.0,
-        window_s=window_s,
-        statuses=samples["statuses"],
-        body_bytes=samples["body_sizes"],
-        transport_errors=samples["transport_errors"],
-        errors=samples["errors"],
-        warmup_requests=samples["warmup_requests"],
-        server_cpu_s=round(server.cpu_seconds() - cpu_before, 3),
-    )
-
-
-def environment(backend: str) -> dict[str, Any]:
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "cpus": os.cpu_count() or 1,
-        "python": platform.python_version(),
-        "fastapi": fastapi.__version__,
-        "uvicorn": uvicorn.__version__,
-        "httpx": httpx.__version__,
-        "database": backend,
-        "rate_limit": RATE_LIMIT,
-    }
-
-
 @contextlib.contextmanager
 def served(options: Options, scratch: Path) -> Iterator[tuple[dict[str, Any], list[Run]]]:
     """Everything set up, both servers measured; yields the environment and the runs."""
     with contextlib.ExitStack() as stack:
         setup = stack.enter_context(serve_setup(scratch, options.database_url))
         progress(f"writing {options.repos} repositories and a key ({setup.backend}) …")
-        key = prepare_database(setup.database_url, options.repos)
+        key = prepare_database(
+            setup.database_url, tracked_repositories(options.repos), scopes=["read"]
+        )
         env = {**setup.env, "EPICSTAR_API_RATE_LIMIT": RATE_LIMIT}
         reference = stack.enter_context(
             reference_server("benchmarks.api_reference", scratch / "reference.log")
@@ -255,13 +157,21 @@ def served(options: Options, scratch: Path) -> Iterator[tuple[dict[str, Any], li
         for server, repos in ((reference, None), (epicstar, options.repos)):
             first_ms = first_answer(server, key, repos)
             progress(f"  {server.name}: first answer {first_ms:.1f} ms; measuring …")
-            run = measure(server, key, options, scratch, first_ms)
+            run = measure(
+                server,
+                PATH,
+                {"Authorization": f"Bearer {key}", "User-Agent": "epicstar-api-benchmark"},
+                options,
+                rate=options.rate,
+                plan_path=scratch / f"plan-{server.name}.json",
+                first_ms=first_ms,
+            )
             progress(
                 f"    {run.throughput_per_s:.1f} req/s, {run.latency_ms.summary()}, "
                 f"failures {run.failures}"
             )
             runs.append(run)
-        yield environment(setup.backend), runs
+        yield environment(setup.backend, RATE_LIMIT), runs
 
 
 def report(options: Options, env: dict[str, Any], runs: list[Run]) -> dict[str, Any]:

@@ -1,16 +1,22 @@
-"""Where a benchmarked ``epicstar serve`` runs: hermetic git, a new database, the sandbox's
-GitHub and OneDev stand-ins, and the ``EPICSTAR_*`` settings that point serve at them."""
+"""Where a benchmarked ``epicstar serve`` runs: hermetic git, a new database (its rows and a
+key written straight into it), the sandbox's GitHub and OneDev stand-ins, and the
+``EPICSTAR_*`` settings that point serve at them."""
 
 from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from benchmarks.gitplain import hermetic_git
+from epicstar.auth import create_key
 from epicstar.sandbox import Role, Sandbox
+from epicstar.state.audit import CLI
+from epicstar.state.database import Database
 
 
 @contextlib.contextmanager
@@ -71,3 +77,22 @@ def serve_setup(scratch: Path, admin_url: str | None) -> Iterator[ServeSetup]:
             "EPICSTAR_ONEDEV_TOKEN": onedev_token,
         }
         yield ServeSetup(sandbox, github_token, database_url, backend, env)
+
+
+def prepare_database(
+    database_url: str, fill: Callable[[Session], None], *, scopes: Sequence[str]
+) -> str:
+    """The schema, the rows ``fill`` adds (in one transaction) and one key with ``scopes``,
+    made as ``epicstar keys create`` makes it: the key."""
+    db = Database(database_url)
+    try:
+        db.upgrade()
+        with db.session() as session:
+            fill(session)
+        with db.session() as session:
+            _row, new = create_key(
+                session, name="benchmark", scopes=list(scopes), expires_in=None, actor=CLI
+            )
+        return new.full
+    finally:
+        db.dispose()
