@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from epicstar.state import repositories
 from epicstar.state.models import Repository, RepoState, SyncStatus
 
 
@@ -49,12 +50,16 @@ def needs_attention() -> ColumnElement[bool]:
 
 
 def needing_attention(session: Session, *, limit: int) -> tuple[list[Repository], int]:
-    """The repositories that need attention, the latest attempted first, and their count."""
-    rows = session.scalars(
-        select(Repository)
+    """The repositories that need attention, the latest attempted first, and their count.
+
+    One pass over the table finds both (a window counts every match before the limit); the
+    rows themselves are read by id afterwards.
+    """
+    found = session.execute(
+        select(Repository.github_id, func.count().over())
         .where(needs_attention())
         .order_by(Repository.last_attempt_at.desc().nulls_last(), Repository.github_id)
         .limit(limit)
-    )
-    total = session.scalar(select(func.count()).select_from(Repository).where(needs_attention()))
-    return list(rows), int(total or 0)
+    ).all()
+    total = found[0][1] if found else 0
+    return repositories.by_ids(session, [github_id for github_id, _total in found]), int(total)
