@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from benchmarks.gitplain import hermetic_git
@@ -83,7 +84,9 @@ def prepare_database(
     database_url: str, fill: Callable[[Session], None], *, scopes: Sequence[str]
 ) -> str:
     """The schema, the rows ``fill`` adds (in one transaction) and one key with ``scopes``,
-    made as ``epicstar keys create`` makes it: the key."""
+    made as ``epicstar keys create`` makes it: the key. On PostgreSQL the tables are then
+    vacuumed and analysed, as autovacuum would have done long before in a database that grew
+    to that size, so that neither its statistics nor its visibility map are measured."""
     db = Database(database_url)
     try:
         db.upgrade()
@@ -93,6 +96,9 @@ def prepare_database(
             _row, new = create_key(
                 session, name="benchmark", scopes=list(scopes), expires_in=None, actor=CLI
             )
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
         return new.full
     finally:
         db.dispose()
