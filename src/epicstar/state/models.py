@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -138,6 +139,7 @@ class Repository(Base):
         Index("ix_repositories_onedev_path", "onedev_path", unique=True),
         Index("ix_repositories_due", "state", "next_due_at"),
         Index("ix_repositories_updated_at", "updated_at"),
+        Index("ix_repositories_state_status_attempt", "state", "sync_status", "last_attempt_at"),
     )
 
     def as_status(self) -> dict[str, Any]:
@@ -158,6 +160,10 @@ class Repository(Base):
             "refs": len(self.mirrored_refs or {}),
             "error": self.error,
         }
+
+
+# The repositories page lists by name in any case; its deep pages need the order indexed.
+Index("ix_repositories_name_order", func.lower(Repository.full_name), Repository.github_id)
 
 
 class SyncAttempt(Base):
