@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from epicstar.state.models import RepoState, SyncStatus
+from datetime import timedelta
+
+from epicstar.state.models import RepoState, SyncStatus, utcnow
 from tests.api.conftest import Api
 
 
@@ -37,6 +39,26 @@ def test_lists_filters_searches_and_pages(api: Api) -> None:
     assert [item["github_id"] for item in gone["items"]] == [990]
     failed = api.get("/repositories", key, params={"q": "listing", "sync_status": "failed"}).json()
     assert [item["github_id"] for item in failed["items"]] == [991]
+
+
+def test_sorts_by_status_state_or_last_sync_either_way(api: Api) -> None:
+    now = utcnow()
+    api.track(1001, "sorting/b", last_synced_at=now - timedelta(days=2))
+    api.track(1002, "sorting/a", last_synced_at=None, sync_status=SyncStatus.PENDING)
+    api.track(1003, "sorting/c", last_synced_at=now, sync_status=SyncStatus.FAILED)
+    key = api.key("read")
+
+    def ids(sort: str) -> list[int]:
+        answer = api.get("/repositories", key, params={"q": "sorting/", "sort": sort})
+        assert answer.status_code == 200, answer.text
+        return [item["github_id"] for item in answer.json()["items"]]
+
+    assert ids("name") == [1002, 1001, 1003]
+    assert ids("-name") == [1003, 1001, 1002]
+    assert ids("sync_status") == [1001, 1003, 1002]  # completed, failed, pending
+    assert ids("-last_synced_at") == [1003, 1001, 1002]  # never synced: last either way
+    assert ids("last_synced_at") == [1001, 1003, 1002]
+    assert api.get("/repositories", key, params={"sort": "secret"}).status_code == 422
 
 
 def test_bad_queries_get_422(api: Api) -> None:

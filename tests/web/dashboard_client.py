@@ -36,6 +36,24 @@ def repository(db: Database, github_id: int, full_name: str) -> None:
     )
 
 
+def sign_in(web: Web, key: str, next_path: str = "/") -> httpx.Response:
+    return web.form("/login", {"key": key, "next": next_path})
+
+
+def signed_in(web: Web, db: Database, *scopes: str) -> str:
+    """Sign ``web`` in with a new key of ``scopes``; the key."""
+    key = new_key(db, *scopes)
+    answer = sign_in(web, key)
+    assert answer.status_code == 303, answer.text
+    return key
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF_FIELD.search(page.text)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found[1]
+
+
 def key_id(db: Database, key: str) -> int:
     prefix = key.removeprefix("esk_").split("_", 1)[0]
     with db.session() as session:
@@ -48,9 +66,9 @@ class Browser:
 
     def __init__(self, web: Web, key: str) -> None:
         self.web = web
-        signed_in = self.post("/login", {"key": key, "next": "/"})
-        assert signed_in.status_code == 303, signed_in.text
-        assert signed_in.headers["location"] == "/"
+        answer = sign_in(web, key)
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"] == "/"
 
     def get(self, path: str) -> httpx.Response:
         return self.web.get(path)
@@ -65,9 +83,7 @@ class Browser:
 
     def csrf(self) -> str:
         """The session's CSRF token, as every form on its pages carries it."""
-        found = CSRF_FIELD.search(self.get("/").text)
-        assert found is not None
-        return found[1]
+        return csrf_of(self.get("/"))
 
     def act(self, path: str, **fields: str | list[str]) -> httpx.Response:
         """A form post as the page's own form sends it (with the session's token)."""

@@ -99,12 +99,12 @@ def test_a_key_is_made_no_stronger_than_its_maker_and_a_wrong_form_says_why(
 
     assert agent.status_code == 403
     assert "lacks it" in agent.text
-    assert no_scope.status_code == 422
+    assert no_scope.status_code == 200
     assert "choose at least one scope" in no_scope.text
-    assert no_name.status_code == 422
+    assert no_name.status_code == 200
     assert "name: " in no_name.text
-    assert odd_expiry.status_code == 422
-    assert odd_scope.status_code == 422
+    assert odd_expiry.status_code == 200
+    assert odd_scope.status_code == 200
     assert 'value="odd"' in odd_scope.text  # what was typed stays in the form
     assert len(keys(db)) == before
 

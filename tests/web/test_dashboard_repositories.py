@@ -14,7 +14,7 @@ from epicstar.state.models import Repository, RepoState, SyncAttempt, SyncStatus
 from epicstar.web.dashboard.access import SCRIPT_HEADER
 from epicstar.web.dashboard.live import Changes
 from tests.web.conftest import LONG_AGO, MakeWeb, Web, tracked
-from tests.web.dashboard import csrf_of, signed_in
+from tests.web.dashboard_client import csrf_of, signed_in
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -191,7 +191,7 @@ def test_stopping_mirroring_keeps_the_project_and_says_who(admin_web: Web, db: D
     assert answer.status_code == 200
     page = admin_web.get("/repositories/1").text
     assert "excluded" in page
-    assert "removed through the dashboard by API key &#39;dashboard test&#39;" in page
+    assert "removed through the dashboard by API key &#39;in process&#39;" in page
 
 
 def test_a_read_key_sees_no_action_and_its_forged_posts_are_refused(

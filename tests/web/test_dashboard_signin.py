@@ -12,7 +12,7 @@ from epicstar.state.database import Database
 from epicstar.state.models import ApiKey, DashboardSession, utcnow
 from epicstar.web.authentication import SESSION_COOKIE
 from tests.web.conftest import MakeWeb, tracked
-from tests.web.dashboard import csrf_of, new_key, sign_in, signed_in
+from tests.web.dashboard_client import csrf_of, new_key, sign_in, signed_in
 
 
 def test_pages_send_a_browser_that_is_not_signed_in_to_the_sign_in_page(

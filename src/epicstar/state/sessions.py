@@ -7,6 +7,7 @@ same read, so a revoked key ends its sessions from the next request on in every 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,13 +35,14 @@ class OpenSession:
 
 def open_session(
     session: Session,
-    token: str,
     *,
     lifetime: timedelta,
     key_id: int | None = None,
     user_name: str | None = None,
     address: str | None = None,
-) -> None:
+) -> str:
+    """A new session's token (256 random bits, for the cookie; only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
     now = utcnow()
     prune(session, now)
     session.add(
@@ -53,6 +55,7 @@ def open_session(
             address=address,
         )
     )
+    return token
 
 
 def find(session: Session, token: str, now: datetime | None = None) -> OpenSession | None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -150,16 +149,19 @@ class Authenticator:
             raise SignInRefused("that key is not valid (mistyped, expired or revoked)")
         if not principal.may(Scope.READ):
             raise SignInRefused("that key cannot open the dashboard: it has no 'read' scope")
-        session_token = secrets.token_urlsafe(32)
+        return self._open_session(address, key_id=principal.key_id)
+
+    def _open_session(
+        self, address: str | None, *, key_id: int | None = None, user_name: str | None = None
+    ) -> str:
         with self.verifier.database.session() as session:
-            sessions.open_session(
+            return sessions.open_session(
                 session,
-                session_token,
                 lifetime=self.session_lifetime,
-                key_id=principal.key_id,
+                key_id=key_id,
+                user_name=user_name,
                 address=address,
             )
-        return session_token
 
     def sign_out(self, request: Request) -> None:
         token = request.cookies.get(SESSION_COOKIE)
@@ -176,15 +178,7 @@ class Authenticator:
         found = self._session(token) if token else None
         if user is not None:
             if found is None or found.user_name != user:
-                token = secrets.token_urlsafe(32)
-                with self.verifier.database.session() as session:
-                    sessions.open_session(
-                        session,
-                        token,
-                        lifetime=self.session_lifetime,
-                        user_name=user,
-                        address=address,
-                    )
+                token = self._open_session(address, user_name=user)
                 request.state.new_session_token = token
             principal = Principal.proxy_user(user, self.proxy_scopes)
         elif found is not None and found.key_id is not None and found.key_name is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
@@ -25,6 +26,8 @@ from epicstar.web.authentication import (
     csrf_matches,
 )
 from epicstar.web.dashboard.rendering import page, secured, set_flash
+
+T = TypeVar("T")
 
 SCRIPT_HEADER = "x-epicstar-script"
 """Sent by the dashboard's script: the answer to an action is JSON, not a redirect."""
@@ -88,6 +91,14 @@ def acting(scope: Scope) -> Callable[[Request], Awaitable[Action]]:
         return Action(visitor, form)
 
     return dependency
+
+
+async def via_api(route: Callable[..., T], *arguments: Any) -> T:
+    """An API route function run as the API runs it (in a thread), its refusal a page's."""
+    try:
+        return await run_in_threadpool(route, *arguments)
+    except HTTPException as error:
+        raise Refusal(error.status_code, str(error.detail)) from None
 
 
 def local_path(target: str | None, fallback: str) -> str:

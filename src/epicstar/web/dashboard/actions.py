@@ -13,7 +13,6 @@ from starlette.responses import Response
 
 from epicstar.auth import Scope
 from epicstar.web.api.context import ApiContext, api_context
-from epicstar.web.api.params import MAX_GITHUB_ID
 from epicstar.web.api.repository_actions import (
     AddRepository,
     add_repository,
@@ -23,7 +22,8 @@ from epicstar.web.api.repository_actions import (
 )
 from epicstar.web.api.stars import poll_stars
 from epicstar.web.api.webhooks import replay_delivery
-from epicstar.web.dashboard.access import Action, Refusal, acting, answer
+from epicstar.web.dashboard.access import Action, Refusal, acting, answer, via_api
+from epicstar.web.dashboard.listing import github_id_of
 from epicstar.web.webhooks import WebhookReceiver
 
 router = APIRouter(include_in_schema=False)
@@ -34,46 +34,22 @@ Api = Annotated[ApiContext, Depends(api_context)]
 MAX_SELECTION = 500
 
 
-def _github_id(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_GITHUB_ID:
-        raise Refusal(404, f"'{text[:40]}' is not a GitHub repository id")
-    return int(text)
-
-
-def _refusal(error: HTTPException) -> Refusal:
-    return Refusal(error.status_code, str(error.detail))
-
-
 @router.post("/repositories/{github_id}/sync")
 async def sync(request: Request, action: Writer, api: Api, github_id: str) -> Response:
-    number = _github_id(github_id)
-    try:
-        await run_in_threadpool(sync_repository, action.visitor.caller, api, number)
-    except HTTPException as error:
-        raise _refusal(error) from None
+    await via_api(sync_repository, action.visitor.caller, api, github_id_of(github_id))
     return answer(request, action, "Sync asked for: the workers mirror it now.", status=202)
 
 
 @router.post("/repositories/{github_id}/retry")
 async def retry(request: Request, action: Writer, api: Api, github_id: str) -> Response:
-    number = _github_id(github_id)
-    try:
-        await run_in_threadpool(retry_repository, action.visitor.caller, api, number)
-    except HTTPException as error:
-        raise _refusal(error) from None
+    await via_api(retry_repository, action.visitor.caller, api, github_id_of(github_id))
     return answer(request, action, "Retry asked for: its attempts start afresh.", status=202)
 
 
 @router.post("/repositories/{github_id}/remove")
 async def remove(request: Request, action: Writer, api: Api, github_id: str) -> Response:
-    number = _github_id(github_id)
-    try:
-        await run_in_threadpool(remove_repository, action.visitor.caller, api, number)
-    except HTTPException as error:
-        raise _refusal(error) from None
-    return answer(
-        request, action, "No longer mirrored; its OneDev project and cache are kept.", status=200
-    )
+    await via_api(remove_repository, action.visitor.caller, api, github_id_of(github_id))
+    return answer(request, action, "No longer mirrored; its OneDev project and cache are kept.")
 
 
 @router.post("/repositories")
@@ -82,15 +58,8 @@ async def add(request: Request, action: Writer, api: Api) -> Response:
     if not name or len(name) > 500:
         raise Refusal(422, "type a repository as owner/name, or paste its GitHub URL")
 
-    def track() -> dict[str, object]:
-        return add_repository(
-            action.visitor.caller, api, AddRepository(full_name=name), request, Response()
-        )
-
-    try:
-        added = await run_in_threadpool(track)
-    except HTTPException as error:
-        raise _refusal(error) from None
+    body = AddRepository(full_name=name)
+    added = await via_api(add_repository, action.visitor.caller, api, body, request, Response())
     return answer(
         request,
         action,
@@ -106,7 +75,7 @@ async def bulk(request: Request, action: Writer, api: Api) -> Response:
     verb = action.text("action")
     if verb not in chosen:
         raise Refusal(422, "choose Sync or Retry for the selection")
-    ids = list(dict.fromkeys(_github_id(text) for text in action.texts("github_id")))
+    ids = list(dict.fromkeys(github_id_of(text) for text in action.texts("github_id")))
     if not ids:
         raise Refusal(422, "select at least one repository")
     if len(ids) > MAX_SELECTION:
@@ -131,10 +100,7 @@ async def bulk(request: Request, action: Writer, api: Api) -> Response:
 
 @router.post("/stars/poll")
 async def poll(request: Request, action: Writer, api: Api) -> Response:
-    try:
-        await run_in_threadpool(poll_stars, action.visitor.caller, api)
-    except HTTPException as error:
-        raise _refusal(error) from None
+    await via_api(poll_stars, action.visitor.caller, api)
     return answer(request, action, "The starred list is polled now.", status=202)
 
 
@@ -143,12 +109,7 @@ async def replay(request: Request, action: Writer, delivery_id: str) -> Response
     receiver: WebhookReceiver = request.app.state.webhooks
     if not delivery_id or len(delivery_id) > 100 or not delivery_id.isprintable():
         raise Refusal(404, "no such delivery")
-    try:
-        replayed = await run_in_threadpool(
-            replay_delivery, action.visitor.caller, receiver, delivery_id
-        )
-    except HTTPException as error:
-        raise _refusal(error) from None
+    replayed = await via_api(replay_delivery, action.visitor.caller, receiver, delivery_id)
     return answer(
         request,
         action,

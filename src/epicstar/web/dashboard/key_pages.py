@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -23,7 +23,7 @@ from epicstar.web.api.keys import (
 )
 from epicstar.web.api.paging import Paging
 from epicstar.web.authentication import Visitor
-from epicstar.web.dashboard.access import Action, Refusal, acting, answer, viewer
+from epicstar.web.dashboard.access import Action, Refusal, acting, answer, via_api, viewer
 from epicstar.web.dashboard.listing import page_count, page_number
 from epicstar.web.dashboard.live import Seen
 from epicstar.web.dashboard.rendering import page
@@ -69,13 +69,7 @@ async def create(request: Request, action: Admin, api: Api, fingerprint: Seen) -
             _render, request, action.visitor, api, fingerprint, error=str(error), entered=entered
         )
 
-    def make() -> dict[str, Any]:
-        return create_api_key(action.visitor.caller, api, new_key, Response())
-
-    try:
-        created = await run_in_threadpool(make)
-    except HTTPException as error:
-        raise Refusal(error.status_code, str(error.detail)) from None
+    created = await via_api(create_api_key, action.visitor.caller, api, new_key, Response())
     return await run_in_threadpool(
         _render, request, action.visitor, api, fingerprint, created=created, status_code=201
     )
@@ -86,10 +80,7 @@ async def revoke(request: Request, action: Admin, api: Api, key_id: str) -> Resp
     if not key_id.isdigit() or not 1 <= int(key_id) <= MAX_KEY_ID:
         raise Refusal(404, f"'{key_id[:40]}' is not an API key's id")
     number = int(key_id)
-    try:
-        await run_in_threadpool(revoke_api_key, action.visitor.caller, api, number)
-    except HTTPException as error:
-        raise Refusal(error.status_code, str(error.detail)) from None
+    await via_api(revoke_api_key, action.visitor.caller, api, number)
     return answer(request, action, f"Key {number} is revoked: it is refused from now on.")
 
 
@@ -130,7 +121,7 @@ def _render(
         request,
         "keys.html",
         visitor,
-        status_code=status_code if error is None else 422,
+        status_code=status_code,  # a form shown again with its error is a 200, as /login's
         fingerprint=fingerprint,
         listed=listed,
         pages=page_count(listed),

@@ -1,11 +1,20 @@
-"""What a list page reads from its URL (a filter's value, the page number) and how many pages
-its listing fills."""
+"""What a page reads from its URL (a repository's id, a filter's value, the page number) and
+how many pages a listing fills."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from epicstar.web.api.paging import MAX_PAGE
+from epicstar.web.api.params import MAX_GITHUB_ID
+from epicstar.web.dashboard.access import Refusal
+
+
+def github_id_of(text: str) -> int:
+    """A repository's id from the URL; anything else is a page that does not exist."""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_GITHUB_ID:
+        raise Refusal(404, f"'{text[:40]}' is not a GitHub repository id")
+    return int(text)
 
 
 def chosen(value: str | None, allowed: list[str]) -> str | None:

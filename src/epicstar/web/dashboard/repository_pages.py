@@ -13,11 +13,10 @@ from epicstar.state.models import AttemptOutcome, RepoState, SyncStatus
 from epicstar.web.api.attempts import list_repository_attempts
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging
-from epicstar.web.api.params import MAX_GITHUB_ID
 from epicstar.web.api.repositories import get_repository, list_repositories
 from epicstar.web.authentication import Visitor
 from epicstar.web.dashboard.access import Refusal, viewer
-from epicstar.web.dashboard.listing import chosen, page_count, page_number
+from epicstar.web.dashboard.listing import chosen, github_id_of, page_count, page_number
 from epicstar.web.dashboard.live import Seen
 from epicstar.web.dashboard.rendering import page
 
@@ -86,9 +85,7 @@ def repository_page(
     *,
     outcome: str | None = None,
 ) -> Response:
-    if not github_id.isdigit() or not 1 <= int(github_id) <= MAX_GITHUB_ID:
-        raise Refusal(404, f"'{github_id[:40]}' is not a GitHub repository id")
-    number = int(github_id)
+    number = github_id_of(github_id)
     wanted_outcome = chosen(outcome, [value.value for value in AttemptOutcome])
     try:
         repository = get_repository(visitor.caller, api, number)
