@@ -79,7 +79,11 @@
       state.setAttribute("data-state", name);
     }
     source.addEventListener("open", function () { show("Live updates: on", "live"); });
-    source.addEventListener("error", function () { show("Live updates: reconnecting…", "lost"); });
+    source.addEventListener("error", function () {
+      show("Live updates: reconnecting…", "lost");
+      // Refused for good (signed out meanwhile): the page itself goes to the sign-in page.
+      if (source.readyState === EventSource.CLOSED) refresh();
+    });
     source.addEventListener("change", function (event) {
       show("Live updates: on", "live");
       if (event.data !== seen) {
