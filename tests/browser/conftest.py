@@ -77,8 +77,11 @@ class ScriptErrors:
             raise AssertionError("script errors in the browser:\n  " + "\n  ".join(seen))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for a module's tests. Not for the session: while Playwright's sync API runs,
+    its event loop is the thread's running loop, so a later test of another module calling
+    ``asyncio.run()`` in the same worker would fail."""
     if not CHROMIUM.is_file():
         unavailable(
             f"Chromium is not at {CHROMIUM} (install Debian's: apt-get install chromium; "
