@@ -165,3 +165,20 @@ def test_lost_database_adopts_its_own_mirrors(world: World, tmp_path_factory) ->
     world.add("octo/again")
     assert world.sync().ok, "the marker in the description identifies epicstar's own mirror"
     assert_exact_mirror(world, "octo/again", "github/octo/again")
+
+
+def test_a_finished_pass_marks_the_row_changed_when_it_ends(world: World) -> None:
+    """The dashboard's live updates notice a row by its ``updated_at``: the pass's end must
+    move it past the moment the pass took its lease (marked in progress)."""
+    repo = world.github.create_repo("octo", "watched")
+    world.add("octo/watched")
+    assert world.sync().ok
+    first = world.row(repo.id).updated_at
+    world.github.commit("octo/watched", "main", {"NEW.md": "new\n"}, "New")
+    assert world.sync().ok
+    row = world.row(repo.id)
+    (_, attempt) = world.attempts(repo.id)
+    assert attempt.finished_at is not None
+    assert row.last_attempt_at is not None
+    assert row.updated_at >= attempt.finished_at > row.last_attempt_at
+    assert row.updated_at > first

@@ -484,6 +484,9 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             merged = session.merge(repo)
             merged.lease_owner = None
             merged.lease_expires_at = None
+            # The copy carries the time the lease was taken; the row changed now (the
+            # dashboard's live updates watch this column).
+            merged.updated_at = finished
         else:
             log.warning("pass.lease_lost")
             report.error = "; ".join(
