@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from epicstar.auth.keys import NewKey, generate_key, hash_secret
 from epicstar.auth.scopes import Scope, parse_scopes
 from epicstar.state.audit import Actor, record_change
-from epicstar.state.models import ApiKey, utcnow
+from epicstar.state.models import ApiKey, key_is_live, utcnow
 
 MAX_NAME_LENGTH = 100
 MAX_EXPIRY = timedelta(days=3650)
@@ -147,11 +147,9 @@ def revoke_key(
 
 
 def key_status(row: ApiKey, now: datetime) -> str:
-    if row.revoked_at is not None:
-        return "revoked"
-    if row.expires_at is not None and row.expires_at <= now:
-        return "expired"
-    return "active"
+    if key_is_live(row.revoked_at, row.expires_at, now):
+        return "active"
+    return "revoked" if row.revoked_at is not None else "expired"
 
 
 def key_view(row: ApiKey, now: datetime | None = None) -> dict[str, Any]:

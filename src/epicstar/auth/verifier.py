@@ -24,7 +24,7 @@ from epicstar.auth.keys import secret_matches, split_key, stand_in_hash
 from epicstar.auth.scopes import Scope, grants
 from epicstar.state.audit import Actor
 from epicstar.state.database import Database
-from epicstar.state.models import ApiKey, utcnow
+from epicstar.state.models import ApiKey, key_is_live, utcnow
 
 VERIFIED_FOR = 300.0
 """Seconds a verified key skips Argon2 in this process."""
@@ -122,7 +122,7 @@ class KeyVerifier:
                 return None
             self._remember(fingerprint, key_id)
         now = utcnow()
-        if revoked_at is not None or (expires_at is not None and expires_at <= now):
+        if not key_is_live(revoked_at, expires_at, now):
             return None
         self._note_use(key_id, now, address)
         return Principal(key_id, name, prefix, grants(scopes))

@@ -248,6 +248,11 @@ class ApiKey(Base):
     usage_count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+def key_is_live(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a key with these revocation and expiry times is accepted at ``now``."""
+    return revoked_at is None and (expires_at is None or expires_at > now)
+
+
 class AuditEntry(Base):
     """One change made through the API or the key commands: who, what, on what, from where."""
 

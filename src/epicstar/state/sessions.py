@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from epicstar.state.models import ApiKey, DashboardSession, utcnow
+from epicstar.state.models import ApiKey, DashboardSession, key_is_live, utcnow
 
 
 def token_hash(token: str) -> str:
@@ -82,9 +82,7 @@ def find(session: Session, token: str, now: datetime | None = None) -> OpenSessi
     (session_id, key_id, user_name, expires_at, name, prefix, scopes, revoked, key_expires) = row
     if expires_at <= now:
         return None
-    if key_id is not None and (
-        name is None or revoked is not None or (key_expires is not None and key_expires <= now)
-    ):
+    if key_id is not None and (name is None or not key_is_live(revoked, key_expires, now)):
         return None
     return OpenSession(session_id, key_id, name, prefix, list(scopes or []), user_name)
 
