@@ -91,7 +91,13 @@ def test_an_agent_key_cannot_open_the_dashboard(db: Database, make_web: MakeWeb)
 def test_sign_in_never_redirects_off_the_site(db: Database, make_web: MakeWeb) -> None:
     web = make_web()
     key = new_key(db, "read")
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:x"):
+    for target in (
+        "//evil.example/",
+        "///evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:x",
+    ):
         answer = sign_in(web, key, target)
         assert answer.headers["location"] == "/", target
 
@@ -109,7 +115,7 @@ def test_revoking_the_key_ends_its_sessions(db: Database, make_web: MakeWeb) -> 
 
 def test_an_expired_key_or_session_ends_it(db: Database, make_web: MakeWeb) -> None:
     web = make_web()
-    key = signed_in(web, db, "read")
+    signed_in(web, db, "read")
     with db.session() as session:
         session.execute(update(ApiKey).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert web.get("/").status_code == 303
@@ -119,7 +125,6 @@ def test_an_expired_key_or_session_ends_it(db: Database, make_web: MakeWeb) -> N
     with db.session() as session:
         session.execute(update(DashboardSession).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert other.get("/").status_code == 303
-    assert key
 
 
 def test_signing_out_ends_the_session_for_good(db: Database, make_web: MakeWeb) -> None:

@@ -111,16 +111,38 @@ class Authenticator:
 
     def caller(self, request: Request, token: str | None, scope: Scope) -> Caller:
         address = self.addresses.of(request)
+        principal = self._key(
+            token,
+            address,
+            throttled=lambda wait: _too_many(
+                wait, "too many requests with an invalid key from this address"
+            ),
+            invalid=lambda: HTTPException(
+                401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"}
+            ),
+        )
+        setattr(request.state, KEY_PREFIX_STATE, principal.prefix)
+        return self._admitted(Caller(principal, address), scope)
+
+    def _key(
+        self,
+        token: str | None,
+        address: str | None,
+        *,
+        throttled: Callable[[float], Exception],
+        invalid: Callable[[], Exception],
+    ) -> Principal:
+        """The key's principal; ``throttled`` once the address has spent its budget of
+        failures (before the key is looked at), ``invalid`` for a bad key (counted)."""
         failures = ("failed", address_bucket(address))
         wait = self.limits.exhausted(*failures)
         if wait is not None:
-            raise _too_many(wait, "too many requests with an invalid key from this address")
+            raise throttled(wait)
         principal = self.verifier.authenticate(token, address) if token else None
         if principal is None:
             self.limits.spend(*failures)
-            raise HTTPException(401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
-        setattr(request.state, KEY_PREFIX_STATE, principal.prefix)
-        return self._admitted(Caller(principal, address), scope)
+            raise invalid()
+        return principal
 
     def _admitted(self, caller: Caller, scope: Scope) -> Caller:
         wait = self.limits.spend(*caller.principal.budget)
@@ -136,17 +158,15 @@ class Authenticator:
         """A new session's token for a valid key that may read; :class:`SignInRefused`
         otherwise (counted, as the API counts bad keys)."""
         address = self.addresses.of(request)
-        failures = ("failed", address_bucket(address))
-        wait = self.limits.exhausted(*failures)
-        if wait is not None:
-            raise SignInRefused(
-                f"too many sign-ins with an invalid key from this address; "
+        principal = self._key(
+            token.strip(),
+            address,
+            throttled=lambda wait: SignInRefused(
+                "too many sign-ins with an invalid key from this address; "
                 f"try again in {int(wait) + 1} seconds"
-            )
-        principal = self.verifier.authenticate(token.strip(), address) if token else None
-        if principal is None:
-            self.limits.spend(*failures)
-            raise SignInRefused("that key is not valid (mistyped, expired or revoked)")
+            ),
+            invalid=lambda: SignInRefused("that key is not valid (mistyped, expired or revoked)"),
+        )
         if not principal.may(Scope.READ):
             raise SignInRefused("that key cannot open the dashboard: it has no 'read' scope")
         return self._open_session(address, key_id=principal.key_id)

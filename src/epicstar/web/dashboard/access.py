@@ -76,13 +76,18 @@ def viewer(scope: Scope = Scope.READ) -> Callable[[Request], Visitor]:
     return dependency
 
 
+def refuse_other_sites(request: Request) -> None:
+    """403 for a request the browser says another site made (``Sec-Fetch-Site``)."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise Refusal(403, "a request from another site is refused")
+
+
 def acting(scope: Scope) -> Callable[[Request], Awaitable[Action]]:
     """An action's dependency: a same-site form with the session's CSRF token, from a
     browser whose key holds ``scope``."""
 
     async def dependency(request: Request) -> Action:
-        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            raise Refusal(403, "a request from another site is refused")
+        refuse_other_sites(request)
         form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
         visitor = await run_in_threadpool(_visitor, request, scope)
         token = form.get("csrf")
@@ -106,11 +111,10 @@ def local_path(target: str | None, fallback: str) -> str:
     if not target:
         return fallback
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/") or "\\" in target:
+    # "///host" has no netloc here, yet browsers follow it to host: refused as "//host" is.
+    if parts.scheme or parts.netloc or target.startswith("//") or "\\" in target:
         return fallback
-    if target.startswith("//"):
-        return fallback
-    return target
+    return target if parts.path.startswith("/") else fallback
 
 
 def answer(request: Request, action: Action, message: str, *, status: int = 200) -> Response:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from epicstar.auth import Scope
 from epicstar.web.authentication import SESSION_COOKIE, Authenticator, SignInRefused
-from epicstar.web.dashboard.access import Action, Refusal, acting, local_path
+from epicstar.web.dashboard.access import Action, acting, local_path, refuse_other_sites
 from epicstar.web.dashboard.rendering import page, secured, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
@@ -23,8 +25,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 async def sign_in(request: Request) -> Response:
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        raise Refusal(403, "a sign-in from another site is refused")
+    refuse_other_sites(request)
     form = await request.form(max_fields=10, max_files=0)
     key = form.get("key")
     target = form.get("next")
@@ -42,13 +43,10 @@ async def sign_in(request: Request) -> Response:
     return secured(request, response)
 
 
-async def _signed_in(request: Request) -> Action:
-    return await acting(Scope.READ)(request)
-
-
 @router.post("/logout")
-async def sign_out(request: Request) -> Response:
-    await _signed_in(request)
+async def sign_out(
+    request: Request, _signed_in: Annotated[Action, Depends(acting(Scope.READ))]
+) -> Response:
     authenticator: Authenticator = request.app.state.authenticator
     await run_in_threadpool(authenticator.sign_out, request)
     response = RedirectResponse("/login", status_code=303)
