@@ -39,3 +39,4 @@ def add_dashboard(app: FastAPI) -> None:
     ):
         app.include_router(module.router)
     add_access_handlers(app)
+    app.state.changes = live.Changes(app.state.database)

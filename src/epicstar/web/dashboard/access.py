@@ -41,6 +41,11 @@ class Refusal(Exception):
         self.message = message
         self.headers = headers or {}
 
+    @classmethod
+    def of(cls, error: HTTPException) -> Refusal:
+        """The page saying what an API route function refused, and why."""
+        return cls(error.status_code, str(error.detail), dict(error.headers or {}))
+
 
 @dataclass(frozen=True)
 class Action:
@@ -64,7 +69,7 @@ def _visitor(request: Request, scope: Scope) -> Visitor:
     try:
         return _authenticator(request).visitor(request, scope)
     except HTTPException as error:
-        raise Refusal(error.status_code, str(error.detail), dict(error.headers or {})) from None
+        raise Refusal.of(error) from None
 
 
 def viewer(scope: Scope = Scope.READ) -> Callable[[Request], Visitor]:
@@ -103,7 +108,7 @@ async def via_api(route: Callable[..., T], *arguments: Any) -> T:
     try:
         return await run_in_threadpool(route, *arguments)
     except HTTPException as error:
-        raise Refusal(error.status_code, str(error.detail)) from None
+        raise Refusal.of(error) from None
 
 
 def local_path(target: str | None, fallback: str) -> str:

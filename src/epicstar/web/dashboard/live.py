@@ -25,7 +25,7 @@ from epicstar.auth import Scope
 from epicstar.state.database import Database
 from epicstar.state.models import AuditEntry, Repository, SyncAttempt, WebhookDelivery
 from epicstar.web.authentication import SignInRequired, Visitor
-from epicstar.web.dashboard.access import Refusal, viewer
+from epicstar.web.dashboard.access import viewer
 from epicstar.web.dashboard.rendering import SECURITY_HEADERS
 
 router = APIRouter(include_in_schema=False)
@@ -70,9 +70,7 @@ class Changes:
 
 
 def changes_of(request: Request) -> Changes:
-    changes: Changes | None = getattr(request.app.state, "changes", None)
-    if changes is None:
-        changes = request.app.state.changes = Changes(request.app.state.database)
+    changes: Changes = request.app.state.changes  # made by add_dashboard, one per app
     return changes
 
 
@@ -123,7 +121,7 @@ async def _stream(request: Request, changes: Changes) -> AsyncIterator[str]:
 async def _still_signed_in(request: Request) -> bool:
     try:
         await run_in_threadpool(request.app.state.authenticator.visitor, request, Scope.READ)
-    except (SignInRequired, Refusal):
+    except SignInRequired:
         return False
     except Exception:  # a budget or a database hiccup: keep the page, ask again later
         return True

@@ -97,7 +97,7 @@ def repository_page(
             outcome=AttemptOutcome(wanted_outcome) if wanted_outcome else None,
         )
     except HTTPException as error:
-        raise Refusal(error.status_code, str(error.detail)) from None
+        raise Refusal.of(error) from None
     return page(
         request,
         "repository.html",
