@@ -1,4 +1,4 @@
-"""What a key may do: ``read`` ⊂ ``write`` ⊂ ``admin``; ``agent`` stands apart."""
+"""What a key may do: ``read`` ⊂ ``write`` ⊂ ``admin``; ``agent`` and ``feed`` stand apart."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ class Scope(enum.StrEnum):
     WRITE = "write"  # read, and every action
     ADMIN = "admin"  # write, and keys and the audit log
     AGENT = "agent"  # the agent's own routes only
+    FEED = "feed"  # the Atom feed only: the one key accepted in a URL
 
 
 _IMPLIES: dict[Scope, frozenset[Scope]] = {
@@ -18,6 +19,7 @@ _IMPLIES: dict[Scope, frozenset[Scope]] = {
     Scope.WRITE: frozenset({Scope.READ, Scope.WRITE}),
     Scope.ADMIN: frozenset({Scope.READ, Scope.WRITE, Scope.ADMIN}),
     Scope.AGENT: frozenset({Scope.AGENT}),
+    Scope.FEED: frozenset({Scope.FEED}),
 }
 
 

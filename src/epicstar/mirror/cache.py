@@ -167,7 +167,7 @@ class RepoCache:
         Tags may point at trees or blobs: such refs have no commits and are left out. Two git
         processes whatever the number of refs.
         """
-        commits = self._peel_to_commits([*tips, *exclude])
+        commits = self.peel_to_commits([*tips, *exclude])
         wanted = sorted({commit for sha in tips if (commit := commits[sha])})
         if not wanted:
             return 0
@@ -176,7 +176,7 @@ class RepoCache:
         result = self._git(["rev-list", "--count", "--stdin"], stdin=revisions)
         return int(result.stdout.strip() or 0)
 
-    def _peel_to_commits(self, shas: Sequence[str]) -> dict[str, str | None]:
+    def peel_to_commits(self, shas: Sequence[str]) -> dict[str, str | None]:
         """The commit each object name leads to, or None (a tree, a blob, or missing)."""
         unique = sorted(set(shas))
         if not unique:
@@ -191,6 +191,10 @@ class RepoCache:
             name, _, kind = answer.partition(" ")
             peeled[sha] = name if kind == "commit" else None
         return peeled
+
+    def git_output(self, args: Sequence[str], *, stdin: str | None = None) -> str:
+        """What a read-only git command prints in this cache."""
+        return self._git(args, stdin=stdin).stdout
 
     # -- transferring ------------------------------------------------------------------------
 

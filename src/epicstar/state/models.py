@@ -1,5 +1,5 @@
-"""The tables: repositories, their sync attempts, starred lists, webhook deliveries, API keys
-and the audit log."""
+"""The tables: repositories, their sync attempts and new commits, starred lists, webhook
+deliveries, API keys, the audit log and dashboard sessions."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+COMMIT_NAME_LIMIT = 200
+COMMIT_EMAIL_LIMIT = 320
 
 
 def utcnow() -> datetime:
@@ -73,6 +76,26 @@ class Origin(enum.StrEnum):
     MANUAL = "manual"
 
 
+class SyncMethod(enum.StrEnum):
+    """Who fetches a repository from GitHub."""
+
+    SERVER = "server"  # the server's workers
+    AGENT = "agent"  # an agent where the GitHub token lives; it pushes to the server
+
+
+class FeedKind(enum.StrEnum):
+    """What a row of the commit feed announces."""
+
+    COMMIT = "commit"  # a commit new on some branch
+    TAG = "tag"  # a tag created or moved; the row describes the commit it points at
+    MIRROR = "mirror"  # the first mirror of a repository; the row describes its head commit
+
+
+class FeedSource(enum.StrEnum):
+    PASS = "pass"  # noqa: S105 (not a password) found by a mirror pass in the server's cache
+    INGESTED = "ingested"  # posted to the ingestion API (the agent, or another tool)
+
+
 class AttemptOutcome(enum.StrEnum):
     MIRRORED = "mirrored"  # refs were fetched and pushed
     UNCHANGED = "unchanged"  # the source advertised what was already mirrored
@@ -93,6 +116,9 @@ class Repository(Base):
     github_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     full_name: Mapped[str] = mapped_column(String(300))
     origin: Mapped[str] = mapped_column(String(16), default=Origin.MANUAL)
+    sync_method: Mapped[str] = mapped_column(
+        String(8), default=SyncMethod.SERVER, server_default=SyncMethod.SERVER.value
+    )
 
     clone_url: Mapped[str | None] = mapped_column(Text)
     html_url: Mapped[str | None] = mapped_column(Text)
@@ -152,6 +178,7 @@ class Repository(Base):
             "state_reason": self.state_reason,
             "sync_status": self.sync_status,
             "origin": self.origin,
+            "sync_method": self.sync_method,
             "starred_at": _iso(self.starred_at),
             "last_synced_at": _iso(self.last_synced_at),
             "last_attempt_at": _iso(self.last_attempt_at),
@@ -194,6 +221,55 @@ class SyncAttempt(Base):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class Commit(Base):
+    """One row of the feed of what is new: a commit, a tag, or a first mirror.
+
+    A commit is stored once per repository (``kind`` "commit", ``ref`` empty); a tag row per
+    tag name and target; a first-mirror row per repository and head.
+    """
+
+    __tablename__ = "commits"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    repository_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("repositories.github_id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(8), default=FeedKind.COMMIT)
+    ref: Mapped[str] = mapped_column(String(255), default="")
+    sha: Mapped[str] = mapped_column(String(40))
+    author_name: Mapped[str] = mapped_column(String(COMMIT_NAME_LIMIT), default="")
+    author_email: Mapped[str] = mapped_column(String(COMMIT_EMAIL_LIMIT), default="")
+    authored_at: Mapped[datetime | None]
+    committer_name: Mapped[str] = mapped_column(String(COMMIT_NAME_LIMIT), default="")
+    committer_email: Mapped[str] = mapped_column(String(COMMIT_EMAIL_LIMIT), default="")
+    committed_at: Mapped[datetime | None]
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    additions: Mapped[int | None] = mapped_column(Integer)
+    deletions: Mapped[int | None] = mapped_column(Integer)
+    files_changed: Mapped[int | None] = mapped_column(Integer)
+    is_merge: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_count: Mapped[int] = mapped_column(Integer, default=1)
+    branches: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(16), default=FeedSource.PASS)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_commits_identity", "repository_id", "kind", "ref", "sha", unique=True),
+        Index("ix_commits_seen", "first_seen_at", "id"),
+        Index("ix_commits_repository_seen", "repository_id", "first_seen_at", "id"),
+        Index("ix_commits_author_email_seen", "author_email", "first_seen_at", "id"),
+    )
+
+
+# The feed filters by an author's name in any case.
+Index(
+    "ix_commits_author_name_seen", func.lower(Commit.author_name), Commit.first_seen_at, Commit.id
+)
 
 
 class StarListState(Base):

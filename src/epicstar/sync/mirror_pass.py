@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from epicstar import feed
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
 from epicstar.mirror.process import GitError
@@ -25,10 +26,12 @@ from epicstar.mirror.rejections import PushRejected
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
+    FeedSource,
     Origin,
     Repository,
     RepoState,
     SyncAttempt,
+    SyncMethod,
     SyncStatus,
 )
 from epicstar.sync.context import SyncContext, interruptible_sleep
@@ -66,6 +69,8 @@ class PassReport:
     previous_state: str | None = None
     attempts: int = 0  # failed attempts in a row, this one included
     held_by: str | None = None  # the holder of the lease that kept this pass from running
+    feed_rows: list[feed.FeedRow] = field(default_factory=list, repr=False)
+    """What the pass adds to the feed of what is new, stored with its outcome."""
 
     @property
     def failed(self) -> bool:
@@ -332,6 +337,7 @@ def _transfer(
     after = cache.local_refs()
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
+    report.feed_rows = _feed_rows(repo, cache, mirrored, after)
 
     if after or mirrored:
         report.refs_changed = _push(ctx, repo, report, cache, after)
@@ -376,6 +382,24 @@ def _new_commits(cache: RepoCache, before: Refs, after: Refs) -> int | None:
         return cache.count_commits(tips, sorted(set(before.values())))
     except GitError:
         return None
+
+
+def _feed_rows(
+    repo: Repository, cache: RepoCache, mirrored: Refs | None, after: Refs
+) -> list[feed.FeedRow]:
+    """What is new since the refs last mirrored (an agent posts its commits itself); the
+    mirror does not fail for a feed that cannot be read."""
+    try:
+        return feed.pass_rows(
+            cache,
+            mirrored,
+            after,
+            default_branch=repo.default_branch,
+            commits=repo.sync_method != SyncMethod.AGENT,
+        )
+    except (GitError, ValueError):
+        log.warning("feed.unreadable", exc_info=True)
+        return []
 
 
 def _ensure_default_branch(ctx: SyncContext, repo: Repository, refs: Refs) -> None:
@@ -487,6 +511,14 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             # The copy carries the time the lease was taken; the row changed now (the
             # dashboard's live updates watch this column).
             merged.updated_at = finished
+            if report.outcome == AttemptOutcome.MIRRORED and report.feed_rows:
+                feed.store(
+                    session,
+                    repo.github_id,
+                    report.feed_rows,
+                    source=FeedSource.PASS,
+                    seen_at=finished,
+                )
         else:
             log.warning("pass.lease_lost")
             report.error = "; ".join(

@@ -1,0 +1,7 @@
+"""The feed of what is new across all mirrors: commits, tags and first mirrors, recorded by
+mirror passes and by the ingestion API."""
+
+from epicstar.feed.entries import commit_row, pass_rows
+from epicstar.feed.store import BODY_LIMIT, TITLE_LIMIT, FeedRow, Stored, store
+
+__all__ = ["BODY_LIMIT", "TITLE_LIMIT", "FeedRow", "Stored", "commit_row", "pass_rows", "store"]
