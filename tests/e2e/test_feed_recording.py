@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from epicstar.feed import FeedFilter, page_of
 from epicstar.state.models import Commit, FeedKind
 from tests.e2e.conftest import World
 
@@ -73,3 +74,30 @@ def test_new_commits_tags_and_a_force_push_record_only_what_is_new(world: World)
     # Nothing changed: nothing new.
     assert world.sync().ok
     assert len(feed_of(world, repo.id)) == len(entries) + 2
+
+
+def test_the_feed_lists_newest_first_and_filters(world: World) -> None:
+    repo = world.github.create_repo("octo", "hello", default_branch="main")
+    world.github.commit("octo/hello", "main", {"a.txt": "a\n"}, "base")
+    world.add("octo/hello")
+    assert world.sync().ok
+    older = world.github.commit("octo/hello", "main", {"b.txt": "b\n"}, "Fix 100% of bugs")
+    newer = world.github.commit("octo/hello", "main", {"c.txt": "c\n"}, "Add c")
+    assert world.sync().ok
+
+    database = world.db()
+    try:
+        with database.reading() as session:
+            page = page_of(session, FeedFilter(repository=repo.id), offset=0, limit=2)
+            assert [commit.sha for commit, _name in page.entries] == [newer, older]
+            assert {name for _commit, name in page.entries} == {"octo/hello"}
+            assert page.has_more  # the first mirror's entry
+            found = page_of(session, FeedFilter(words="100%"), offset=0, limit=10)
+            assert [commit.sha for commit, _name in found.entries] == [older]
+            assert not page_of(session, FeedFilter(words="1%"), offset=0, limit=10).entries
+            everything = page_of(session, FeedFilter(), offset=0, limit=10).entries
+            [author] = {commit.author_email for commit, _name in everything}
+            by_author = page_of(session, FeedFilter(author=author.upper()), offset=0, limit=10)
+            assert len(by_author.entries) == 3
+    finally:
+        database.dispose()

@@ -178,7 +178,7 @@ def keys_create(
     name: Annotated[str, typer.Option("--name", help="What the key is for, e.g. 'phone'.")],
     scope: Annotated[
         list[str],
-        typer.Option("--scope", help="read, write, admin or agent; repeat for several."),
+        typer.Option("--scope", help="read, write, admin, agent or feed; repeat for several."),
     ],
     expires_in: Annotated[
         str | None,

@@ -2,6 +2,19 @@
 mirror passes and by the ingestion API."""
 
 from epicstar.feed.entries import commit_row, pass_rows
+from epicstar.feed.query import FeedFilter, FeedPage, entry_view, page_of
 from epicstar.feed.store import BODY_LIMIT, TITLE_LIMIT, FeedRow, Stored, store
 
-__all__ = ["BODY_LIMIT", "TITLE_LIMIT", "FeedRow", "Stored", "commit_row", "pass_rows", "store"]
+__all__ = [
+    "BODY_LIMIT",
+    "TITLE_LIMIT",
+    "FeedFilter",
+    "FeedPage",
+    "FeedRow",
+    "Stored",
+    "commit_row",
+    "entry_view",
+    "page_of",
+    "pass_rows",
+    "store",
+]

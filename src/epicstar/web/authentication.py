@@ -109,7 +109,8 @@ class Authenticator:
         self.trusted_header = trusted_header
         self.proxy_scopes = proxy_scopes
 
-    def caller(self, request: Request, token: str | None, scope: Scope) -> Caller:
+    def caller(self, request: Request, token: str | None, *scopes: Scope) -> Caller:
+        """The key's caller, admitted when it holds one of ``scopes``."""
         address = self.addresses.of(request)
         principal = self._key(
             token,
@@ -122,7 +123,7 @@ class Authenticator:
             ),
         )
         setattr(request.state, KEY_PREFIX_STATE, principal.prefix)
-        return self._admitted(Caller(principal, address), scope)
+        return self._admitted(Caller(principal, address), *scopes)
 
     def _key(
         self,
@@ -144,12 +145,13 @@ class Authenticator:
             raise invalid()
         return principal
 
-    def _admitted(self, caller: Caller, scope: Scope) -> Caller:
+    def _admitted(self, caller: Caller, *scopes: Scope) -> Caller:
         wait = self.limits.spend(*caller.principal.budget)
         if wait is not None:
             raise _too_many(wait, "this key has used up its request budget")
-        if not caller.principal.may(scope):
-            raise HTTPException(403, f"this key lacks the '{scope.value}' scope")
+        if not any(caller.principal.may(scope) for scope in scopes):
+            named = " or ".join(f"'{scope.value}'" for scope in scopes)
+            raise HTTPException(403, f"this key lacks the {named} scope")
         return caller
 
     # -- the dashboard -----------------------------------------------------------------
@@ -229,8 +231,8 @@ def _too_many(wait: float, detail: str) -> HTTPException:
     return HTTPException(429, detail, headers={"Retry-After": str(int(wait))})
 
 
-def require(scope: Scope) -> Callable[..., Caller]:
-    """A dependency admitting callers whose key holds ``scope``."""
+def require(*scopes: Scope) -> Callable[..., Caller]:
+    """A dependency admitting callers whose key holds one of ``scopes``."""
 
     def dependency(
         request: Request,
@@ -238,6 +240,6 @@ def require(scope: Scope) -> Callable[..., Caller]:
     ) -> Caller:
         authenticator: Authenticator = request.app.state.authenticator
         token = credentials.credentials if credentials is not None else None
-        return authenticator.caller(request, token, scope)
+        return authenticator.caller(request, token, *scopes)
 
     return dependency
