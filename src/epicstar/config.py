@@ -1,7 +1,8 @@
 """Settings from environment variables (``EPICSTAR_*``) and an optional TOML file.
 
-Environment variables win over the file named by ``EPICSTAR_CONFIG``. Every problem is
-reported as a :class:`ConfigError` whose message names the variable to fix.
+Environment variables win over secrets' files (``EPICSTAR_<NAME>_FILE``), which win over the
+file named by ``EPICSTAR_CONFIG``. Every problem is reported as a :class:`ConfigError` whose
+message names the variable to fix.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -39,7 +41,7 @@ class ConfigError(Exception):
     """The configuration is missing something or holds a malformed value."""
 
 
-def _normalise_url(value: str | None) -> str | None:
+def normalise_url(value: str | None) -> str | None:
     if value is None:
         return None
     url = value.strip().rstrip("/")
@@ -50,7 +52,13 @@ def _normalise_url(value: str | None) -> str | None:
     return url
 
 
-class Settings(BaseSettings):
+class SourceSettings(BaseSettings):
+    """What reading GitHub takes: the settings the server and the agent share.
+
+    Every secret can also be given as the name of a file holding it
+    (``EPICSTAR_<NAME>_FILE``), for container secrets and files only their owner reads.
+    """
+
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         extra="ignore",
@@ -58,11 +66,82 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
-    database_url: str | None = None
 
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_user: str | None = None
+
+    git_timeout: int = Field(default=300, ge=5, description="base seconds for one git command")
+    git_timeout_per_mib: float = Field(default=2.0, ge=0)
+    github_max_wait: int = Field(default=900, ge=0)
+    http_timeout: float = Field(
+        default=30.0, gt=0, description="seconds one GitHub or OneDev API request may take"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    full_walk_interval: int = Field(default=86400, ge=60, description="seconds between walks")
+
+    include: Annotated[list[str], NoDecode] = []
+    exclude: Annotated[list[str], NoDecode] = []
+    skip_forks: bool = False
+    skip_archived: bool = False
+    max_size_mb: int | None = Field(default=None, ge=1)
+    languages: Annotated[list[str], NoDecode] = []
+
+    @field_validator("github_api_url", mode="before")
+    @classmethod
+    def _api_url(cls, value: Any) -> Any:
+        return normalise_url(value) if isinstance(value, str) else value
+
+    @field_validator("include", "exclude", "languages", mode="before")
+    @classmethod
+    def _filter_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("github_token", mode="before")
+    @classmethod
+    def _blank_token_is_unset(cls, value: Any) -> Any:
+        return _secret(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then secrets' files, then the config file (if any)."""
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+        ]
+        config_file = cls.config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @classmethod
+    def config_file(cls) -> Path | None:
+        """The TOML file read after the environment; None: none."""
+        return None
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        return [
+            name
+            for name, field in cls.model_fields.items()
+            if field.annotation in (SecretStr, SecretStr | None)
+        ]
+
+    def git_timeout_for(self, size_kb: int) -> float:
+        """Seconds one git command may take on a repository of ``size_kb``."""
+        return self.git_timeout + size_kb / 1024 * self.git_timeout_per_mib
+
+
+class Settings(SourceSettings):
+    database_url: str | None = None
 
     onedev_url: str | None = None
     onedev_token: SecretStr | None = None
@@ -97,26 +176,11 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=8, ge=1)
     retry_base_delay: int = Field(default=60, ge=1)
     retry_max_delay: int = Field(default=6 * 3600, ge=1)
-    git_timeout: int = Field(default=300, ge=5, description="base seconds for one git command")
-    git_timeout_per_mib: float = Field(default=2.0, ge=0)
-    github_max_wait: int = Field(default=900, ge=0)
-    http_timeout: float = Field(
-        default=30.0, gt=0, description="seconds one GitHub or OneDev API request may take"
-    )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     poll_interval: int = Field(default=300, ge=1, description="seconds between star polls")
-    full_walk_interval: int = Field(default=86400, ge=60, description="seconds between walks")
     archived_refresh_interval: int = Field(default=7 * 86400, ge=60)
     unstar_policy: Literal["keep", "move", "delete"] = "keep"
     unstarred_parent: str | None = None
-
-    include: Annotated[list[str], NoDecode] = []
-    exclude: Annotated[list[str], NoDecode] = []
-    skip_forks: bool = False
-    skip_archived: bool = False
-    max_size_mb: int | None = Field(default=None, ge=1)
-    languages: Annotated[list[str], NoDecode] = []
 
     notify_urls: Annotated[list[str], NoDecode] = Field(
         default=[], repr=False, description="Apprise URLs; they hold tokens, so never shown"
@@ -143,15 +207,10 @@ class Settings(BaseSettings):
         default=12, ge=1, le=24 * 90, description="hours a dashboard sign-in lasts"
     )
 
-    @field_validator("github_api_url", mode="before")
-    @classmethod
-    def _api_url(cls, value: Any) -> Any:
-        return _normalise_url(value) if isinstance(value, str) else value
-
     @field_validator("onedev_url", mode="before")
     @classmethod
     def _onedev_url(cls, value: Any) -> Any:
-        return _normalise_url(value) if isinstance(value, str) else value
+        return normalise_url(value) if isinstance(value, str) else value
 
     @field_validator("onedev_parent", mode="before")
     @classmethod
@@ -161,7 +220,7 @@ class Settings(BaseSettings):
             return "/".join(parts)
         return value
 
-    @field_validator("include", "exclude", "languages", "notify_urls", mode="before")
+    @field_validator("notify_urls", mode="before")
     @classmethod
     def _list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -217,29 +276,15 @@ class Settings(BaseSettings):
             return "/".join(part for part in value.strip().split("/") if part) or None
         return value
 
-    @field_validator("github_token", "onedev_token", "webhook_secret", mode="before")
+    @field_validator("onedev_token", "webhook_secret", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        if isinstance(value, str):
-            return value.strip()
-        return value
+        return _secret(value)
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+    def config_file(cls) -> Path | None:
         config_file = os.environ.get(CONFIG_FILE_VARIABLE)
-        if config_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
-        return tuple(sources)
+        return Path(config_file) if config_file else None
 
     @property
     def effective_database_url(self) -> str:
@@ -283,7 +328,36 @@ class Settings(BaseSettings):
         return tokens + [url for url in self.notify_urls if url]
 
 
-def _describe(error: dict[str, Any]) -> str:
+class SecretFiles(PydanticBaseSettingsSource):
+    """``EPICSTAR_<NAME>_FILE``: each secret read from the file that variable names."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # every value comes from __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        secret_fields = getattr(self.settings_cls, "secret_fields", list)
+        for name in secret_fields():
+            variable = f"{ENV_PREFIX}{name.upper()}_FILE"
+            path = os.environ.get(variable, "").strip()
+            if not path:
+                continue
+            try:
+                values[name] = Path(path).expanduser().read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as error:
+                reason = getattr(error, "strerror", None) or str(error)
+                raise ConfigError(f"{variable}: cannot read {path}: {reason}") from None
+        return values
+
+
+def _secret(value: Any) -> Any:
+    """A secret as given, without surrounding blanks; blank means unset."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def describe_problem(error: dict[str, Any]) -> str:
     location = [str(part) for part in error.get("loc", ()) if part is not None]
     field = location[0] if location else ""
     variable = f"{ENV_PREFIX}{field.upper()}" if field else CONFIG_FILE_VARIABLE
@@ -311,7 +385,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        problems = "; ".join(_describe(dict(item)) for item in error.errors())
+        problems = "; ".join(describe_problem(dict(item)) for item in error.errors())
         raise ConfigError(problems) from None
     except ValueError as error:  # a malformed TOML file
         raise ConfigError(f"{CONFIG_FILE_VARIABLE}: {error}") from None

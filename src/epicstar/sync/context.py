@@ -67,7 +67,7 @@ class SyncContext:
         return self.settings.secrets()
 
     def git_timeout(self, size_kb: int) -> float:
-        return self.settings.git_timeout + size_kb / 1024 * self.settings.git_timeout_per_mib
+        return self.settings.git_timeout_for(size_kb)
 
     @property
     def lease(self) -> timedelta:

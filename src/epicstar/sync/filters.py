@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from epicstar.config import Settings
+from epicstar.config import SourceSettings
 from epicstar.discovery import Repository as SourceRepository
 
 
@@ -19,7 +19,7 @@ class Filters:
     languages: frozenset[str] = frozenset()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Filters:
+    def from_settings(cls, settings: SourceSettings) -> Filters:
         return cls(
             include=tuple(pattern.lower() for pattern in settings.include),
             exclude=tuple(pattern.lower() for pattern in settings.exclude),
