@@ -205,6 +205,21 @@ class GitHubClient(PooledClient):
         except SourceGone:
             return
 
+    def token_login(self) -> str:
+        """``GET /user``: the login of the token's user; :class:`GitHubAuthError` without a
+        token or with a rejected one."""
+        if self._token is None:
+            raise GitHubAuthError("no GitHub token is set: set EPICSTAR_GITHUB_TOKEN")
+        reply = self._request("GET", "user", subject="the token's user")
+        body = _json_body(reply.response)
+        login = body.get("login") if isinstance(body, dict) else None
+        if not isinstance(login, str) or not login:
+            raise GitHubError(
+                "unexpected answer from GitHub for the token's user: no login",
+                status=reply.response.status_code,
+            )
+        return login
+
     def starred_page(
         self,
         user: str | None = None,

@@ -39,6 +39,8 @@ _COMMON_CONFIG = {
     "gc.autoDetach": "false",
     "fetch.writeCommitGraph": "false",
 }
+_FOREIGN = "refs/epicstar-foreign/"
+"""Where :meth:`RepoCache.fetch_objects` puts another remote's refs for a moment."""
 _LOCK_FILES = ("packed-refs.lock", "shallow.lock", "config.lock", "HEAD.lock", "index.lock")
 
 Refs = dict[str, str]
@@ -191,6 +193,37 @@ class RepoCache:
             name, _, kind = answer.partition(" ")
             peeled[sha] = name if kind == "commit" else None
         return peeled
+
+    def missing(self, shas: Sequence[str]) -> set[str]:
+        """The objects among ``shas`` the cache does not hold."""
+        unique = sorted(set(shas))
+        if not unique:
+            return set()
+        result = self._git(["cat-file", "--batch-check"], stdin="".join(f"{s}\n" for s in unique))
+        return {line.split()[0] for line in result.stdout.splitlines() if line.endswith(" missing")}
+
+    def fetch_objects(self, url: str, auth: HttpAuth | None) -> None:
+        """Bring the objects of ``url``'s branches and tags into the cache, its refs unchanged.
+
+        They are fetched under a namespace of their own, which is removed afterwards: the
+        objects stay (unreferenced, so a later gc may drop them).
+        """
+        self._git(
+            [
+                "fetch",
+                "--quiet",
+                "--force",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                url,
+                *(spec.replace(":refs/", f":{_FOREIGN}") for spec in REFSPECS),
+            ],
+            auth=auth,
+        )
+        names = self._git(["for-each-ref", "--format=delete %(refname)", _FOREIGN]).stdout
+        if names:
+            self._git(["update-ref", "--stdin"], stdin=names)
 
     def git_output(self, args: Sequence[str], *, stdin: str | None = None) -> str:
         """What a read-only git command prints in this cache."""
