@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -27,6 +28,21 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
+agent_app = typer.Typer(
+    help="Run where your GitHub token lives: fetch your stars here, deliver them to a server.",
+    no_args_is_help=True,
+)
+app.add_typer(agent_app, name="agent")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="The agent's TOML config file (default: ~/.config/epicstar/agent.toml, "
+        "under $XDG_CONFIG_HOME when set).",
+        dir_okay=False,
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -247,6 +263,47 @@ def demo(
     from epicstar.cli.demo_command import run_demo
 
     raise typer.Exit(run_demo(directory, serve=serve, port=port))
+
+
+@agent_app.command("init")
+def agent_init(
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write a commented config file with every setting (mode 0600, no secret in it)."""
+    from epicstar.cli.agent_command import run_init
+
+    raise typer.Exit(run_init(config, force=force))
+
+
+@agent_app.command("test")
+def agent_test(config: ConfigOption = None) -> None:
+    """Check the server, the agent key and the GitHub token; exit 0 only if all three pass."""
+    from epicstar.cli.agent_command import run_test
+
+    raise typer.Exit(run_test(config))
+
+
+@agent_app.command("sync")
+def agent_sync(
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Say what would be delivered; change nothing on the server."
+        ),
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read the whole starred list (finds unstars).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document on stdout, no progress.")
+    ] = False,
+) -> None:
+    """Poll your stars, deliver what changed to the server; exit 0 only if all was delivered."""
+    from epicstar.cli.agent_command import run_sync
+
+    raise typer.Exit(run_sync(config, dry_run=dry_run, full=full, as_json=as_json))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
 
+from epicstar.agent.server import ServerError
 from epicstar.cli.keys_command import KeyCommandError
 from epicstar.config import ConfigError
 from epicstar.data_dir import DISK_FULL_ERRNOS, disk_full_message
@@ -21,6 +22,7 @@ _USER_ERRORS = (
     OneDevError,
     BadRepositoryName,
     KeyCommandError,
+    ServerError,
 )
 
 
