@@ -26,6 +26,7 @@ from epicstar.mirror.credentials import HttpAuth
 from epicstar.mirror.history import MAX_COMMITS_READ, CommitInfo, new_commits
 from epicstar.mirror.process import GitError
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
+from epicstar.state.models import COMMIT_EMAIL_LIMIT, COMMIT_NAME_LIMIT
 
 T = TypeVar("T")
 
@@ -34,6 +35,8 @@ BATCH_COMMITS = 1_000
 BATCH_BYTES = 4 * 1024 * 1024
 """A batch is cut earlier when its JSON would pass this size (long messages)."""
 CACHE_LOCK_WAIT = 60.0
+BRANCH_LIMIT = 255
+"""The longest branch name the server takes in a commit's ``branches``."""
 
 
 class Outcome:
@@ -185,11 +188,11 @@ def commit_json(commit: CommitInfo) -> dict[str, Any]:
     """One commit as the ingestion API takes it."""
     return {
         "sha": commit.sha,
-        "author_name": commit.author_name,
-        "author_email": commit.author_email,
+        "author_name": commit.author_name.strip()[:COMMIT_NAME_LIMIT],
+        "author_email": commit.author_email.strip()[:COMMIT_EMAIL_LIMIT],
         "authored_at": commit.authored_at.isoformat(),
-        "committer_name": commit.committer_name,
-        "committer_email": commit.committer_email,
+        "committer_name": commit.committer_name.strip()[:COMMIT_NAME_LIMIT],
+        "committer_email": commit.committer_email.strip()[:COMMIT_EMAIL_LIMIT],
         "committed_at": commit.committed_at.isoformat(),
         "title": commit.title[:TITLE_LIMIT],
         "body": commit.body[:BODY_LIMIT],
@@ -198,7 +201,7 @@ def commit_json(commit: CommitInfo) -> dict[str, Any]:
         "files_changed": commit.files_changed,
         "is_merge": commit.is_merge,
         "parent_count": len(commit.parents),
-        "branches": list(commit.branches),
+        "branches": [name for name in commit.branches if len(name) <= BRANCH_LIMIT][:1_000],
     }
 
 
