@@ -226,6 +226,11 @@ def test_the_agent_keeps_the_server_current_and_its_token_at_home(
         assert outcomes(agent.sync()) == {"octo/public-one": "unchanged"}  # reported once
 
         assert_token_nowhere_on_the_server(world, served, tap)
+        for path in agent.data_dir.rglob("*"):  # the agent's own records and log
+            if path.is_file():
+                content = path.read_bytes()
+                assert world.github_token.encode() not in content, path
+                assert agent.key.encode() not in content, path
 
 
 @ONE_DATABASE

@@ -122,19 +122,20 @@ class AgentServer(PooledClient):
     def check_key(self) -> None:
         """Prove the key is valid and of scope ``agent`` without changing anything.
 
-        The ingestion status of repository 0, which cannot exist: without a key the route
-        must answer 401 (so it exists and checks keys), with an ``agent`` key 404 (or 422).
+        An empty registration of repository 0, a route only ``agent`` keys pass: without a
+        key it must answer 401 (so the route exists and checks keys); with an ``agent`` key
+        the empty body is refused (422, or 404), other keys are refused 401 or 403 first.
         """
-        path = "/api/v1/repositories/0/ingestion"
-        anonymous = self._call("GET", path, what="the key check", auth=False)
+        path = "/api/v1/agent/repositories/0"
+        anonymous = self._call("PUT", path, what="the key check", auth=False, json={})
         if anonymous.status_code != 401:
             raise ServerRejected(
                 f"the server at {self.url} does not offer the agent's routes "
-                f"(GET {path} without a key answered {anonymous.status_code}, not 401): "
+                f"(PUT {path} without a key answered {anonymous.status_code}, not 401): "
                 "is it an epicstar server recent enough for agents?",
                 status=anonymous.status_code,
             )
-        response = self._call("GET", path, what="the key check")
+        response = self._call("PUT", path, what="the key check", json={})
         if response.status_code in (404, 422):
             return
         raise self._error(response, "the key check")
