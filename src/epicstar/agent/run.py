@@ -16,7 +16,7 @@ import structlog
 
 from epicstar.agent.config import AgentSettings
 from epicstar.agent.delivery import Deliverer, Delivery, Outcome, StepFailed
-from epicstar.agent.server import AgentServer, KeyRefused, ServerError
+from epicstar.agent.server import AgentServer, KeyRefused, ServerError, ServerUnavailable
 from epicstar.agent.stars import Change, read_stars, record_stars
 from epicstar.agent.state import Star, open_state, record, single_run, starred, unstars_owed
 from epicstar.discovery import GitHubAuthError, GitHubClient, GitHubError, GitHubForbidden
@@ -62,8 +62,12 @@ class Hooks:
     finished: Callable[[Delivery], None] = lambda delivery: None
 
 
-class _Aborted(Exception):
-    """Nothing more can succeed in this run (the key or the token was refused)."""
+def _stops_the_run(error: ServerError) -> bool:
+    """The key refused, or the server not reachable at all: no other repository can fare
+    better in this run (a 5xx or a refusal concerns one repository)."""
+    return isinstance(error, KeyRefused) or (
+        isinstance(error, ServerUnavailable) and error.status is None
+    )
 
 
 def run_agent_sync(
@@ -91,7 +95,7 @@ def run_agent_sync(
         database = open_state(settings)
         try:
             _run(settings, database, github, server, report=report, hooks=hooks, full=full)
-        except (_Aborted, KeyRefused, GitHubAuthError, GitHubForbidden) as error:
+        except (ServerError, GitHubAuthError, GitHubForbidden) as error:
             report.aborted = str(error)
         except GitHubError as error:
             report.aborted = f"reading the starred list: {error}"
@@ -148,9 +152,9 @@ def _report_unstar(database: Database, server: AgentServer, star: Star, dry_run:
         return Delivery(star.github_id, star.full_name, Outcome.WOULD_REPORT_UNSTAR)
     try:
         server.register(star.github_id, star.registration)
-    except KeyRefused:
-        raise
     except ServerError as error:
+        if _stops_the_run(error):
+            raise
         if error.status != 404:  # 404: the server never had it, nothing to tell
             return _failed(database, star, str(error))
     record(database, star.github_id, now=utcnow())
@@ -176,9 +180,11 @@ def _deliver(
                 why = f"{answer.state} on the server"
             return _skipped(star, why)
         delivery = deliverer.deliver(star)
-    except KeyRefused:
-        raise
-    except (ServerError, StepFailed, GitError) as error:
+    except ServerError as error:
+        if _stops_the_run(error):
+            raise
+        return _failed(database, star, str(error))
+    except (StepFailed, GitError) as error:
         return _failed(database, star, str(error))
     if not dry_run:
         record(
