@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from epicstar.web.api import (
+    agent,
     attempts,
     audit,
     keys,
@@ -50,4 +51,5 @@ def api_router() -> APIRouter:
     router.include_router(keys.router)
     router.include_router(audit.router)
     router.include_router(repository_actions.router)
+    router.include_router(agent.router)
     return router
