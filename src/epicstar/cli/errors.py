@@ -6,6 +6,7 @@ from sqlalchemy.exc import OperationalError
 
 from epicstar.agent.server import ServerError
 from epicstar.cli.keys_command import KeyCommandError
+from epicstar.cli.method_command import MethodCommandError
 from epicstar.config import ConfigError
 from epicstar.data_dir import DISK_FULL_ERRNOS, disk_full_message
 from epicstar.destination import OneDevError
@@ -23,6 +24,7 @@ _USER_ERRORS = (
     BadRepositoryName,
     KeyCommandError,
     ServerError,
+    MethodCommandError,
 )
 
 

@@ -5,7 +5,8 @@ answers 200 when the database answers a trivial query (and the queue, when the a
 its length), 503 with a one-line reason per failing dependency (no secrets) otherwise.
 ``GET /metrics`` is Prometheus's (:mod:`epicstar.metrics`). ``POST /webhooks/github`` is
 :mod:`epicstar.web.webhooks`. The REST API under ``/api/v1`` is :mod:`epicstar.web.api`;
-``/openapi.json`` documents it and ``/docs`` renders that.
+``/openapi.json`` documents it and ``/docs`` renders that. Agents push git data to
+``/agent/git/{github_id}.git`` (:mod:`epicstar.web.agent_git`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.sync.context import SyncEvents, user_agent
+from epicstar.web import githttp
 from epicstar.web.access_log import ApiAccessLog
+from epicstar.web.agent_git import add_agent_git
 from epicstar.web.api import PREFIX as API_PREFIX
 from epicstar.web.api import ApiContext, ApiWork, api_router
 from epicstar.web.authentication import Authenticator
@@ -96,7 +99,7 @@ def create_app(
         try:
             yield
         finally:
-            authenticator.verifier.close()
+            await _close(authenticator)
 
     authenticator = _authenticator(settings, database)
     app = FastAPI(
@@ -164,11 +167,22 @@ def create_app(
         summary="Receive a GitHub webhook delivery",
         response_class=JSONResponse,
     )
-    app.include_router(api_router())
+    _add_api_and_git(app)
     app.add_middleware(ApiAccessLog, path_prefix=API_PREFIX, addresses=authenticator.addresses)
     add_docs_page(app)
     add_dashboard(app)
     return app
+
+
+def _add_api_and_git(app: FastAPI) -> None:
+    app.include_router(api_router())
+    add_agent_git(app)
+
+
+async def _close(authenticator: Authenticator) -> None:
+    # No git http-backend of an agent's request outlives the event loop.
+    await githttp.shutdown_backends()
+    authenticator.verifier.close()
 
 
 def _authenticator(settings: Settings, database: Database) -> Authenticator:
