@@ -12,6 +12,7 @@ mirror" entry itself.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ BATCH_COMMITS = 1_000
 BATCH_BYTES = 4 * 1024 * 1024
 """A batch is cut earlier when its JSON would pass this size (long messages)."""
 CACHE_LOCK_WAIT = 60.0
+_REFUSED = re.compile(r"(?:returned error:|HTTP) (?P<status>40[34])")
 BRANCH_LIMIT = 255
 """The longest branch name the server takes in a commit's ``branches``."""
 
@@ -65,6 +67,10 @@ class Delivery:
     @property
     def ok(self) -> bool:
         return self.outcome != Outcome.FAILED
+
+
+class NotTheAgents(Exception):
+    """A dry run found the server refusing the agent this repository (403 or 404)."""
 
 
 class StepFailed(Exception):
@@ -102,11 +108,12 @@ class Deliverer:
             cache.ensure()
             github = self._fetch_github(cache, star)
             url, auth = self.server.git_url(star.github_id), self.server.git_auth()
-            server: dict[str, str] = (
-                {}
-                if first_time
-                else self._step("ls-remote server", lambda: cache.remote_refs(url, auth))
-            )
+            try:
+                server = {} if first_time else self._server_refs(cache, url, auth)
+            except NotTheAgents as refused:
+                return Delivery(
+                    star.github_id, star.full_name, Outcome.SKIPPED, detail=str(refused)
+                )
             if server == github:
                 return Delivery(
                     star.github_id, star.full_name, Outcome.UNCHANGED, server_refs=server
@@ -125,6 +132,25 @@ class Deliverer:
             detail="first mirror" if not server else "",
             server_refs=github,
         )
+
+    def _server_refs(self, cache: RepoCache, url: str, auth: HttpAuth) -> dict[str, str]:
+        """The server's branches and tags of the repository. In a dry run (no registration
+        asked first), a refusal says the server does not take it from the agent."""
+        try:
+            return self._retry.run(
+                lambda: cache.remote_refs(url, auth),
+                transient=lambda error: isinstance(error, GitError) and error.transient,
+                what="git ls-remote server",
+                sleep=self._sleep,
+            )
+        except GitError as error:
+            refused = _REFUSED.search(error.stderr)
+            if self.dry_run and refused is not None:
+                raise NotTheAgents(
+                    f"the server refuses it to the agent ({refused['status']}): not in agent "
+                    "mode there, or no longer tracked"
+                ) from None
+            raise StepFailed(f"ls-remote server: {error}") from error
 
     def _fetch_github(self, cache: RepoCache, star: Star) -> dict[str, str]:
         """GitHub's branches and tags, in the cache (fetched only when they moved)."""

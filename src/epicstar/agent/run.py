@@ -166,14 +166,10 @@ def _deliver(
 ) -> Delivery:
     try:
         if dry_run:
-            if star.server_method not in (None, "agent"):
-                return _skipped(
-                    star, f"the server fetches it itself (sync method {star.server_method})"
-                )
-            return deliverer.deliver(star, first_time=star.server_method is None)
+            return deliverer.deliver(star, first_time=not star.delivered_before)
         answer = server.register(star.github_id, star.registration)
         if not answer.for_the_agent:
-            record(database, star.github_id, now=utcnow(), sync_method=answer.sync_method)
+            record(database, star.github_id, now=utcnow())
             if answer.sync_method != "agent":
                 why = f"the server fetches it itself (sync method {answer.sync_method})"
             else:
@@ -191,7 +187,6 @@ def _deliver(
             database,
             star.github_id,
             now=utcnow(),
-            sync_method=answer.sync_method,
             refs=delivery.server_refs,
         )
     return delivery

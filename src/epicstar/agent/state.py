@@ -1,10 +1,12 @@
 """The agent's own records, in a SQLite file in its data directory, with the server's schema.
 
 Its ``repositories`` table holds the stars as the agent read them (``state`` as the starred
-list says: active, excluded, unstarred, source_gone, blocked), what the server last answered
-(``sync_method``) and what is owed to the server: ``sync_status`` is ``pending`` while a
-registration or an unstar report is still to be delivered, ``completed`` once delivered,
-``failed`` (with ``error``) when the last delivery failed. ``star_lists`` keeps the ETags that
+list says: active, excluded, unstarred, source_gone, blocked) and what is owed to the server:
+``sync_status`` is ``pending`` while a registration or an unstar report is still to be
+delivered, ``completed`` once delivered, ``failed`` (with ``error``) when the last delivery
+failed; ``last_synced_at`` says the server has heard of the repository from this agent.
+``sync_method`` stays ``server``: in the agent's own table its own poller governs every star
+(the server's answer is asked again each run, never kept). ``star_lists`` keeps the ETags that
 make an unchanged starred list cost nothing.
 """
 
@@ -35,8 +37,8 @@ class Star:
     clone_url: str
     size_kb: int
     registration: dict[str, object]
-    server_method: str | None = None
-    """What the server last answered as its sync method; None: never registered."""
+    delivered_before: bool = False
+    """The server has heard of it from this agent (a dry run may ask it for its refs)."""
 
 
 def open_state(settings: AgentSettings) -> Database:
@@ -94,7 +96,7 @@ def starred(session: Session) -> list[Star]:
             row.clone_url or "",
             row.size_kb,
             registration(row),
-            row.sync_method if row.last_synced_at is not None else None,
+            row.last_synced_at is not None,
         )
         for row in rows
     ]
@@ -126,7 +128,6 @@ def record(
     *,
     now: datetime,
     error: str | None = None,
-    sync_method: str | None = None,
     refs: dict[str, str] | None = None,
 ) -> None:
     """Note how delivering one repository (or its unstar) went."""
@@ -135,8 +136,6 @@ def record(
         if row is None:
             return
         row.last_attempt_at = now
-        if sync_method is not None:
-            row.sync_method = sync_method
         if error is not None:
             row.sync_status, row.error = SyncStatus.FAILED, error
             return
