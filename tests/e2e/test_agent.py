@@ -226,6 +226,9 @@ def test_the_agent_keeps_the_server_current_and_its_token_at_home(
         assert outcomes(agent.sync()) == {"octo/public-one": "unchanged"}  # reported once
 
         assert_token_nowhere_on_the_server(world, served, tap)
+        # The search sees credentials where they are: the agent key, as git's Basic password.
+        basic = base64.b64encode(f"agent:{agent.key}".encode())
+        assert any(basic in c.raw() for c in tap.captured if "git-receive-pack" in c.path)
         for path in agent.data_dir.rglob("*"):  # the agent's own records and log
             if path.is_file():
                 content = path.read_bytes()
