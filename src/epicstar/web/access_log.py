@@ -75,5 +75,6 @@ def _masked_query(scope: Scope) -> str | None:
         [
             (name, "***" if name.strip().lower() == "key" else mask_keys(value))
             for name, value in pairs
-        ]
+        ],
+        safe="*",
     )
