@@ -2,6 +2,7 @@
 mirror passes and by the ingestion API."""
 
 from epicstar.feed.entries import commit_row, pass_rows
+from epicstar.feed.ingestion import Ingestion, ingestion_of
 from epicstar.feed.query import FeedFilter, FeedPage, entry_view, page_of
 from epicstar.feed.store import BODY_LIMIT, TITLE_LIMIT, FeedRow, Stored, store
 
@@ -11,9 +12,11 @@ __all__ = [
     "FeedFilter",
     "FeedPage",
     "FeedRow",
+    "Ingestion",
     "Stored",
     "commit_row",
     "entry_view",
+    "ingestion_of",
     "page_of",
     "pass_rows",
     "store",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from epicstar.web.api import (
     attempts,
     audit,
+    commits,
     keys,
     repositories,
     repository_actions,
@@ -50,4 +51,6 @@ def api_router() -> APIRouter:
     router.include_router(keys.router)
     router.include_router(audit.router)
     router.include_router(repository_actions.router)
+    router.include_router(commits.feed_router)
+    router.include_router(commits.ingestion_router)
     return router

@@ -1,4 +1,5 @@
-"""``?page=&per_page=`` and the ``{"items", "total", "page", "per_page"}`` answer."""
+"""``?page=&per_page=`` and the ``{"items", "total", "page", "per_page"}`` answer (or, where
+counting every match would cost more than the page, ``has_more`` instead of ``total``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ class Paging:
 
     def answer(self, items: Sequence[dict[str, Any]], total: int) -> dict[str, Any]:
         return {"items": list(items), "total": total, "page": self.page, "per_page": self.per_page}
+
+    def answer_uncounted(self, items: Sequence[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+        return {
+            "items": list(items),
+            "page": self.page,
+            "per_page": self.per_page,
+            "has_more": has_more,
+        }
 
 
 def paging(
