@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from epicstar.state.models import Commit, FeedKind, Repository
 
@@ -40,7 +40,7 @@ def page_of(session: Session, wanted: FeedFilter, *, offset: int, limit: int) ->
     query = (
         select(Commit, Repository.full_name)
         .join(Repository, Repository.github_id == Commit.repository_id)
-        .where(*_conditions(wanted))
+        .where(*_conditions(wanted, session.get_bind().dialect.name))
         .order_by(Commit.first_seen_at.desc(), Commit.id.desc())
         .offset(offset)
         .limit(limit + 1)
@@ -50,7 +50,7 @@ def page_of(session: Session, wanted: FeedFilter, *, offset: int, limit: int) ->
     return FeedPage(entries, has_more=len(rows) > limit)
 
 
-def _conditions(wanted: FeedFilter) -> list[ColumnElement[bool]]:
+def _conditions(wanted: FeedFilter, dialect: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if wanted.repository is not None:
         conditions.append(Commit.repository_id == wanted.repository)
@@ -61,12 +61,9 @@ def _conditions(wanted: FeedFilter) -> list[ColumnElement[bool]]:
         else:
             conditions.append(func.lower(Commit.author_name) == author)
     if wanted.words:
-        pattern = f"%{_escaped(wanted.words.strip().lower())}%"
+        pattern = f"%{_escaped(wanted.words.strip())}%"
         conditions.append(
-            or_(
-                func.lower(Commit.title).like(pattern, escape="\\"),
-                func.lower(Commit.body).like(pattern, escape="\\"),
-            )
+            or_(_holds(Commit.title, pattern, dialect), _holds(Commit.body, pattern, dialect))
         )
     if wanted.since is not None:
         conditions.append(Commit.first_seen_at >= wanted.since)
@@ -75,6 +72,16 @@ def _conditions(wanted: FeedFilter) -> list[ColumnElement[bool]]:
     if wanted.kinds is not None:
         conditions.append(Commit.kind.in_(sorted(wanted.kinds)))
     return conditions
+
+
+def _holds(column: InstrumentedAttribute[str], pattern: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` holds ``pattern``, in any case, with no copy of the text lower-cased for
+    each row (a word search reads every row: the copies made it twice as slow on SQLite).
+    SQLite's LIKE ignores the case of ASCII letters, as its lower() folds only those;
+    PostgreSQL's ILIKE folds every letter, as its lower() does."""
+    if dialect == "sqlite":
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
 
 
 def _escaped(text: str) -> str:
