@@ -37,17 +37,28 @@ class FeedPage:
 
 
 def page_of(session: Session, wanted: FeedFilter, *, offset: int, limit: int) -> FeedPage:
-    query = (
-        select(Commit, Repository.full_name)
-        .join(Repository, Repository.github_id == Commit.repository_id)
+    # The page's ids first, then its rows: the entries skipped to reach a page are read from
+    # an index alone, not each fetched whole and joined to its repository.
+    page = (
+        select(Commit.id)
         .where(*_conditions(wanted, session.get_bind().dialect.name))
-        .order_by(Commit.first_seen_at.desc(), Commit.id.desc())
+        .order_by(*_NEWEST_FIRST)
         .offset(offset)
         .limit(limit + 1)
+        .subquery()
+    )
+    query = (
+        select(Commit, Repository.full_name)
+        .join(page, page.c.id == Commit.id)
+        .join(Repository, Repository.github_id == Commit.repository_id)
+        .order_by(*_NEWEST_FIRST)
     )
     rows = session.execute(query).all()
     entries = [(commit, name) for commit, name in rows[:limit]]
     return FeedPage(entries, has_more=len(rows) > limit)
+
+
+_NEWEST_FIRST = (Commit.first_seen_at.desc(), Commit.id.desc())
 
 
 def _conditions(wanted: FeedFilter, dialect: str) -> list[ColumnElement[bool]]:
