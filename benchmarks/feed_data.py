@@ -1,5 +1,5 @@
 """The feed benchmark's data: repositories, a feed of stored commits written straight into
-the database (a million in a minute or so), and batches of commits as the agent posts them.
+the database (COPY on PostgreSQL), and batches of commits as the agent posts them.
 
 Everything is drawn from a seeded generator, so every run stores the same feed: commits
 spread evenly over the repositories and authors, seen over a year in small groups (as passes
