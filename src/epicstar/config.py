@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     trusted_header_scopes: Annotated[list[str], NoDecode] = Field(
         default=["read"], description="the scopes of users signed in by the trusted header"
     )
+    agent_max_push_mb: int = Field(
+        default=4096, ge=1, description="the largest request an agent may send (a push), in MiB"
+    )
     session_hours: int = Field(
         default=12, ge=1, le=24 * 90, description="hours a dashboard sign-in lasts"
     )

@@ -18,9 +18,10 @@ import httpx
 import pytest
 from starlette.types import Message, Scope
 
-from epicstar.sandbox import Sandbox, githttp, server
-from epicstar.sandbox.githttp import git_http_backend, smart_suffix
+from epicstar.sandbox import Sandbox, server
 from epicstar.sandbox.github import FakeGitHub
+from epicstar.web import githttp
+from epicstar.web.githttp import git_http_backend, smart_suffix
 from tests.sandbox.conftest import OD_ADMIN, git, git_env, with_credentials
 
 
@@ -326,7 +327,9 @@ def test_shutdown_backends_leaves_nothing_to_the_closing_loop(tmp_path: Path) ->
                 await asyncio.Event().wait()  # nor does it read any further
 
         handler = asyncio.create_task(
-            git_http_backend(scope, receive, send, repo_dir=repo.path, push_allowed=False)
+            git_http_backend(
+                scope, receive, send, repo_dir=repo.path, push_allowed=False, environment=git_env()
+            )
         )
         await asyncio.wait_for(streaming.wait(), 30)
         before = githttp.running_backends()

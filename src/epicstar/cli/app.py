@@ -64,6 +64,28 @@ def add(
 
 
 @app.command()
+def method(
+    words: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="[OWNER/NAME...] agent|server",
+            help="Repositories (none with --all), then who fetches them from GitHub.",
+            show_default=False,
+        ),
+    ],
+    every: Annotated[bool, typer.Option("--all", help="Every tracked repository.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Switch repositories between the server's workers and an agent (`epicstar agent`)."""
+    from epicstar.cli.method_command import parse_request, run_method
+
+    request = parse_request(words, every=every)
+    run_method(settings_and_logs(), request, dry_run=dry_run)
+
+
+@app.command()
 def sync(
     *,
     force: Annotated[

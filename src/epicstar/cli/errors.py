@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import OperationalError
 
 from epicstar.cli.keys_command import KeyCommandError
+from epicstar.cli.method_command import MethodCommandError
 from epicstar.config import ConfigError
 from epicstar.data_dir import DISK_FULL_ERRNOS, disk_full_message
 from epicstar.destination import OneDevError
@@ -21,6 +22,7 @@ _USER_ERRORS = (
     OneDevError,
     BadRepositoryName,
     KeyCommandError,
+    MethodCommandError,
 )
 
 

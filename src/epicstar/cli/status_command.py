@@ -13,7 +13,7 @@ from epicstar.cli.formatting import when
 from epicstar.config import Settings
 from epicstar.state import repositories
 from epicstar.state.database import current_revision, describe_url
-from epicstar.state.models import Repository
+from epicstar.state.models import Repository, SyncMethod, SyncStatus
 from epicstar.sync.context import open_database
 
 
@@ -44,11 +44,21 @@ def print_table(rows: Sequence[Repository]) -> None:
             row.full_name,
             row.onedev_path or "-",
             row.state,
-            row.sync_status,
+            sync_column(row),
             when(row.last_synced_at),
             row.error or "",
         )
     console.print(table)
+
+
+def sync_column(row: Repository) -> str:
+    """The sync status, and for an agent's repository that it is the agent's (and, before its
+    first push, that the agent is waited for)."""
+    if row.sync_method != SyncMethod.AGENT:
+        return row.sync_status
+    if row.sync_status == SyncStatus.PENDING and row.mirrored_refs is None:
+        return "pending: waits for the agent's first push"
+    return f"{row.sync_status} (agent)"
 
 
 def run_db_upgrade(settings: Settings) -> None:

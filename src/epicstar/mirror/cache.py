@@ -98,6 +98,12 @@ class RepoCache:
             self._lock_fd = None
             os.close(fd)
 
+    @property
+    def lock_fd(self) -> int | None:
+        """The lock's file descriptor while :meth:`locked` holds it: a git process started
+        elsewhere (``git http-backend``) inherits it, as the cache's own commands do."""
+        return self._lock_fd
+
     # -- lifecycle -------------------------------------------------------------------------
 
     @property

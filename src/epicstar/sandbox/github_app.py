@@ -22,12 +22,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from epicstar.sandbox.githttp import (
-    git_http_backend,
-    repo_prefix,
-    requested_service,
-    smart_suffix,
-)
 from epicstar.sandbox.github_model import (
     GitHubRepo,
     RateLimit,
@@ -36,7 +30,14 @@ from epicstar.sandbox.github_model import (
     iso_datetime,
     repo_json,
 )
+from epicstar.sandbox.gitrepo import git_env
 from epicstar.sandbox.reqlog import RecordingMiddleware
+from epicstar.web.githttp import (
+    git_http_backend,
+    repo_prefix,
+    requested_service,
+    smart_suffix,
+)
 
 if TYPE_CHECKING:
     from epicstar.sandbox.github import FakeGitHub
@@ -503,7 +504,13 @@ class GitHubApp:
         assert repo is not None
         user = self.github.tokens[token].login if token is not None else None
         await git_http_backend(
-            scope, receive, send, repo_dir=repo.path, push_allowed=False, remote_user=user
+            scope,
+            receive,
+            send,
+            repo_dir=repo.path,
+            push_allowed=False,
+            remote_user=user,
+            environment=git_env(),
         )
 
     def refuse_git(self, request: Request, suffix: str) -> Response | None:

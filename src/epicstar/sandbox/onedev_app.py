@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from epicstar.sandbox.githttp import git_http_backend, repo_prefix, requested_service, smart_suffix
+from epicstar.sandbox.gitrepo import git_env
 from epicstar.sandbox.onedev_api import OneDevApi, dispatch_api, text
 from epicstar.sandbox.onedev_auth import REALM, authenticate
 from epicstar.sandbox.onedev_data import RestError
@@ -29,6 +29,7 @@ from epicstar.sandbox.onedev_protection import (
     encode,
 )
 from epicstar.sandbox.reqlog import RecordingMiddleware
+from epicstar.web.githttp import git_http_backend, repo_prefix, requested_service, smart_suffix
 
 if TYPE_CHECKING:
     from epicstar.sandbox.onedev import FakeOneDev
@@ -99,7 +100,7 @@ class OneDevApp:
             repo_dir=onedev.repo_path(project.id),
             push_allowed=push,
             remote_user=principal.login,
-            extra_env=hook_env,
+            environment=git_env(hook_env),
         )
         if push and suffix == "git-receive-pack" and status == 200:
             project.last_activity = time.time()

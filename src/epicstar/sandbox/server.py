@@ -24,10 +24,10 @@ from typing import Self
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from epicstar.sandbox import githttp
 from epicstar.sandbox.github import FakeGitHub
 from epicstar.sandbox.onedev import FakeOneDev, Role
 from epicstar.sandbox.reqlog import RESET_EXTENSION
+from epicstar.web import githttp
 from epicstar.web.listener import tcp_listener
 
 STARTUP_TIMEOUT = 15.0

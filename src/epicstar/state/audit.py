@@ -19,6 +19,7 @@ ACTIONS = (
     "repository.removed",
     "repository.sync_requested",
     "repository.retry_requested",
+    "repository.sync_method_changed",
     "stars.poll_requested",
     "webhook.replayed",
 )

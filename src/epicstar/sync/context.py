@@ -67,7 +67,7 @@ class SyncContext:
         return self.settings.secrets()
 
     def git_timeout(self, size_kb: int) -> float:
-        return self.settings.git_timeout + size_kb / 1024 * self.settings.git_timeout_per_mib
+        return git_timeout(self.settings, size_kb)
 
     @property
     def lease(self) -> timedelta:
@@ -85,10 +85,7 @@ class SyncContext:
         return claim_period(self.settings)
 
     def cache(self, github_id: int, size_kb: int) -> RepoCache:
-        path = self.settings.cache_dir / f"{github_id}.git"
-        return RepoCache(
-            path, timeout=self.git_timeout(size_kb), redact=self.secrets, cancel=self.stopping
-        )
+        return repository_cache(self.settings, github_id, size_kb, cancel=self.stopping)
 
     def github_auth(self, clone_url: str) -> HttpAuth | None:
         token = self.settings.github_token
@@ -99,6 +96,27 @@ class SyncContext:
     def onedev_auth(self) -> HttpAuth:
         url, token = self.settings.require_onedev()
         return HttpAuth.bearer(url, token)
+
+
+def git_timeout(settings: Settings, size_kb: int) -> float:
+    """How long one git command may take on a repository of ``size_kb``."""
+    return settings.git_timeout + size_kb / 1024 * settings.git_timeout_per_mib
+
+
+def cache_path(settings: Settings, github_id: int) -> Path:
+    """Where a repository's bare cache lives: the workers' and the agent endpoint's alike."""
+    return settings.cache_dir / f"{github_id}.git"
+
+
+def repository_cache(
+    settings: Settings, github_id: int, size_kb: int, *, cancel: threading.Event | None = None
+) -> RepoCache:
+    return RepoCache(
+        cache_path(settings, github_id),
+        timeout=git_timeout(settings, size_kb),
+        redact=settings.secrets(),
+        cancel=cancel,
+    )
 
 
 def claim_period(settings: Settings) -> timedelta:

@@ -3,6 +3,11 @@
 lease → GitHub metadata (conditional) → OneDev project → compare advertised refs with the
 last mirrored ones → fetch and push only when they differ (the default branch moves before
 its old branch is pruned) → default branch → record.
+
+A repository in ``agent`` mode is never fetched from GitHub, nor is GitHub asked about it: an
+agent pushes it into the cache (:mod:`epicstar.web.agent_git`) and the pass pushes the cache's
+refs to OneDev when they differ from the last mirrored ones. Until the agent's first push
+there is nothing to mirror: the pass records that as unchanged, and OneDev is not touched.
 """
 
 from __future__ import annotations
@@ -237,10 +242,15 @@ def _carry_out(ctx: SyncContext, begun: _Pass, *, force: bool) -> PassReport:
 
 
 def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool) -> None:
-    report.renamed_from = refresh_metadata(ctx.github, repo)
-    if repo.state in repositories.LOST_STATES:
-        # Added by hand and looked at again on its schedule: GitHub serves it again.
-        repo.state, repo.state_reason = RepoState.ACTIVE, None
+    if repo.sync_method == SyncMethod.AGENT:
+        if _awaits_agent(ctx, repo):
+            _wait_for_agent(ctx, repo, report)
+            return
+    else:
+        report.renamed_from = refresh_metadata(ctx.github, repo)
+        if repo.state in repositories.LOST_STATES:
+            # Added by hand and looked at again on its schedule: GitHub serves it again.
+            repo.state, repo.state_reason = RepoState.ACTIVE, None
     if repo.disabled:
         repo.error = "disabled on GitHub: not fetched"
         repo.sync_status = SyncStatus.COMPLETED
@@ -299,6 +309,24 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     repo.next_due_at = _next_refresh(ctx, repo)
 
 
+def _awaits_agent(ctx: SyncContext, repo: Repository) -> bool:
+    """Whether the agent has pushed nothing yet: an empty cache, or none at all."""
+    cache = ctx.cache(repo.github_id, repo.size_kb)
+    return not cache.exists or not cache.local_refs()
+
+
+def _wait_for_agent(ctx: SyncContext, repo: Repository, report: PassReport) -> None:
+    """Nothing to mirror until the agent pushes: no failure, and what OneDev holds stays.
+
+    A repository never mirrored stays pending; its agent's push asks for the next pass.
+    """
+    repo.sync_status = SyncStatus.PENDING if repo.mirrored_refs is None else SyncStatus.COMPLETED
+    repo.retry_count = 0
+    repo.error = None
+    repo.next_due_at = _next_refresh(ctx, repo)
+    report.outcome = AttemptOutcome.UNCHANGED
+
+
 def _next_refresh(ctx: SyncContext, repo: Repository) -> datetime:
     settings = ctx.settings
     interval = settings.archived_refresh_interval if repo.archived else settings.refresh_interval
@@ -306,6 +334,11 @@ def _next_refresh(ctx: SyncContext, repo: Repository) -> datetime:
 
 
 def _mirror_refs(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool) -> None:
+    if repo.sync_method == SyncMethod.AGENT:
+        cache = ctx.cache(repo.github_id, repo.size_kb)
+        with cache.locked(wait=ctx.lease.total_seconds()):
+            _mirror_cache(ctx, repo, report, cache, force=force)
+        return
     if repo.clone_url is None:
         raise LookupError("GitHub gave no clone_url for this repository")
     cache = ctx.cache(repo.github_id, repo.size_kb)
@@ -341,6 +374,23 @@ def _transfer(
 
     if after or mirrored:
         report.refs_changed = _push(ctx, repo, report, cache, after)
+    repo.mirrored_refs = after
+    report.outcome = AttemptOutcome.MIRRORED
+
+
+def _mirror_cache(
+    ctx: SyncContext, repo: Repository, report: PassReport, cache: RepoCache, *, force: bool
+) -> None:
+    """What the agent pushed into the cache, to OneDev (a cache emptied meanwhile never
+    empties the mirror)."""
+    mirrored = repo.mirrored_refs
+    after = cache.local_refs() if cache.exists else {}
+    if not after or (after == mirrored and not force):
+        report.outcome = AttemptOutcome.UNCHANGED
+        return
+    report.new_commits = _new_commits(cache, mirrored or {}, after)
+    report.feed_rows = _feed_rows(repo, cache, mirrored, after)
+    report.refs_changed = _push(ctx, repo, report, cache, after)
     repo.mirrored_refs = after
     report.outcome = AttemptOutcome.MIRRORED
 

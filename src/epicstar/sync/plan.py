@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from epicstar.discovery import GitHubAuthError, GitHubError, SourceBlocked, SourceGone
-from epicstar.mirror.cache import diff_refs, remote_refs
+from epicstar.mirror.cache import Refs, diff_refs, remote_refs
 from epicstar.mirror.process import GitError
 from epicstar.state import repositories
-from epicstar.state.models import AttemptOutcome, Repository
+from epicstar.state.models import AttemptOutcome, Repository, SyncMethod
 from epicstar.sync.context import SyncContext
 from epicstar.sync.failures import StepFailed, classify
 from epicstar.sync.metadata import refresh_metadata
@@ -141,8 +141,13 @@ def _plan_pass(
     planned = PlannedPass(
         repo.github_id, repo.full_name, AttemptOutcome.UNCHANGED, "", repo.onedev_path
     )
+    agent = repo.sync_method == SyncMethod.AGENT
     try:
-        planned.renamed_from = refresh_metadata(ctx.github, repo)
+        if agent and _agent_refs(ctx, repo) is None:
+            planned.action = f"{repo.full_name}: waits for its agent's first push"
+            return planned
+        if not agent:  # GitHub is never asked about an agent's repository
+            planned.renamed_from = refresh_metadata(ctx.github, repo)
         planned.full_name = repo.full_name
         if repo.disabled:
             planned.action = f"{repo.full_name}: disabled on GitHub, would not be fetched"
@@ -213,17 +218,10 @@ def _plan_refs(
     if repo.mirrored_refs is None:
         planned.action = f"would push every branch and tag of {name} to {path}"
         return
-    if repo.clone_url is None:
-        raise LookupError("GitHub gave no clone_url for this repository")
-    try:
-        advertised = remote_refs(
-            repo.clone_url,
-            ctx.github_auth(repo.clone_url),
-            timeout=ctx.git_timeout(repo.size_kb),
-            redact=ctx.secrets,
-        )
-    except GitError as error:
-        raise StepFailed("ls-remote", error) from error
+    if repo.sync_method == SyncMethod.AGENT:
+        advertised = _agent_refs(ctx, repo) or {}
+    else:
+        advertised = _advertised(ctx, repo)
     changed = diff_refs(repo.mirrored_refs, advertised)
     planned.refs_changed = changed
     if changed:
@@ -233,3 +231,24 @@ def _plan_refs(
     else:
         planned.outcome = AttemptOutcome.UNCHANGED
         planned.action = f"{name}: up to date in {path}"
+
+
+def _agent_refs(ctx: SyncContext, repo: Repository) -> Refs | None:
+    """The refs an agent pushed into the cache; None before its first push."""
+    cache = ctx.cache(repo.github_id, repo.size_kb)
+    refs = cache.local_refs() if cache.exists else {}
+    return refs or None
+
+
+def _advertised(ctx: SyncContext, repo: Repository) -> Refs:
+    if repo.clone_url is None:
+        raise LookupError("GitHub gave no clone_url for this repository")
+    try:
+        return remote_refs(
+            repo.clone_url,
+            ctx.github_auth(repo.clone_url),
+            timeout=ctx.git_timeout(repo.size_kb),
+            redact=ctx.secrets,
+        )
+    except GitError as error:
+        raise StepFailed("ls-remote", error) from error

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from epicstar.state import star_lists
-from epicstar.state.models import Repository, StarListState
+from epicstar.state.models import StarListState
 from epicstar.sync.context import SyncContext
 from epicstar.sync.filters import Filters
 from epicstar.sync.star_walk import ListMarks, StarWalk, walk_stars
@@ -29,7 +29,7 @@ from epicstar.sync.stars import (
     reconcile,
     to_look_up,
 )
-from epicstar.sync.unstarred import apply_unstar_policy, keep_destination, restore_from_holding
+from epicstar.sync.unstarred import settle
 
 log = structlog.get_logger("epicstar.stars")
 
@@ -162,28 +162,10 @@ def _walked(session: Session, key: str, walked_at: datetime | None, now: datetim
 
 
 def _carry_out(ctx: SyncContext, report: PollReport) -> None:
-    """OneDev side of unstars and re-stars, one repository at a time, after the table.
-
-    Each row is read, OneDev is asked outside any transaction, and only what changed in
-    OneDev is written back.
-    """
+    """OneDev side of unstars and re-stars, one repository at a time, after the table."""
     for index, change in enumerate(report.changes):
         if change.kind not in ("unstar", "restar"):
             continue
-        with ctx.db.session() as session:
-            row = session.get(Repository, change.github_id)
-        if row is None:
-            continue
-        try:
-            if change.kind == "unstar":
-                done = apply_unstar_policy(ctx, row)
-            else:
-                done = restore_from_holding(ctx, row) or "mirror in place"
-        except Exception as error:  # recorded on the row; the poll goes on
-            row.error = f"{change.kind}: {error}"
-            done = f"failed: {error}"
-        with ctx.db.session() as session:
-            stored = session.get(Repository, change.github_id)
-            if stored is not None:
-                keep_destination(row, stored)
-        report.changes[index] = Change(change.kind, change.github_id, change.full_name, done)
+        done = settle(ctx, change.kind, change.github_id)
+        if done is not None:
+            report.changes[index] = Change(change.kind, change.github_id, change.full_name, done)

@@ -5,6 +5,11 @@ a complete walk can tell an unstar, and a star missing from it is first checked 
 deleted (404) or blocked (451) repository also drops out of starred lists, and its mirror
 must be kept, never treated as unstarred. GitHub is asked (:func:`look_up`) before the
 table is written (:func:`reconcile`), so no transaction waits on GitHub.
+
+A repository in ``agent`` mode is the agent's: its stars and unstars are reported by the agent
+(:mod:`epicstar.web.api.agent`), through :func:`apply_star` and :func:`mark_unstarred` as here,
+and the server never asks GitHub about it. Seen in the server's own list, it only gets the
+list's metadata and star time.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from epicstar.discovery import GitHubClient, SourceBlocked, SourceGone, Star
-from epicstar.state.models import Origin, Repository, RepoState, StarListState
+from epicstar.state.models import Origin, Repository, RepoState, StarListState, SyncMethod
 from epicstar.state.repositories import LOST_STATES
 from epicstar.sync.filters import Filters
 from epicstar.sync.metadata import apply_metadata, new_repository
@@ -48,7 +53,11 @@ def list_key(user: str | None) -> str:
 def newest_known_stars(session: Session) -> list[int]:
     statement = (
         select(Repository.github_id)
-        .where(Repository.origin == Origin.STAR, Repository.state.in_(_STARRED_STATES))
+        .where(
+            Repository.origin == Origin.STAR,
+            Repository.state.in_(_STARRED_STATES),
+            Repository.sync_method != SyncMethod.AGENT,
+        )
         .order_by(Repository.starred_at.desc(), Repository.github_id)
     )
     return list(session.scalars(statement))
@@ -96,7 +105,9 @@ def to_look_up(
     """
     listed = {star.repository.id: star.repository for star in walk.stars}
     lost = select(Repository.github_id, Repository.metadata_etag).where(
-        Repository.origin == Origin.STAR, Repository.state.in_(LOST_STATES)
+        Repository.origin == Origin.STAR,
+        Repository.state.in_(LOST_STATES),
+        Repository.sync_method != SyncMethod.AGENT,
     )
     wanted = {
         github_id: etag
@@ -109,6 +120,7 @@ def to_look_up(
             Repository.github_id.in_(missing),
             Repository.origin == Origin.STAR,
             Repository.state.in_(_STARRED_STATES),
+            Repository.sync_method != SyncMethod.AGENT,
         )
         wanted.update({github_id: etag for github_id, etag in session.execute(still_starred)})
     return wanted
@@ -145,7 +157,7 @@ def reconcile(
     """
     changes: list[Change] = []
     for star in walk.stars:
-        changes.extend(_starred(session, star, filters, now, lookups))
+        changes.extend(apply_star(session, star, filters, now, lookups))
     if walk.complete:
         listed = {star.repository.id for star in walk.stars}
         missing = [github_id for github_id in lookups if github_id not in listed]
@@ -153,9 +165,11 @@ def reconcile(
     return changes
 
 
-def _starred(
+def apply_star(
     session: Session, star: Star, filters: Filters, now: datetime, lookups: Lookups
 ) -> Iterable[Change]:
+    """What a star read now means for its row: tracked (new rows are due at ``now``),
+    excluded, included, renamed, re-starred, or back (when ``lookups`` says it is reachable)."""
     source = star.repository
     row = session.get(Repository, source.id)
     if row is None:
@@ -209,10 +223,19 @@ def _missing(
                 row.error = f"{blocked}; the mirror in OneDev is kept as it was"
                 yield Change("blocked", github_id, row.full_name, f"451 ({blocked.reason})")
             case None:
-                row.state, row.state_reason = RepoState.UNSTARRED, None
-                row.unstarred_at = now
-                row.next_due_at = None
+                mark_unstarred(row, now)
                 yield Change("unstar", github_id, row.full_name, unstar_policy)
+
+
+def mark_unstarred(row: Repository, now: datetime) -> bool:
+    """A starred repository is no longer starred; False for one stars do not govern (added by
+    hand, or not starred now). The OneDev side follows: :func:`~epicstar.sync.unstarred.settle`."""
+    if row.origin != Origin.STAR or row.state not in _STARRED_STATES:
+        return False
+    row.state, row.state_reason = RepoState.UNSTARRED, None
+    row.unstarred_at = now
+    row.next_due_at = None
+    return True
 
 
 def _reachable(lookups: Lookups, github_id: int) -> bool:

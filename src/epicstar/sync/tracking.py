@@ -12,7 +12,7 @@ from epicstar.discovery import GitHubClient
 from epicstar.discovery import Repository as SourceRepository
 from epicstar.state import repositories
 from epicstar.state.database import Database
-from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow
+from epicstar.state.models import Origin, Repository, RepoState, SyncMethod, SyncStatus, utcnow
 from epicstar.sync.metadata import apply_metadata, new_repository
 
 _FULL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
@@ -112,3 +112,19 @@ def activate(row: Repository, now: datetime) -> None:
     row.next_due_at = now
     if row.sync_status == SyncStatus.PERMANENT_FAILURE:
         row.sync_status, row.retry_count = SyncStatus.PENDING, 0
+
+
+def switch_method(row: Repository, method: SyncMethod, now: datetime) -> str | None:
+    """Make ``method`` fetch ``row`` from GitHub; the method it had, or None if it had this one.
+
+    Back with the server, an active repository is due at ``now``, and its metadata is asked
+    for afresh (what the agent reported carries no ETag of the server's).
+    """
+    if row.sync_method == method:
+        return None
+    previous, row.sync_method = row.sync_method, method
+    if method == SyncMethod.SERVER:
+        row.metadata_etag = None
+        if row.state == RepoState.ACTIVE:
+            row.next_due_at = now
+    return previous

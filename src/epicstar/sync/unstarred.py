@@ -3,13 +3,57 @@
 from __future__ import annotations
 
 import shutil
+from typing import Protocol
 
-from epicstar.destination import onedev_name
+from epicstar.config import Settings
+from epicstar.destination import OneDevClient, onedev_name
+from epicstar.state.database import Database
 from epicstar.state.models import Repository
-from epicstar.sync.context import SyncContext
+from epicstar.sync.context import cache_path
+from epicstar.sync.placement import ProjectPlacer
 
 
-def apply_unstar_policy(ctx: SyncContext, row: Repository) -> str:
+class Destination(Protocol):
+    """What the OneDev side of an unstar needs (a :class:`~epicstar.sync.context.SyncContext`
+    has it all)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def onedev(self) -> OneDevClient: ...
+
+    @property
+    def placer(self) -> ProjectPlacer: ...
+
+
+def settle(ctx: Destination, kind: str, github_id: int) -> str | None:
+    """The OneDev side of an ``unstar`` or a ``restar`` of a repository whose row says so
+    already; what was done. The row is read, OneDev is asked outside any transaction, and only
+    what changed in OneDev is written back. None when the repository is no longer tracked."""
+    with ctx.db.session() as session:
+        row = session.get(Repository, github_id)
+    if row is None:
+        return None
+    try:
+        if kind == "unstar":
+            done = apply_unstar_policy(ctx, row)
+        else:
+            done = restore_from_holding(ctx, row) or "mirror in place"
+    except Exception as error:  # recorded on the row; the caller goes on
+        row.error = f"{kind}: {error}"
+        done = f"failed: {error}"
+    with ctx.db.session() as session:
+        stored = session.get(Repository, github_id)
+        if stored is not None:
+            keep_destination(row, stored)
+    return done
+
+
+def apply_unstar_policy(ctx: Destination, row: Repository) -> str:
     """Carry out ``EPICSTAR_UNSTAR_POLICY`` for ``row``; say what was done.
 
     ``keep`` leaves the mirror where it is; ``move`` puts it under the holding parent;
@@ -24,7 +68,7 @@ def apply_unstar_policy(ctx: SyncContext, row: Repository) -> str:
         row.onedev_path = path
         return f"mirror moved to {path}"
     ctx.onedev.delete_project(row.onedev_project_id)
-    shutil.rmtree(ctx.settings.cache_dir / f"{row.github_id}.git", ignore_errors=True)
+    shutil.rmtree(cache_path(ctx.settings, row.github_id), ignore_errors=True)
     deleted = row.onedev_path
     row.onedev_project_id = None
     row.onedev_path = None
@@ -50,7 +94,7 @@ def keep_destination(changed: Repository, stored: Repository) -> None:
         setattr(stored, name, getattr(changed, name))
 
 
-def restore_from_holding(ctx: SyncContext, row: Repository) -> str | None:
+def restore_from_holding(ctx: Destination, row: Repository) -> str | None:
     """A re-starred repository whose mirror was moved away goes back where mirrors live."""
     holding = ctx.settings.holding_parent + "/"
     if row.onedev_project_id is None or not (row.onedev_path or "").startswith(holding):

@@ -6,7 +6,8 @@ its length), 503 with a one-line reason per failing dependency (no secrets) othe
 ``GET /metrics`` is Prometheus's (:mod:`epicstar.metrics`). ``POST /webhooks/github`` is
 :mod:`epicstar.web.webhooks`. The REST API under ``/api/v1`` is :mod:`epicstar.web.api`,
 the Atom feed ``GET /feed.atom`` :mod:`epicstar.web.feed_atom`;
-``/openapi.json`` documents it and ``/docs`` renders that.
+``/openapi.json`` documents it and ``/docs`` renders that. Agents push git data to
+``/agent/git/{github_id}.git`` (:mod:`epicstar.web.agent_git`).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.sync.context import SyncEvents, user_agent
-from epicstar.web import feed_atom
+from epicstar.web import feed_atom, githttp
 from epicstar.web.access_log import ApiAccessLog
+from epicstar.web.agent_git import add_agent_git
 from epicstar.web.api import PREFIX as API_PREFIX
 from epicstar.web.api import ApiContext, ApiWork, api_router
 from epicstar.web.authentication import Authenticator
@@ -99,7 +101,7 @@ def create_app(
         try:
             yield
         finally:
-            authenticator.verifier.close()
+            await _close(authenticator)
 
     authenticator = _authenticator(settings, database)
     app = FastAPI(
@@ -175,11 +177,18 @@ def create_app(
 
 
 def _add_pages(app: FastAPI) -> None:
-    """The API, the Atom feed, the API's docs and the dashboard."""
+    """The API, the Atom feed, the agents' git, the API's docs and the dashboard."""
     app.include_router(api_router())
     app.include_router(feed_atom.router)
+    add_agent_git(app)
     add_docs_page(app)
     add_dashboard(app)
+
+
+async def _close(authenticator: Authenticator) -> None:
+    # No git http-backend of an agent's request outlives the event loop.
+    await githttp.shutdown_backends()
+    authenticator.verifier.close()
 
 
 def _authenticator(settings: Settings, database: Database) -> Authenticator:

@@ -109,8 +109,16 @@ class Authenticator:
         self.trusted_header = trusted_header
         self.proxy_scopes = proxy_scopes
 
-    def caller(self, request: Request, token: str | None, *scopes: Scope) -> Caller:
-        """The key's caller, admitted when it holds one of ``scopes``."""
+    def caller(
+        self,
+        request: Request,
+        token: str | None,
+        *scopes: Scope,
+        challenge: str = "Bearer",
+        unauthenticated: str = UNAUTHENTICATED,
+    ) -> Caller:
+        """The key's caller, admitted when it holds one of ``scopes``; a bad key gets 401 with
+        ``unauthenticated`` and ``WWW-Authenticate: <challenge>``."""
         address = self.addresses.of(request)
         principal = self._key(
             token,
@@ -119,7 +127,7 @@ class Authenticator:
                 wait, "too many requests with an invalid key from this address"
             ),
             invalid=lambda: HTTPException(
-                401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"}
+                401, unauthenticated, headers={"WWW-Authenticate": challenge}
             ),
         )
         setattr(request.state, KEY_PREFIX_STATE, principal.prefix)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from epicstar.web.api import (
+    agent,
     attempts,
     audit,
     commits,
@@ -53,4 +54,5 @@ def api_router() -> APIRouter:
     router.include_router(repository_actions.router)
     router.include_router(commits.feed_router)
     router.include_router(commits.ingestion_router)
+    router.include_router(agent.router)
     return router

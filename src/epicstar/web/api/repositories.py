@@ -93,7 +93,11 @@ def get_repository(
 ) -> dict[str, Any]:
     """The repository as the list shows it, and its last attempts, newest first."""
     with api.database.session() as session:
-        row = tracked(session, github_id)
-        recent, _total = attempts.page_of(session, github_id=github_id, limit=RECENT_ATTEMPTS)
-        views = [attempts.attempt_view(attempt, name) for attempt, name in recent]
-        return {**repository_view(row), "attempts": views}
+        return repository_detail(session, tracked(session, github_id))
+
+
+def repository_detail(session: Session, row: Repository) -> dict[str, Any]:
+    """The repository as the list shows it, and its last attempts, newest first."""
+    recent, _total = attempts.page_of(session, github_id=row.github_id, limit=RECENT_ATTEMPTS)
+    views = [attempts.attempt_view(attempt, name) for attempt, name in recent]
+    return {**repository_view(row), "attempts": views}

@@ -1,4 +1,5 @@
-"""What a ``write`` key may do to a repository: track it, stop mirroring it, sync or retry it.
+"""What a ``write`` key may do to a repository: track it, stop mirroring it, sync or retry it,
+choose who fetches it from GitHub.
 
 Each change is audited in its own transaction; a pass asked for is handed to the workers
 once that transaction is committed.
@@ -6,10 +7,8 @@ once that transaction is committed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -19,18 +18,25 @@ from epicstar.discovery import GitHubError
 from epicstar.discovery import Repository as SourceRepository
 from epicstar.state import repositories
 from epicstar.state.audit import record_change
-from epicstar.state.models import Origin, Repository, RepoState, utcnow
-from epicstar.sync.context import claim_period
+from epicstar.state.models import Origin, Repository, RepoState, SyncMethod
 from epicstar.sync.failures import RETRYABLE, retry_afresh
-from epicstar.sync.tracking import Added, BadRepositoryName, look_up, parse_full_name, remove, track
+from epicstar.sync.tracking import (
+    Added,
+    BadRepositoryName,
+    look_up,
+    parse_full_name,
+    remove,
+    switch_method,
+    track,
+)
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.github_answers import github_refusal
+from epicstar.web.api.hand_off import due_time, hand_to_workers
 from epicstar.web.api.params import NOT_FOUND, GitHubId
 from epicstar.web.api.repositories import not_tracked, repository_view
 from epicstar.web.authentication import Caller, require
 
 router = APIRouter(tags=["repositories"])
-log = structlog.get_logger("epicstar.api")
 
 Writer = Annotated[Caller, Depends(require(Scope.WRITE))]
 Api = Annotated[ApiContext, Depends(api_context)]
@@ -53,6 +59,15 @@ class SyncRequest(BaseModel):
     force: bool = Field(
         default=False,
         description="fetch and push even when GitHub advertises the refs already mirrored",
+    )
+
+
+class RepositoryChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sync_method: SyncMethod = Field(
+        description="`server`: the server's workers fetch it from GitHub; `agent`: an agent "
+        "where the GitHub token lives pushes it to the server"
     )
 
 
@@ -94,7 +109,7 @@ def add_repository(
     except IntegrityError:  # added by another request meanwhile: now it is known
         added, view = _track(api, caller, source)
     if added.created or added.reactivated_from is not None:
-        _hand_to_workers(api, added.github_id, force=False)
+        hand_to_workers(api, added.github_id, trigger="api")
     else:
         response.status_code = 200
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{added.github_id}"
@@ -105,7 +120,7 @@ def _track(
     api: ApiContext, caller: Caller, source: SourceRepository
 ) -> tuple[Added, dict[str, Any]]:
     with api.database.session() as session:
-        added = track(session, source, due_at=_due(api))
+        added = track(session, source, due_at=due_time(api))
         if added.changed:
             details = {
                 "created": added.created,
@@ -177,7 +192,7 @@ def sync_repository(
                 f"{row.full_name} is {row.state}, not active, so it is not mirrored; "
                 "POST /repositories to track it again",
             )
-        row.next_due_at = _due(api)
+        row.next_due_at = due_time(api)
         record_change(
             session,
             caller.actor,
@@ -185,7 +200,7 @@ def sync_repository(
             _target(row.github_id, row.full_name),
             {"force": force},
         )
-    _hand_to_workers(api, github_id, force=force)
+    hand_to_workers(api, github_id, trigger="api", force=force)
     return Accepted(github_id=github_id)
 
 
@@ -213,7 +228,7 @@ def retry_repository(caller: Writer, api: Api, github_id: GitHubId) -> Accepted:
                 "repository that failed is retried",
             )
         details = {"previous_status": row.sync_status, "previous_retry_count": row.retry_count}
-        retry_afresh(row, _due(api))
+        retry_afresh(row, due_time(api))
         record_change(
             session,
             caller.actor,
@@ -221,24 +236,40 @@ def retry_repository(caller: Writer, api: Api, github_id: GitHubId) -> Accepted:
             _target(row.github_id, row.full_name),
             details,
         )
-    _hand_to_workers(api, github_id, force=False)
+    hand_to_workers(api, github_id, trigger="api")
     return Accepted(github_id=github_id)
 
 
-def _due(api: ApiContext) -> datetime:
-    """Handed to the workers: claimed as the tick claims what it hands out, so the tick
-    does not hand it out too; without workers in this process, due for the next tick."""
-    now = utcnow()
-    return now + claim_period(api.settings) if api.work is not None else now
-
-
-def _hand_to_workers(api: ApiContext, github_id: int, *, force: bool) -> None:
-    if api.work is None:
-        return
-    try:
-        api.work.mirror_now(github_id, trigger="api", force=force)
-    except Exception as error:  # any queue backend: the repository stays due for the tick
-        log.warning("api.hand_off_failed", github_id=github_id, error=type(error).__name__)
+@router.patch(
+    "/repositories/{github_id}",
+    summary="Choose who fetches a repository from GitHub",
+    responses={**NOT_FOUND, 422: {"description": "not `agent` or `server`"}},
+)
+def change_repository(
+    caller: Writer, api: Api, github_id: GitHubId, body: RepositoryChange
+) -> dict[str, Any]:
+    """Switch the repository's `sync_method`. Back to `server`, an active repository is
+    mirrored from GitHub at once. The answer is the repository; a switch is audited as
+    `repository.sync_method_changed` (a request that changes nothing is not)."""
+    with api.database.session() as session:
+        row = repositories.locked(session, github_id)
+        if row is None:
+            raise not_tracked(github_id)
+        due = due_time(api)
+        previous = switch_method(row, body.sync_method, due)
+        if previous is not None:
+            record_change(
+                session,
+                caller.actor,
+                "repository.sync_method_changed",
+                _target(row.github_id, row.full_name),
+                {"old": previous, "new": body.sync_method.value},
+            )
+        active = row.state == RepoState.ACTIVE
+        view = repository_view(row)
+    if previous is not None and body.sync_method == SyncMethod.SERVER and active:
+        hand_to_workers(api, github_id, trigger="api")
+    return view
 
 
 def _target(github_id: int, full_name: str) -> str:

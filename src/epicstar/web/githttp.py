@@ -1,4 +1,5 @@
-"""Git smart HTTP served by the real ``git http-backend`` (CGI), streamed both ways.
+"""Git smart HTTP served by the real ``git http-backend`` (CGI), streamed both ways: the
+sandbox's GitHub and OneDev, and the server's endpoint for agents (:mod:`epicstar.web.agent_git`).
 
 :func:`git_http_backend` is a plain ASGI coroutine: it spawns ``git http-backend`` without a
 shell, feeds the request body into its stdin while the CGI output is streamed back, and always
@@ -17,17 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
 from starlette.types import Message, Receive, Scope, Send
-
-from epicstar.sandbox.gitrepo import git_env
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,22 @@ def cgi_environment(
     repo_dir: Path,
     suffix: str,
     *,
+    environment: Mapping[str, str],
+    config: Mapping[str, str],
     push_allowed: bool,
     remote_user: str | None,
-    extra_env: Mapping[str, str] | None,
 ) -> dict[str, str]:
+    """``environment`` plus the CGI variables; ``config`` (and ``http.receivepack``) goes in
+    ``GIT_CONFIG_*`` variables, replacing any such variables ``environment`` holds."""
     query = scope.get("query_string", b"").decode("latin-1")
-    env = git_env(extra_env)
+    env = {key: value for key, value in environment.items() if not key.startswith("GIT_CONFIG_")}
+    # http.receivepack comes from the environment, never argv or a config file (and is
+    # explicit either way, because http-backend would otherwise enable it for any REMOTE_USER).
+    settings = {**config, "http.receivepack": "true" if push_allowed else "false"}
+    env["GIT_CONFIG_COUNT"] = str(len(settings))
+    for index, (name, setting) in enumerate(settings.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = name
+        env[f"GIT_CONFIG_VALUE_{index}"] = setting
     env.update(
         GIT_PROJECT_ROOT=str(repo_dir.parent),
         PATH_INFO=f"/{repo_dir.name}/{suffix}",
@@ -95,11 +105,6 @@ def cgi_environment(
         QUERY_STRING=query,
         GATEWAY_INTERFACE="CGI/1.1",
         SERVER_PROTOCOL=f"HTTP/{scope.get('http_version', '1.1')}",
-        # http.receivepack comes from the environment, never argv (and is explicit either way,
-        # because http-backend would otherwise enable it for any REMOTE_USER).
-        GIT_CONFIG_COUNT="1",
-        GIT_CONFIG_KEY_0="http.receivepack",
-        GIT_CONFIG_VALUE_0="true" if push_allowed else "false",
     )
     client = scope.get("client")
     env["REMOTE_ADDR"] = client[0] if client else "127.0.0.1"
@@ -141,16 +146,31 @@ async def _read_cgi_headers(
 class _Exchange:
     """Shared flags between the request pump and the response streamer."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int | None) -> None:
         self.disconnected = anyio.Event()
+        self.body_done = anyio.Event()  # the body was written whole, cut short or refused
         self.response_done = False
+        self.max_body = max_body
+        self.received = 0
+        self.too_large = False
 
     def client_gone(self, proc: asyncio.subprocess.Process) -> None:
         # After the last body chunk uvicorn reports "disconnect" for a finished response;
         # that is not a client going away, and the backend must be allowed to finish.
         if not self.response_done:
             self.disconnected.set()
+            self.body_done.set()
             _kill(proc)
+
+    def count(self, chunk: bytes, proc: asyncio.subprocess.Process) -> bool:
+        """Count ``chunk``; False (the backend killed) once the body is over its limit."""
+        self.received += len(chunk)
+        if self.max_body is None or self.received <= self.max_body:
+            return True
+        self.too_large = True
+        self.body_done.set()
+        _kill(proc)
+        return False
 
 
 class _Backend:
@@ -269,6 +289,8 @@ async def _pump_request(
             return
         more_body = bool(message.get("more_body", False))
         chunk = message.get("body", b"")
+        if chunk and not exchange.count(chunk, proc):
+            writing = more_body = False
         if chunk and writing:
             try:
                 stdin.write(chunk)
@@ -278,6 +300,7 @@ async def _pump_request(
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         stdin.close()
         await stdin.wait_closed()
+    exchange.body_done.set()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -305,12 +328,20 @@ async def git_http_backend(
     *,
     repo_dir: Path,
     push_allowed: bool,
+    environment: Mapping[str, str],
+    config: Mapping[str, str] | None = None,
     remote_user: str | None = None,
-    extra_env: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
+    max_body: int | None = None,
+    answer_after_body: bool = False,
 ) -> int:
     """Serve one smart-HTTP request for the bare repository ``repo_dir``; return the status.
 
-    ``extra_env`` is passed to ``git http-backend`` and so to ``receive-pack`` and its hooks.
+    ``environment`` is ``git http-backend``'s (and so ``receive-pack``'s and its hooks'), with
+    ``config`` in ``GIT_CONFIG_*`` variables; ``pass_fds`` are inherited by it. A body over
+    ``max_body`` bytes kills the backend; with ``answer_after_body`` (for receive-pack, which
+    answers only once it has read the whole pack) the answer waits for the whole body, so such
+    a body gets a clean 413.
     """
     query = scope.get("query_string", b"").decode("latin-1")
     suffix = smart_suffix(scope["path"], scope["method"], query)
@@ -321,23 +352,26 @@ async def git_http_backend(
         scope,
         repo_dir,
         suffix,
+        environment=environment,
+        config=config or {},
         push_allowed=push_allowed,
         remote_user=remote_user,
-        extra_env=extra_env,
     )
-    backend = await _spawn(env, repo_dir.parent)
+    backend = await _spawn(env, repo_dir.parent, pass_fds)
     proc = backend.proc
     assert proc.stdin is not None
     assert proc.stdout is not None
     assert proc.stderr is not None
-    exchange = _Exchange()
+    exchange = _Exchange(max_body)
     errors: list[bytes] = []
     status = 0
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_pump_request, receive, proc.stdin, proc, exchange)
             tg.start_soon(_drain_stderr, proc.stderr, errors)
-            status = await _stream_response(proc.stdout, send, exchange)
+            status = await _stream_response(
+                proc.stdout, send, exchange, after_body=answer_after_body
+            )
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -347,7 +381,7 @@ async def git_http_backend(
     return status
 
 
-async def _spawn(env: Mapping[str, str], cwd: Path) -> _Backend:
+async def _spawn(env: Mapping[str, str], cwd: Path, pass_fds: Sequence[int]) -> _Backend:
     """Start ``git http-backend`` in a process group of its own, keeping its transport."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.subprocess_exec(
@@ -360,6 +394,7 @@ async def _spawn(env: Mapping[str, str], cwd: Path) -> _Backend:
         env=dict(env),
         cwd=os.fspath(cwd),
         process_group=0,
+        pass_fds=tuple(pass_fds),
     )
     return _Backend(asyncio.subprocess.Process(transport, protocol, loop), transport, loop)
 
@@ -401,7 +436,19 @@ async def _discard(stream: asyncio.StreamReader) -> None:
         pass
 
 
-async def _stream_response(stdout: asyncio.StreamReader, send: Send, exchange: _Exchange) -> int:
+async def _stream_response(
+    stdout: asyncio.StreamReader, send: Send, exchange: _Exchange, *, after_body: bool
+) -> int:
+    if after_body:
+        await exchange.body_done.wait()
+    if exchange.too_large:
+        limit = exchange.max_body or 0
+        detail = f"the request body is over this server's limit of {limit} bytes"
+        await _json(send, 413, {"detail": detail})
+        exchange.response_done = True
+        return 413
+    if exchange.disconnected.is_set():
+        return 0
     status, headers = await _read_cgi_headers(stdout)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     while not exchange.disconnected.is_set():
@@ -413,6 +460,17 @@ async def _stream_response(stdout: asyncio.StreamReader, send: Send, exchange: _
         exchange.response_done = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     return status
+
+
+async def _json(send: Send, status: int, document: dict[str, str]) -> None:
+    body = json.dumps(document).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _plain(send: Send, status: int, body: bytes) -> None:

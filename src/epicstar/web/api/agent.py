@@ -1,0 +1,182 @@
+"""``PUT /api/v1/agent/repositories/{github_id}``: an agent reports a star (with what GitHub
+says of the repository) or an unstar, with a key of scope ``agent``.
+
+A star is read as the server's own star poller reads one (:func:`epicstar.sync.stars.apply_star`:
+tracked, excluded by the filters, renamed, re-starred), and an unstar as its poller reads one
+missing from a complete walk (:func:`epicstar.sync.stars.mark_unstarred`, then the unstar policy
+in OneDev). A repository first seen this way is in ``agent`` mode: the server never asks GitHub
+about it, and mirrors what the agent pushes (:mod:`epicstar.web.agent_git`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import IntegrityError
+
+from epicstar.auth import Scope
+from epicstar.config import Settings
+from epicstar.destination import OneDevClient
+from epicstar.discovery import Repository as SourceRepository
+from epicstar.discovery import Star
+from epicstar.state import repositories
+from epicstar.state.database import Database
+from epicstar.state.models import Repository, SyncMethod, utcnow
+from epicstar.sync.filters import Filters
+from epicstar.sync.placement import ProjectPlacer
+from epicstar.sync.stars import apply_star, mark_unstarred
+from epicstar.sync.tracking import BadRepositoryName, parse_full_name
+from epicstar.sync.unstarred import settle
+from epicstar.web.api.context import ApiContext, api_context
+from epicstar.web.api.params import GitHubId
+from epicstar.web.api.repositories import not_tracked, repository_detail
+from epicstar.web.authentication import Caller, require
+
+router = APIRouter(tags=["agent"])
+
+AgentKey = Annotated[Caller, Depends(require(Scope.AGENT))]
+Api = Annotated[ApiContext, Depends(api_context)]
+
+
+class AgentRepository(BaseModel):
+    """What the agent read from GitHub about one of its stars."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    full_name: str = Field(min_length=3, max_length=300, examples=["octo/hello"])
+    description: str | None = Field(default=None, max_length=10_000)
+    default_branch: str | None = Field(default=None, min_length=1, max_length=255)
+    private: bool = False
+    archived: bool = False
+    fork: bool = False
+    size_kb: int = Field(default=0, ge=0, le=2**62)
+    language: str | None = Field(default=None, max_length=100)
+    html_url: str | None = Field(default=None, max_length=2000)
+    starred_at: datetime | None = Field(default=None, description="ISO 8601")
+    starred: bool = Field(default=True, description="false: the agent saw it unstarred")
+
+    @field_validator("full_name")
+    @classmethod
+    def _full_name(cls, value: str) -> str:
+        try:
+            name = parse_full_name(value)
+        except BadRepositoryName as error:
+            raise ValueError(str(error)) from None
+        if name != value.strip():
+            raise ValueError("expected OWNER/NAME, e.g. octo/hello")
+        return name
+
+    @field_validator("html_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    def source(self, github_id: int) -> SourceRepository:
+        owner, _, name = self.full_name.partition("/")
+        return SourceRepository(
+            id=github_id,
+            full_name=self.full_name,
+            owner=owner,
+            name=name,
+            # Never fetched by the server while the agent fetches it; a switch to the server
+            # asks GitHub for the repository's own URLs first.
+            clone_url=f"{self.html_url}.git" if self.html_url else "",
+            html_url=self.html_url or "",
+            description=self.description,
+            default_branch=self.default_branch,
+            private=self.private,
+            archived=self.archived,
+            disabled=False,
+            fork=self.fork,
+            size_kb=self.size_kb,
+            pushed_at=None,
+            language=self.language,
+        )
+
+    def star_time(self) -> datetime | None:
+        at = self.starred_at
+        return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+@dataclass(frozen=True)
+class _Registered:
+    created: bool
+    onedev_side: str | None  # "unstar" or "restar": the unstar policy, or its undoing, follows
+
+
+@dataclass(frozen=True)
+class _OneDevSide:
+    settings: Settings
+    db: Database
+    onedev: OneDevClient
+    placer: ProjectPlacer
+
+
+@router.put(
+    "/agent/repositories/{github_id}",
+    summary="Report a star or an unstar seen by the agent",
+    status_code=200,
+    responses={
+        201: {"description": "a new repository, tracked in agent mode (or excluded by filters)"},
+        404: {"description": "an unstar of a repository the server does not track"},
+        422: {"description": "a field is missing or malformed"},
+    },
+)
+def register_repository(
+    _caller: AgentKey, api: Api, github_id: GitHubId, body: AgentRepository, response: Response
+) -> dict[str, Any]:
+    """A star: a new repository is tracked in `agent` mode and due at once (201); a known
+    one gets the metadata (a rename is followed by id) and the star's consequences (200). An
+    unstar (`"starred": false`) is handled as the server's star poller handles one. The answer
+    is the repository as `GET /repositories/{github_id}` shows it: the agent fetches and
+    pushes it only when its `sync_method` is `agent` and its `state` is `active`."""
+    try:
+        registered = _register(api, github_id, body)
+    except IntegrityError:  # created by another request meanwhile: now it is known
+        registered = _register(api, github_id, body)
+    if registered.onedev_side is not None:
+        url, token = api.settings.require_onedev()
+        with OneDevClient(url, token, timeout=float(api.settings.http_timeout)) as onedev:
+            side = _OneDevSide(
+                api.settings,
+                api.database,
+                onedev,
+                ProjectPlacer(onedev, api.settings.onedev_parent),
+            )
+            settle(side, registered.onedev_side, github_id)
+    if registered.created:
+        response.status_code = 201
+    with api.database.session() as session:
+        row = session.get(Repository, github_id)
+        if row is None:
+            raise not_tracked(github_id)
+        return repository_detail(session, row)
+
+
+def _register(api: ApiContext, github_id: int, body: AgentRepository) -> _Registered:
+    now = utcnow()
+    with api.database.session() as session:
+        row = repositories.locked(session, github_id)
+        if not body.starred:
+            if row is None:
+                raise not_tracked(github_id)
+            unstarred = mark_unstarred(row, now)
+            return _Registered(created=False, onedev_side="unstar" if unstarred else None)
+        star = Star(body.source(github_id), body.star_time())
+        filters = Filters.from_settings(api.settings)
+        # The agent read the repository from GitHub just now: it is reachable.
+        changes = list(apply_star(session, star, filters, now, {github_id: None}))
+        stored = session.get(Repository, github_id)
+        assert stored is not None  # apply_star tracks every star it is given
+        if not stored.clone_url:
+            stored.clone_url = None
+        if row is None:
+            stored.sync_method = SyncMethod.AGENT
+        restarred = any(change.kind == "restar" for change in changes)
+        return _Registered(created=row is None, onedev_side="restar" if restarred else None)
