@@ -243,10 +243,12 @@ def served(options: Options, scratch: Path) -> Iterator[dict[str, Any]]:
         setup_s = time.perf_counter() - started
         progress(f"  written in {setup_s:.1f} s")
         env = {**setup.env, "EPICSTAR_API_RATE_LIMIT": RATE_LIMIT}
-        reference = stack.enter_context(
-            reference_server("benchmarks.feed_reference", scratch / "reference.log")
-        )
-        epicstar = stack.enter_context(epicstar_serve(env, scratch / "serve.log", name="epicstar"))
+        reference = reference_server("benchmarks.feed_reference", scratch / "reference.log")
+        stack.callback(reference.stop)
+        epicstar = epicstar_serve(env, scratch / "serve.log", name="epicstar")
+        stack.callback(epicstar.stop)
+        for server in (reference, epicstar):  # both started already: they start together
+            stack.enter_context(server)
         measured: dict[str, Any] = {}
         for name, params in queries(options).items():
             samples = options.word_samples if name == "word" else options.samples

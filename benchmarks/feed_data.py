@@ -1,5 +1,5 @@
 """The feed benchmark's data: repositories, a feed of stored commits written straight into
-the database (a million in a minute or so), and batches of commits as the agent posts them.
+the database (COPY on PostgreSQL), and batches of commits as the agent posts them.
 
 Everything is drawn from a seeded generator, so every run stores the same feed: commits
 spread evenly over the repositories and authors, seen over a year in small groups (as passes
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from epicstar.state.models import (
@@ -45,6 +45,7 @@ _WORDS = " ".join(
     )
 ).split(" ")
 _CHUNK = 10_000
+_SQLITE_CACHE_KIB = 1_000_000
 
 
 def author(index: int) -> tuple[str, str]:
@@ -118,13 +119,40 @@ def store_feed(session: Session, commits: int, repos: int, authors: int) -> None
     step = timedelta(days=365) / max(commits, 1)
     seen = FIRST_SEEN
     feed = _Feed(repos, authors, rare_every=max(commits // RARE_COMMITS, 1))
+    write = _copy if session.get_bind().dialect.name == "postgresql" else _insert_many
+    if write is _insert_many:  # the indexes' pages stay in memory, not spilled again and again
+        session.execute(text(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}"))
     for start in range(0, commits, _CHUNK):
         rows = []
         for index in range(start, min(start + _CHUNK, commits)):
             if index % 8 == 0:  # passes see a few commits at once
                 seen = FIRST_SEEN + step * index
             rows.append(_commit_values(rng, feed, index, seen))
-        session.execute(insert(Commit), rows)
+        write(session, rows)
+
+
+def _insert_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert(Commit), rows)
+
+
+def _copy(session: Session, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL's COPY, in the session's transaction."""
+    from psycopg import sql
+
+    columns = list(rows[0])
+    statement = sql.SQL("COPY commits ({}) FROM STDIN").format(
+        sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+    )
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(value) if column == "branches" else value
+                    for column, value in row.items()
+                ]
+            )
 
 
 def batches(commits: int, size: int, repos: int) -> Iterator[tuple[int, bytes]]:

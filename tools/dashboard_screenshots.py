@@ -3,8 +3,8 @@
     .venv/bin/python -m tools.dashboard_screenshots [--out docs/screenshots]
 
 Runs ``epicstar demo --serve`` (the local sandbox, no accounts), signs in with the key it
-prints, and saves the overview and repositories pages, 1280 px wide and 390 px wide, with
-Debian's Chromium (``/usr/bin/chromium``, or ``EPICSTAR_CHROMIUM``).
+prints, and saves the overview, repositories and What's new pages, 1280 px wide and 390 px
+wide, with Debian's Chromium (``/usr/bin/chromium``, or ``EPICSTAR_CHROMIUM``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ VIEWS: dict[str, tuple[ViewportSize, bool]] = {
     "desktop": ({"width": 1280, "height": 860}, False),
     "phone": ({"width": 390, "height": 844}, True),
 }
-PAGES = {"overview": "/", "repositories": "/repositories"}
+PAGES = {"overview": "/", "repositories": "/repositories", "whats-new": "/whats-new"}
 
 
 def start_demo(folder: Path) -> tuple[subprocess.Popen[str], str, str]:

@@ -1,8 +1,10 @@
-"""Structured JSON logs, with every configured secret masked before anything is written."""
+"""Structured JSON logs, with every configured secret, and anything that looks like an API
+key, masked before anything is written."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path
@@ -11,6 +13,15 @@ from typing import Any, TextIO
 import structlog
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+_API_KEY = re.compile(r"(esk_[a-z0-9]{8,32}_)[A-Za-z0-9]+")
+_KEY_IN_QUERY = re.compile(r"([?&;]key=)[^&;#\s\"']+")
+
+
+def mask_keys(text: str) -> str:
+    """``text`` with the secret part of API keys (``esk_<prefix>_***``) and the value of any
+    ``key=`` URL parameter (the feed's) masked."""
+    return _KEY_IN_QUERY.sub(r"\1***", _API_KEY.sub(r"\1***", text))
 
 
 class SecretMasker:
@@ -23,7 +34,7 @@ class SecretMasker:
         if isinstance(value, str):
             for secret in self._secrets:
                 value = value.replace(secret, "***")
-            return value
+            return mask_keys(value)
         if isinstance(value, dict):
             return {key: self.mask(item) for key, item in value.items()}
         if isinstance(value, list | tuple):

@@ -182,9 +182,9 @@ def test_a_batch_holds_1_to_1000_commits(api: Api) -> None:
     assert summary(api, 9104)["total_commits"] == 0
 
 
-def test_a_body_over_16_mib_is_413(api: Api) -> None:
+def test_a_body_over_32_mib_is_413(api: Api) -> None:
     api.track(9105, "ingest/huge")
-    huge = posted(1, body="x" * (17 * 1024 * 1024))
+    huge = posted(1, body="x" * (33 * 1024 * 1024))
     response = post_batch(api, 9105, api.key("agent"), [huge])
     assert response.status_code == 413
     assert summary(api, 9105)["total_commits"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, text
@@ -14,7 +15,7 @@ from epicstar.auth import verifier as verifier_module
 from epicstar.auth.keys import secret_matches
 from epicstar.state.audit import CLI, Actor, entries
 from epicstar.state.database import Database
-from epicstar.state.models import ApiKey, AuditEntry
+from epicstar.state.models import ApiKey, AuditEntry, utcnow
 
 
 def make_key(db: Database, *scopes: str, expires_in: timedelta | None = None) -> str:
@@ -73,26 +74,31 @@ def test_a_verified_key_skips_argon2_until_the_cache_lapses(
         return secret_matches(secret_hash, secret)
 
     monkeypatch.setattr("epicstar.auth.verifier.secret_matches", counting)
-    verifier = KeyVerifier(db, verified_for=0.5)
+    now = [1000.0]  # the verifier's clock, moved by hand: a busy machine cannot lapse it
+    monkeypatch.setattr(verifier_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    verifier = KeyVerifier(db, verified_for=30)
     for _ in range(20):
         assert verifier.authenticate(key, None) is not None
     assert len(checks) == 1
-    time.sleep(0.6)
+    now[0] += 31
     assert verifier.authenticate(key, None) is not None
     assert len(checks) == 2
     verifier.close()
 
 
-def test_revocation_and_expiry_apply_to_a_cached_key_at_once(db: Database) -> None:
+def test_revocation_and_expiry_apply_to_a_cached_key_at_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = make_key(db, "read")
-    short = make_key(db, "read", expires_in=timedelta(seconds=3))
+    short = make_key(db, "read", expires_in=timedelta(minutes=5))
     verifier = KeyVerifier(db)
     assert verifier.authenticate(key, None) is not None
     assert verifier.authenticate(short, None) is not None
     with db.session() as session:
         revoke_key(session, key.split("_")[1], actor=CLI)
     assert verifier.authenticate(key, None) is None
-    time.sleep(3.1)
+    later = utcnow() + timedelta(minutes=6)
+    monkeypatch.setattr(verifier_module, "utcnow", lambda: later)
     assert verifier.authenticate(short, None) is None
     verifier.close()
 

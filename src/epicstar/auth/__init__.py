@@ -1,7 +1,7 @@
 """API keys: their format, scopes, storage and verification (used by the API and the CLI)."""
 
 from epicstar.auth.keys import KEY_PATTERN, NewKey, generate_key, split_key
-from epicstar.auth.scopes import Scope, grants, parse_scopes
+from epicstar.auth.scopes import Scope, grants, may_grant, parse_scopes
 from epicstar.auth.store import (
     KeyNotFound,
     ScopeNotHeld,
@@ -31,6 +31,7 @@ __all__ = [
     "key_status",
     "key_view",
     "list_keys",
+    "may_grant",
     "page_of_keys",
     "parse_expiry",
     "parse_scopes",

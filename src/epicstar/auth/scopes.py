@@ -32,6 +32,12 @@ def grants(scopes: Iterable[str]) -> frozenset[Scope]:
     return frozenset(held)
 
 
+def may_grant(held: frozenset[Scope], scope: Scope) -> bool:
+    """Whether a key holding ``held`` may make a key of ``scope``: one of its own scopes, or
+    ``feed`` for an admin (a feed key reads less than any read key)."""
+    return scope in held or (scope == Scope.FEED and Scope.ADMIN in held)
+
+
 def parse_scopes(names: Iterable[str]) -> list[str]:
     """The scopes named, validated, without duplicates, in a stable order."""
     wanted: set[Scope] = set()

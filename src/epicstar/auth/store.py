@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from epicstar.auth.keys import NewKey, generate_key, hash_secret
-from epicstar.auth.scopes import Scope, parse_scopes
+from epicstar.auth.scopes import Scope, may_grant, parse_scopes
 from epicstar.state.audit import Actor, record_change
 from epicstar.state.models import ApiKey, key_is_live, utcnow
 
@@ -69,7 +69,7 @@ def create_key(
     name = check_name(name)
     wanted = parse_scopes(scopes)
     if actor_scopes is not None:
-        missing = [scope for scope in wanted if Scope(scope) not in actor_scopes]
+        missing = [scope for scope in wanted if not may_grant(actor_scopes, Scope(scope))]
         if missing:
             raise ScopeNotHeld(
                 f"this key cannot create a key with scope {', '.join(missing)}: it lacks it"

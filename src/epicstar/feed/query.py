@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from epicstar.state.models import Commit, FeedKind, Repository
 
@@ -37,20 +37,31 @@ class FeedPage:
 
 
 def page_of(session: Session, wanted: FeedFilter, *, offset: int, limit: int) -> FeedPage:
-    query = (
-        select(Commit, Repository.full_name)
-        .join(Repository, Repository.github_id == Commit.repository_id)
-        .where(*_conditions(wanted))
-        .order_by(Commit.first_seen_at.desc(), Commit.id.desc())
+    # The page's ids first, then its rows: the entries skipped to reach a page are read from
+    # an index alone, not each fetched whole and joined to its repository.
+    page = (
+        select(Commit.id)
+        .where(*_conditions(wanted, session.get_bind().dialect.name))
+        .order_by(*_NEWEST_FIRST)
         .offset(offset)
         .limit(limit + 1)
+        .subquery()
+    )
+    query = (
+        select(Commit, Repository.full_name)
+        .join(page, page.c.id == Commit.id)
+        .join(Repository, Repository.github_id == Commit.repository_id)
+        .order_by(*_NEWEST_FIRST)
     )
     rows = session.execute(query).all()
     entries = [(commit, name) for commit, name in rows[:limit]]
     return FeedPage(entries, has_more=len(rows) > limit)
 
 
-def _conditions(wanted: FeedFilter) -> list[ColumnElement[bool]]:
+_NEWEST_FIRST = (Commit.first_seen_at.desc(), Commit.id.desc())
+
+
+def _conditions(wanted: FeedFilter, dialect: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if wanted.repository is not None:
         conditions.append(Commit.repository_id == wanted.repository)
@@ -61,12 +72,9 @@ def _conditions(wanted: FeedFilter) -> list[ColumnElement[bool]]:
         else:
             conditions.append(func.lower(Commit.author_name) == author)
     if wanted.words:
-        pattern = f"%{_escaped(wanted.words.strip().lower())}%"
+        pattern = f"%{_escaped(wanted.words.strip())}%"
         conditions.append(
-            or_(
-                func.lower(Commit.title).like(pattern, escape="\\"),
-                func.lower(Commit.body).like(pattern, escape="\\"),
-            )
+            or_(_holds(Commit.title, pattern, dialect), _holds(Commit.body, pattern, dialect))
         )
     if wanted.since is not None:
         conditions.append(Commit.first_seen_at >= wanted.since)
@@ -75,6 +83,16 @@ def _conditions(wanted: FeedFilter) -> list[ColumnElement[bool]]:
     if wanted.kinds is not None:
         conditions.append(Commit.kind.in_(sorted(wanted.kinds)))
     return conditions
+
+
+def _holds(column: InstrumentedAttribute[str], pattern: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` holds ``pattern``, in any case, with no copy of the text lower-cased for
+    each row (a word search reads every row: the copies made it twice as slow on SQLite).
+    SQLite's LIKE ignores the case of ASCII letters, as its lower() folds only those;
+    PostgreSQL's ILIKE folds every letter, as its lower() does."""
+    if dialect == "sqlite":
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
 
 
 def _escaped(text: str) -> str:

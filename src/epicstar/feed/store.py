@@ -121,7 +121,7 @@ def _values(
         "files_changed": row.files_changed,
         "is_merge": row.is_merge,
         "parent_count": row.parent_count,
-        "branches": sorted(set(row.branches)),
+        "branches": sorted({clean(name, 255) for name in row.branches}),
         "source": source.value,
         "first_seen_at": seen_at,
     }

@@ -4,6 +4,7 @@ read with a bounded number of git processes whatever their count."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,11 +15,8 @@ MAX_COMMITS_READ = 5_000
 """The most commits one change is described by (the newest); a rewrite of a huge history
 counts them all in the attempt but describes only these."""
 
-_RECORD = "\x1e"
-_FIELD = "\x1f"
 # hash, parents, author name/email/date, committer name/email/date, subject, body
-_FORMAT = _RECORD + _FIELD.join(["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s", "%b"])
-_FORMAT += _FIELD
+_PLACEHOLDERS = ["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s", "%b"]
 _STAT = re.compile(
     r"(?P<files>\d+) files? changed"
     r"(?:, (?P<added>\d+) insertions?\(\+\))?"
@@ -87,11 +85,31 @@ def describe(cache: RepoCache, shas: Iterable[str]) -> dict[str, CommitInfo]:
     return {name: by_sha[commit] for name, commit in known.items() if commit in by_sha}
 
 
+@dataclass(frozen=True)
+class _Separators:
+    """Markers no commit message can hold: a message is anyone's text, so each run's
+    markers carry a secret nonce."""
+
+    record: str
+    field: str
+
+    @classmethod
+    def fresh(cls) -> _Separators:
+        nonce = secrets.token_hex(8)
+        return cls(f"\x1e{nonce}\x1e", f"\x1f{nonce}\x1f")
+
+    @property
+    def format(self) -> str:
+        # The format ends with a field separator: the stat git prints comes after it.
+        return self.record + self.field.join(_PLACEHOLDERS) + self.field
+
+
 def _log(cache: RepoCache, revisions: Sequence[str], *, walk: bool, limit: int) -> list[CommitInfo]:
+    marks = _Separators.fresh()
     args = [
         "log",
         "--stdin",
-        f"--format={_FORMAT}",
+        f"--format={marks.format}",
         "--shortstat",
         "--diff-merges=first-parent",
         "--no-renames",
@@ -102,14 +120,14 @@ def _log(cache: RepoCache, revisions: Sequence[str], *, walk: bool, limit: int) 
     # Children before parents, so the newest ``limit`` commits are whole descendants' chains.
     args.append("--topo-order" if walk else "--no-walk=unsorted")
     output = cache.git_output(args, stdin="".join(f"{line}\n" for line in revisions))
-    return [_parse(record) for record in output.split(_RECORD)[1:]]
+    return [_parse(record, marks.field) for record in output.split(marks.record)[1:]]
 
 
-def _parse(record: str) -> CommitInfo:
-    parts = record.split(_FIELD)
-    sha, parents, a_name, a_email, a_date, c_name, c_email, c_date, title = parts[:9]
-    body = _FIELD.join(parts[9:-1])  # the format ends with a separator: the stat comes last
-    stat = _STAT.search(parts[-1])
+def _parse(record: str, separator: str) -> CommitInfo:
+    sha, parents, a_name, a_email, a_date, c_name, c_email, c_date, title, body, stats = (
+        record.split(separator)
+    )
+    stat = _STAT.search(stats)
     return CommitInfo(
         sha=sha,
         parents=tuple(parents.split()),

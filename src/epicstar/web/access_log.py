@@ -1,14 +1,17 @@
-"""One JSON log line per API request: method, path, status, duration, the key's prefix
-(never the key), and the client's address as the budgets see it (``EPICSTAR_TRUSTED_PROXIES``)."""
+"""One JSON log line per API (and Atom feed) request: method, path, query (a key in it
+masked), status, duration, the key's prefix (never the key), and the client's address as the
+budgets see it (``EPICSTAR_TRUSTED_PROXIES``)."""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from epicstar.logs import mask_keys
 from epicstar.web.ratelimit import ClientAddress
 
 _log = structlog.get_logger("epicstar.api")
@@ -19,7 +22,10 @@ KEY_PREFIX_STATE = "api_key_prefix"
 
 class ApiAccessLog:
     def __init__(
-        self, app: ASGIApp, path_prefix: str, addresses: ClientAddress | None = None
+        self,
+        app: ASGIApp,
+        path_prefix: str | tuple[str, ...],
+        addresses: ClientAddress | None = None,
     ) -> None:
         self.app = app
         self.path_prefix = path_prefix
@@ -45,6 +51,7 @@ class ApiAccessLog:
             fields = {
                 "method": scope["method"],
                 "path": scope["path"],
+                "query": _masked_query(scope),
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "key_prefix": state.get(KEY_PREFIX_STATE),
@@ -56,3 +63,18 @@ class ApiAccessLog:
                 _log.warning("api request", **fields)
             else:
                 _log.info("api request", **fields)
+
+
+def _masked_query(scope: Scope) -> str | None:
+    """The query string, any ``key=`` parameter's value masked (the feed's key)."""
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return None
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    return urlencode(
+        [
+            (name, "***" if name.strip().lower() == "key" else mask_keys(value))
+            for name, value in pairs
+        ],
+        safe="*",
+    )

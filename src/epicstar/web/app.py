@@ -4,7 +4,8 @@
 answers 200 when the database answers a trivial query (and the queue, when the app has one,
 its length), 503 with a one-line reason per failing dependency (no secrets) otherwise.
 ``GET /metrics`` is Prometheus's (:mod:`epicstar.metrics`). ``POST /webhooks/github`` is
-:mod:`epicstar.web.webhooks`. The REST API under ``/api/v1`` is :mod:`epicstar.web.api`;
+:mod:`epicstar.web.webhooks`. The REST API under ``/api/v1`` is :mod:`epicstar.web.api`,
+the Atom feed ``GET /feed.atom`` :mod:`epicstar.web.feed_atom`;
 ``/openapi.json`` documents it and ``/docs`` renders that. Agents push git data to
 ``/agent/git/{github_id}.git`` (:mod:`epicstar.web.agent_git`).
 """
@@ -33,7 +34,7 @@ from epicstar.discovery.ratelimit import RateLimit
 from epicstar.metrics import Metrics
 from epicstar.state.database import Database
 from epicstar.sync.context import SyncEvents, user_agent
-from epicstar.web import githttp
+from epicstar.web import feed_atom, githttp
 from epicstar.web.access_log import ApiAccessLog
 from epicstar.web.agent_git import add_agent_git
 from epicstar.web.api import PREFIX as API_PREFIX
@@ -41,6 +42,7 @@ from epicstar.web.api import ApiContext, ApiWork, api_router
 from epicstar.web.authentication import Authenticator
 from epicstar.web.dashboard import add_dashboard
 from epicstar.web.docs_page import add_docs_page
+from epicstar.web.feed_atom import PATH as FEED_PATH
 from epicstar.web.identity import GitHubTokenIdentity, WebhookIdentity
 from epicstar.web.ratelimit import ClientAddress, RateLimits, budget_namespace, shared_storage
 from epicstar.web.webhooks import PATH, QueueWork, WebhookReceiver
@@ -167,16 +169,20 @@ def create_app(
         summary="Receive a GitHub webhook delivery",
         response_class=JSONResponse,
     )
-    _add_api_and_git(app)
-    app.add_middleware(ApiAccessLog, path_prefix=API_PREFIX, addresses=authenticator.addresses)
-    add_docs_page(app)
-    add_dashboard(app)
+    app.add_middleware(
+        ApiAccessLog, path_prefix=(API_PREFIX, FEED_PATH), addresses=authenticator.addresses
+    )
+    _add_pages(app)
     return app
 
 
-def _add_api_and_git(app: FastAPI) -> None:
+def _add_pages(app: FastAPI) -> None:
+    """The API, the Atom feed, the agents' git, the API's docs and the dashboard."""
     app.include_router(api_router())
+    app.include_router(feed_atom.router)
     add_agent_git(app)
+    add_docs_page(app)
+    add_dashboard(app)
 
 
 async def _close(authenticator: Authenticator) -> None:

@@ -28,8 +28,9 @@ from epicstar.web.authentication import Caller, require
 
 log = structlog.get_logger("epicstar.api")
 
-MAX_BATCH_BYTES = 16 * 1024 * 1024
-"""The largest body a batch may have (1,000 commits with long messages fit well within)."""
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+"""The largest body a batch may have: 1,000 commits whose messages are as long as the feed
+keeps them (16,384 characters) fit, JSON escapes included."""
 
 Api = Annotated[ApiContext, Depends(api_context)]
 

@@ -17,6 +17,7 @@ from epicstar.web.dashboard import (
     overview,
     repository_pages,
     signin,
+    whats_new,
 )
 from epicstar.web.dashboard.access import add_access_handlers
 from epicstar.web.dashboard.rendering import HERE, STATIC_PATH
@@ -31,6 +32,7 @@ def add_dashboard(app: FastAPI) -> None:
         overview,
         repository_pages,
         activity,
+        whats_new,
         deliveries,
         key_pages,
         audit_page,

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from epicstar.auth import Scope
+from epicstar.auth import Scope, may_grant
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.keys import (
     MAX_KEY_ID,
@@ -41,6 +41,10 @@ EXPIRY_CHOICES: dict[str, tuple[str, timedelta | None]] = {
     "365": ("in a year", timedelta(days=365)),
 }
 DEFAULT_EXPIRY = "90"
+PRESETS: dict[str, dict[str, Any]] = {
+    # What's new links here to make a key for a feed reader.
+    Scope.FEED.value: {"name": "feed reader", "scopes": [Scope.FEED.value], "expiry": "365"},
+}
 
 
 @router.get("/keys")
@@ -50,6 +54,9 @@ def keys_page(
     api: Api,
     fingerprint: Seen,
 ) -> Response:
+    preset = request.query_params.get("scope")
+    if preset in PRESETS:
+        return _render(request, visitor, api, fingerprint, entered=PRESETS[preset])
     return _render(request, visitor, api, fingerprint)
 
 
@@ -129,6 +136,7 @@ def _render(
         error=error,
         entered=entered or {"name": "", "scopes": [Scope.READ.value], "expiry": DEFAULT_EXPIRY},
         scopes=list(Scope),
+        grantable={scope for scope in Scope if may_grant(visitor.caller.principal.scopes, scope)},
         expiry_choices=[(value, label) for value, (label, _length) in EXPIRY_CHOICES.items()],
         own_key_id=visitor.caller.principal.key_id,
     )
