@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -165,6 +166,14 @@ def feed_shas(served: Served, reader: str, github_id: int) -> list[str]:
     return [item["sha"] for item in response.json()["items"] if item["kind"] == "commit"]
 
 
+def atom_entry_ids(served: Served, feed_key: str) -> str:
+    """The ids of the Atom feed's entries (each names its commit), as one text."""
+    response = served.client.get("/feed.atom", params={"key": feed_key})
+    assert response.status_code == 200, response.text
+    root = ElementTree.fromstring(response.content)  # noqa: S314 - our own answer
+    return " ".join(node.text or "" for node in root.iter("{http://www.w3.org/2005/Atom}id"))
+
+
 def test_the_agent_keeps_the_server_current_and_its_token_at_home(
     world: World, tmp_path: Path
 ) -> None:
@@ -189,6 +198,7 @@ def test_the_agent_keeps_the_server_current_and_its_token_at_home(
         assert entry(second, "octo/public-one")["commits_posted"] == 1
         assert entry(second, "octo/private-one")["outcome"] == "unchanged"
         assert new in feed_shas(served, reader, public.id)
+        assert new in atom_entry_ids(served, create_key(world, "feed"))
         wait_for(lambda: mirrored(world, "octo/public-one"), 90)
 
         # A force-push and a deleted branch propagate; only the new commit is posted.
