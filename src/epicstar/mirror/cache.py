@@ -143,6 +143,9 @@ class RepoCache:
     # -- reading ---------------------------------------------------------------------------
 
     def local_refs(self) -> Refs:
+        """The cache's branches and tags; none for a cache not made yet."""
+        if not self.exists:
+            return {}
         result = self._git(
             ["for-each-ref", "--format=%(objectname) %(refname)", *MIRRORED_NAMESPACES]
         )

@@ -311,8 +311,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
 
 def _awaits_agent(ctx: SyncContext, repo: Repository) -> bool:
     """Whether the agent has pushed nothing yet: an empty cache, or none at all."""
-    cache = ctx.cache(repo.github_id, repo.size_kb)
-    return not cache.exists or not cache.local_refs()
+    return not ctx.cache(repo.github_id, repo.size_kb).local_refs()
 
 
 def _wait_for_agent(ctx: SyncContext, repo: Repository, report: PassReport) -> None:
@@ -384,7 +383,7 @@ def _mirror_cache(
     """What the agent pushed into the cache, to OneDev (a cache emptied meanwhile never
     empties the mirror)."""
     mirrored = repo.mirrored_refs
-    after = cache.local_refs() if cache.exists else {}
+    after = cache.local_refs()
     if not after or (after == mirrored and not force):
         report.outcome = AttemptOutcome.UNCHANGED
         return

@@ -235,9 +235,7 @@ def _plan_refs(
 
 def _agent_refs(ctx: SyncContext, repo: Repository) -> Refs | None:
     """The refs an agent pushed into the cache; None before its first push."""
-    cache = ctx.cache(repo.github_id, repo.size_kb)
-    refs = cache.local_refs() if cache.exists else {}
-    return refs or None
+    return ctx.cache(repo.github_id, repo.size_kb).local_refs() or None
 
 
 def _advertised(ctx: SyncContext, repo: Repository) -> Refs:
