@@ -27,7 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from epicstar.auth import Scope as KeyScope
 from epicstar.config import ENV_PREFIX
-from epicstar.mirror.cache import MIRRORED_NAMESPACES, RepoCache
+from epicstar.mirror.cache import MIRRORED_NAMESPACES, RepoCache, diff_refs
 from epicstar.mirror.process import GitError, base_environment
 from epicstar.mirror.push_commands import CommandList, MalformedPush
 from epicstar.state import repositories
@@ -127,7 +127,7 @@ class AgentGit:
             finally:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(held.close)
-        changed = sum(1 for name in {*before, *after} if before.get(name) != after.get(name))
+        changed = diff_refs(before, after)
         log.info(
             "agent.git",
             github_id=target.github_id,
