@@ -139,6 +139,20 @@ class SourceSettings(BaseSettings):
         """Seconds one git command may take on a repository of ``size_kb``."""
         return self.git_timeout + size_kb / 1024 * self.git_timeout_per_mib
 
+    @property
+    def cache_dir(self) -> Path:
+        """Where each repository's bare cache lives."""
+        return self.data_dir / "cache"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction."""
+        token = self.github_token
+        return [token.get_secret_value()] if token is not None else []
+
 
 class Settings(SourceSettings):
     database_url: str | None = None
@@ -301,14 +315,6 @@ class Settings(SourceSettings):
         if self.unstarred_parent:
             return self.unstarred_parent
         return f"{self.onedev_parent}/_unstarred" if self.onedev_parent else "_unstarred"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.data_dir / "logs"
 
     def require_onedev(self) -> tuple[str, str]:
         """The OneDev URL and token, or a ConfigError naming whichever is missing."""

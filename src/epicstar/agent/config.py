@@ -68,14 +68,6 @@ class AgentSettings(SourceSettings):
     def state_database_url(self) -> str:
         return f"sqlite:///{(self.data_dir / 'agent.db').resolve()}"
 
-    @property
-    def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.data_dir / "logs"
-
     def require_server(self) -> tuple[str, str]:
         """The server's URL and the agent key, or a ConfigError naming what is missing."""
         if not self.server_url:

@@ -28,6 +28,7 @@ from epicstar.mirror.history import MAX_COMMITS_READ, CommitInfo, new_commits
 from epicstar.mirror.process import GitError
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 from epicstar.state.models import COMMIT_EMAIL_LIMIT, COMMIT_NAME_LIMIT
+from epicstar.sync.context import repository_cache
 
 T = TypeVar("T")
 
@@ -99,11 +100,7 @@ class Deliverer:
     def deliver(self, star: Star, *, first_time: bool = False) -> Delivery:
         """Bring the server's copy of ``star`` up to GitHub's. ``first_time`` (dry runs only):
         the server has never heard of it, so it has no refs to ask for."""
-        cache = RepoCache(
-            self.settings.cache_dir / f"{star.github_id}.git",
-            timeout=self.settings.git_timeout_for(star.size_kb),
-            redact=self.settings.secrets(),
-        )
+        cache = repository_cache(self.settings, star.github_id, star.size_kb)
         with cache.locked(CACHE_LOCK_WAIT):
             cache.ensure()
             github = self._fetch_github(cache, star)

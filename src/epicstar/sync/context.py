@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from epicstar import __version__
-from epicstar.config import Settings
+from epicstar.config import Settings, SourceSettings
 from epicstar.destination import OneDevClient
 from epicstar.discovery import GitHubClient
 from epicstar.mirror.cache import RepoCache
@@ -67,7 +67,7 @@ class SyncContext:
         return self.settings.secrets()
 
     def git_timeout(self, size_kb: int) -> float:
-        return git_timeout(self.settings, size_kb)
+        return self.settings.git_timeout_for(size_kb)
 
     @property
     def lease(self) -> timedelta:
@@ -98,22 +98,23 @@ class SyncContext:
         return HttpAuth.bearer(url, token)
 
 
-def git_timeout(settings: Settings, size_kb: int) -> float:
-    """How long one git command may take on a repository of ``size_kb``."""
-    return settings.git_timeout_for(size_kb)
-
-
-def cache_path(settings: Settings, github_id: int) -> Path:
+def cache_path(settings: SourceSettings, github_id: int) -> Path:
     """Where a repository's bare cache lives: the workers' and the agent endpoint's alike."""
     return settings.cache_dir / f"{github_id}.git"
 
 
 def repository_cache(
-    settings: Settings, github_id: int, size_kb: int, *, cancel: threading.Event | None = None
+    settings: SourceSettings,
+    github_id: int,
+    size_kb: int,
+    *,
+    cancel: threading.Event | None = None,
 ) -> RepoCache:
+    """The bare cache of one repository: the server's workers', its agent endpoint's, or an
+    agent's own (each under its data dir)."""
     return RepoCache(
         cache_path(settings, github_id),
-        timeout=git_timeout(settings, size_kb),
+        timeout=settings.git_timeout_for(size_kb),
         redact=settings.secrets(),
         cancel=cancel,
     )
