@@ -89,14 +89,14 @@ def test_the_feed_lists_newest_first_and_filters(world: World) -> None:
     try:
         with database.reading() as session:
             page = page_of(session, FeedFilter(repository=repo.id), offset=0, limit=2)
-            assert [commit.sha for commit, _name in page.entries] == [newer, older]
-            assert {name for _commit, name in page.entries} == {"octo/hello"}
+            assert [entry.commit.sha for entry in page.entries] == [newer, older]
+            assert {entry.full_name for entry in page.entries} == {"octo/hello"}
             assert page.has_more  # the first mirror's entry
             found = page_of(session, FeedFilter(words="100%"), offset=0, limit=10)
-            assert [commit.sha for commit, _name in found.entries] == [older]
+            assert [entry.commit.sha for entry in found.entries] == [older]
             assert not page_of(session, FeedFilter(words="1%"), offset=0, limit=10).entries
             everything = page_of(session, FeedFilter(), offset=0, limit=10).entries
-            [author] = {commit.author_email for commit, _name in everything}
+            [author] = {entry.commit.author_email for entry in everything}
             by_author = page_of(session, FeedFilter(author=author.upper()), offset=0, limit=10)
             assert len(by_author.entries) == 3
     finally:

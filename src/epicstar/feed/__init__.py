@@ -3,12 +3,13 @@ mirror passes and by the ingestion API."""
 
 from epicstar.feed.entries import commit_row, pass_rows
 from epicstar.feed.ingestion import Ingestion, ingestion_of
-from epicstar.feed.query import FeedFilter, FeedPage, entry_view, page_of
+from epicstar.feed.query import FeedEntry, FeedFilter, FeedPage, entry_view, page_of
 from epicstar.feed.store import BODY_LIMIT, TITLE_LIMIT, FeedRow, Stored, store
 
 __all__ = [
     "BODY_LIMIT",
     "TITLE_LIMIT",
+    "FeedEntry",
     "FeedFilter",
     "FeedPage",
     "FeedRow",

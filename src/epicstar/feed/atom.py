@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -19,6 +19,7 @@ from feedgen.feed import FeedGenerator
 
 from epicstar import __version__
 from epicstar.feed.links import github_link, headline
+from epicstar.feed.query import FeedEntry
 from epicstar.state.models import Commit, FeedKind
 
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
@@ -41,10 +42,8 @@ class AtomFeed:
     """Where the feed is (without its key)."""
     filters: Sequence[tuple[str, str]]
     """The filters that make this feed (they are part of its id)."""
-    entries: Sequence[tuple[Commit, str]]
-    """Newest first, each with its repository's full name."""
-    pages: Mapping[int, str]
-    """Repositories' GitHub pages, by GitHub id."""
+    entries: Sequence[FeedEntry]
+    """Newest first."""
 
     @property
     def id(self) -> str:
@@ -60,9 +59,8 @@ class AtomFeed:
         digest = hashlib.sha256()
         for part in (__version__, self.title, self.self_url, self.id):
             digest.update(part.encode() + b"\0")
-        for commit, full_name in self.entries:
-            page = self.pages.get(commit.repository_id, "")
-            digest.update(f"{commit.id}\0{full_name}\0{page}\0".encode())
+        for commit, full_name, page in self.entries:
+            digest.update(f"{commit.id}\0{full_name}\0{page or ''}\0".encode())
         return f'"{digest.hexdigest()[:32]}"'
 
     def render(self) -> bytes:
@@ -72,10 +70,10 @@ class AtomFeed:
         feed.link(href=xml_text(self.self_url), rel="self", type="application/atom+xml")
         feed.author({"name": "epicstar"})
         feed.generator("epicstar", version=__version__)
-        newest = self.entries[0][0].first_seen_at if self.entries else None
+        newest = self.entries[0].commit.first_seen_at if self.entries else None
         feed.updated(_aware(newest) or EPOCH)
-        for commit, full_name in self.entries:
-            _add_entry(feed, commit, full_name, self.pages.get(commit.repository_id))
+        for commit, full_name, page in self.entries:
+            _add_entry(feed, commit, full_name, page)
         rendered: bytes = feed.atom_str(pretty=False)
         return rendered
 

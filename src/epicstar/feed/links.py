@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from epicstar.state.models import Commit, FeedKind, Repository
+from epicstar.state.models import Commit, FeedKind
 
 
-def github_pages(session: Session, github_ids: Iterable[int]) -> dict[int, str]:
-    """Each repository's page on GitHub (its ``html_url``), for those that have a usable one."""
-    wanted = sorted(set(github_ids))
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(Repository.github_id, Repository.html_url).where(Repository.github_id.in_(wanted))
-    ).all()
-    return {github_id: url.rstrip("/") for github_id, url in rows if url and _is_web(url)}
-
-
-def _is_web(url: str) -> bool:
-    """Only an http(s) address becomes a link: GitHub's answers are not trusted to be sane."""
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+def web_page(html_url: str | None) -> str | None:
+    """A repository's page on GitHub, if its ``html_url`` is an http(s) address: only such an
+    address becomes a link, GitHub's answers are not trusted to be sane."""
+    if not html_url:
+        return None
+    parts = urlsplit(html_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return html_url.rstrip("/")
 
 
 def github_link(page: str | None, commit: Commit) -> str | None:

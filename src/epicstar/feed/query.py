@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from epicstar.feed.links import web_page
 from epicstar.state.models import Commit, FeedKind, Repository
 
 
@@ -29,10 +30,17 @@ class FeedFilter:
     kinds: frozenset[FeedKind] | None = None
 
 
+class FeedEntry(NamedTuple):
+    commit: Commit
+    full_name: str
+    """The repository's owner/name."""
+    github_page: str | None
+    """The repository's page on GitHub, when it has a usable one."""
+
+
 @dataclass(frozen=True)
 class FeedPage:
-    entries: Sequence[tuple[Commit, str]]
-    """Each entry with its repository's full name."""
+    entries: Sequence[FeedEntry]
     has_more: bool
 
 
@@ -48,13 +56,13 @@ def page_of(session: Session, wanted: FeedFilter, *, offset: int, limit: int) ->
         .subquery()
     )
     query = (
-        select(Commit, Repository.full_name)
+        select(Commit, Repository.full_name, Repository.html_url)
         .join(page, page.c.id == Commit.id)
         .join(Repository, Repository.github_id == Commit.repository_id)
         .order_by(*_NEWEST_FIRST)
     )
     rows = session.execute(query).all()
-    entries = [(commit, name) for commit, name in rows[:limit]]
+    entries = [FeedEntry(commit, name, web_page(url)) for commit, name, url in rows[:limit]]
     return FeedPage(entries, has_more=len(rows) > limit)
 
 

@@ -17,7 +17,6 @@ from starlette.responses import Response
 from epicstar.auth import Scope
 from epicstar.feed import FeedFilter, page_of
 from epicstar.feed.atom import CONTENT_TYPE, AtomFeed
-from epicstar.feed.links import github_pages
 from epicstar.state.database import Database
 from epicstar.state.models import Repository
 from epicstar.web.api.params import MAX_GITHUB_ID, refuse_nul_characters
@@ -100,7 +99,6 @@ def atom_feed(
     wanted = FeedFilter(repository=repository, author=author or None, words=q or None)
     with database.reading() as session:
         found = page_of(session, wanted, offset=0, limit=ENTRIES)
-        pages = github_pages(session, (commit.repository_id for commit, _ in found.entries))
         named = session.get(Repository, repository) if repository is not None else None
         title = "What's new in " + (named.full_name if named else "your starred repositories")
     feed = AtomFeed(
@@ -108,7 +106,6 @@ def atom_feed(
         self_url=str(request.url.remove_query_params(KEY_PARAMETER)),
         filters=filters,
         entries=found.entries,
-        pages=pages,
     )
     etag = feed.etag()
     headers = {**HEADERS, "ETag": etag}

@@ -115,7 +115,7 @@ def list_commits(
     )
     with api.database.reading() as session:
         found = page_of(session, wanted, offset=page.offset, limit=page.per_page)
-        items = [entry_view(commit, name) for commit, name in found.entries]
+        items = [entry_view(entry.commit, entry.full_name) for entry in found.entries]
     return page.answer_uncounted(items, found.has_more)
 
 

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from epicstar.feed import FeedFilter, page_of
 from epicstar.feed.atom import stats_line
-from epicstar.feed.links import github_link, github_pages, headline
+from epicstar.feed.links import github_link, headline
 from epicstar.state.models import Commit, Repository
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.params import MAX_GITHUB_ID
@@ -72,16 +72,15 @@ def whats_new_page(
                 words=words or None,
             )
             found = page_of(session, wanted, offset=(number - 1) * PER_PAGE, limit=PER_PAGE)
-            pages = github_pages(session, (commit.repository_id for commit, _ in found.entries))
             entries = [
                 Entry(
                     commit,
                     full_name,
                     headline(commit),
-                    github_link(pages.get(commit.repository_id), commit),
+                    github_link(page, commit),
                     stats_line(commit),
                 )
-                for commit, full_name in found.entries
+                for commit, full_name, page in found.entries
             ]
             has_more = found.has_more
     return page(
