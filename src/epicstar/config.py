@@ -220,6 +220,11 @@ class Settings(SourceSettings):
     agent_max_push_mb: int = Field(
         default=4096, ge=1, description="the largest request an agent may send (a push), in MiB"
     )
+    lfs: bool = Field(default=True, description="mirror Git LFS objects (on/off)")
+    lfs_max_object_mb: int | None = Field(
+        default=None, ge=1, description="LFS objects larger than this many MiB are skipped"
+    )
+    wikis: bool = Field(default=True, description="mirror GitHub wikis (on/off)")
     session_hours: int = Field(
         default=12, ge=1, le=24 * 90, description="hours a dashboard sign-in lasts"
     )

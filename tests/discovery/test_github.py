@@ -76,6 +76,7 @@ def test_get_repository_sends_github_headers_and_parses_the_fields(make_client: 
         fork=False,
         size_kb=108,
         pushed_at="2011-01-26T19:06:43Z",
+        has_wiki=True,
     )
 
 

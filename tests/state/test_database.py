@@ -17,7 +17,7 @@ from epicstar.state.models import Repository, SyncAttempt, SyncStatus
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
     db.upgrade()  # a second upgrade is a no-op
-    assert current_revision(db.engine) == "0009"
+    assert current_revision(db.engine) == "0010"
     tables = set(inspect(db.engine).get_table_names())
     expected = {
         "repositories",

@@ -29,6 +29,8 @@ class Repository:
     size_kb: int
     pushed_at: str | None
     language: str | None = None
+    has_wiki: bool | None = None
+    """Whether the wiki is turned on (it may still have no page, so no git repository)."""
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Repository:
@@ -55,6 +57,7 @@ class Repository:
             size_kb=_int(data, "size", default=0),
             pushed_at=_timestamp(data, "pushed_at"),
             language=_opt_str(data, "language"),
+            has_wiki=_opt_bool(data, "has_wiki"),
         )
 
 
@@ -84,6 +87,13 @@ def _int(data: Mapping[str, Any], key: str, *, default: int | None = None) -> in
 def _bool(data: Mapping[str, Any], key: str) -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
+        raise ValueError(f"field '{key}' is not a boolean")
+    return value
+
+
+def _opt_bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
         raise ValueError(f"field '{key}' is not a boolean")
     return value
 

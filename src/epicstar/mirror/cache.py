@@ -238,6 +238,10 @@ class RepoCache:
         """What a read-only git command prints in this cache."""
         return self._git(args, stdin=stdin).stdout
 
+    def git_bytes(self, args: Sequence[str], *, stdin: str | None = None) -> bytes:
+        """What a read-only git command prints in this cache, byte for byte."""
+        return self._git(args, stdin=stdin).raw_stdout
+
     # -- transferring ------------------------------------------------------------------------
 
     def fetch(self, url: str, auth: HttpAuth | None) -> None:

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -112,6 +112,8 @@ class GitResult:
     stdout: str
     stderr: str
     seconds: float
+    raw_stdout: bytes = field(default=b"", repr=False)
+    """stdout as git wrote it, for objects whose bytes matter (``cat-file --batch``)."""
 
 
 def base_environment(config: Mapping[str, str]) -> dict[str, str]:
@@ -161,16 +163,14 @@ def run_git(
             stdin=input_file,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
             start_new_session=True,
             pass_fds=tuple(pass_fds),
         )
     try:
-        stdout, stderr = _communicate(process, started + timeout, cancel)
+        raw, raw_stderr = _communicate(process, started + timeout, cancel)
     except subprocess.TimeoutExpired:
         _kill_group(process)
-        stdout, stderr = process.communicate()
+        stderr = _text(process.communicate()[1])
         if cancel is not None and cancel.is_set():
             raise GitCancelled(
                 f"git {args[0]} was stopped: the service is shutting down",
@@ -185,6 +185,7 @@ def run_git(
         process.communicate()
         raise
     seconds = time.monotonic() - started
+    stdout, stderr = _text(raw), _text(raw_stderr)
     if process.returncode != 0:
         tail = _clean(stderr, redact)
         summary = _summary(tail) or f"exit status {process.returncode}"
@@ -194,7 +195,13 @@ def run_git(
             stdout=_masked(stdout, redact),
             returncode=process.returncode,
         )
-    return GitResult(stdout=stdout, stderr=stderr, seconds=seconds)
+    return GitResult(stdout=stdout, stderr=stderr, seconds=seconds, raw_stdout=raw)
+
+
+def _text(output: bytes) -> str:
+    """What git printed, as text: undecodable bytes replaced, every line ending a newline."""
+    decoded = output.decode("utf-8", errors="replace")
+    return decoded.replace("\r\n", "\n").replace("\r", "\n")
 
 
 @contextlib.contextmanager
@@ -213,10 +220,10 @@ def _input_file(stdin: str | None) -> Iterator[IO[bytes] | int]:
 
 
 def _communicate(
-    process: subprocess.Popen[str],
+    process: subprocess.Popen[bytes],
     deadline: float,
     cancel: threading.Event | None,
-) -> tuple[str, str]:
+) -> tuple[bytes, bytes]:
     """Popen.communicate until ``deadline``, in short slices when ``cancel`` may stop it.
 
     A retried ``communicate`` carries on reading where the last one stopped.
@@ -234,7 +241,7 @@ def _communicate(
             continue
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 

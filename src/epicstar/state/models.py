@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     func,
 )
 from sqlalchemy.engine import Dialect
@@ -74,6 +75,14 @@ class Origin(enum.StrEnum):
 
     STAR = "star"
     MANUAL = "manual"
+
+
+class WikiState(enum.StrEnum):
+    """What is known of a repository's GitHub wiki (``None``: never looked for)."""
+
+    ABSENT = "absent"  # GitHub has none (no page yet, or the wiki is turned off)
+    MIRRORED = "mirrored"  # mirrored to the child project ``wiki``
+    GONE = "gone"  # it was mirrored and has gone from GitHub; the mirror is kept
 
 
 class SyncMethod(enum.StrEnum):
@@ -144,6 +153,22 @@ class Repository(Base):
     onedev_default_branch: Mapped[str | None] = mapped_column(String(255))
     mirrored_refs: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
+    has_wiki: Mapped[bool | None] = mapped_column(Boolean)
+    uses_lfs: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    lfs_refs: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    """The refs whose LFS objects were last handled: LFS is due again when they differ from
+    ``mirrored_refs``."""
+    lfs_missing: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """LFS objects referenced but not mirrored: ``{"count": n, "objects": [{"oid", "size",
+    "path", "reason"}, ...]}`` (the first thousand named)."""
+    wiki_state: Mapped[str | None] = mapped_column(String(16))
+    wiki_project_id: Mapped[int | None] = mapped_column(BigInteger)
+    wiki_path: Mapped[str | None] = mapped_column(String(1024))
+    wiki_refs: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    wiki_onedev_default_branch: Mapped[str | None] = mapped_column(String(255))
+    wiki_checked_at: Mapped[datetime | None]
+    wiki_synced_at: Mapped[datetime | None]
+
     last_synced_at: Mapped[datetime | None]
     last_attempt_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]
@@ -207,6 +232,12 @@ class SyncAttempt(Base):
     refs_changed: Mapped[int] = mapped_column(Integer, default=0)
     new_commits: Mapped[int | None] = mapped_column(Integer)
     bytes_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
+    lfs_objects_fetched: Mapped[int | None] = mapped_column(BigInteger)
+    lfs_bytes_fetched: Mapped[int | None] = mapped_column(BigInteger)
+    lfs_objects_pushed: Mapped[int | None] = mapped_column(BigInteger)
+    lfs_bytes_pushed: Mapped[int | None] = mapped_column(BigInteger)
+    lfs_missing: Mapped[int | None] = mapped_column(BigInteger)
+    wiki_refs_changed: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
 
     repository: Mapped[Repository] = relationship(back_populates="attempts")

@@ -10,6 +10,7 @@ from epicstar.data_dir import DISK_FULL_ERRNOS, disk_full_message
 from epicstar.data_dir import SETTING as DATA_DIR_SETTING
 from epicstar.destination import OneDevAuthError, OneDevError
 from epicstar.discovery import GitHubAuthError, GitHubError, RateLimited
+from epicstar.mirror.lfs.batch import LfsError
 from epicstar.mirror.process import GitError, GitTimeout
 from epicstar.mirror.rejections import PushRejected
 from epicstar.state.models import Repository, SyncStatus
@@ -51,6 +52,8 @@ def classify(error: Exception) -> Failure:
         return Failure(str(error), permanent=True)
     if isinstance(error, StepFailed):
         return _classify_git(error)
+    if isinstance(error, LfsError):
+        return _classify_lfs(error)
     if isinstance(error, GitHubError | OneDevError | GitError):
         return Failure(str(error))
     return Failure(f"unexpected error: {type(error).__name__}: {error}", unexpected=True)
@@ -88,6 +91,21 @@ def _classify_git(failed: StepFailed) -> Failure:
                 permanent=True,
             )
     return Failure(str(failed))
+
+
+def _classify_lfs(error: LfsError) -> Failure:
+    if error.server != "OneDev":
+        return Failure(f"lfs: {error}")
+    if error.status == 401:
+        return Failure(
+            f"lfs: {error}; check that EPICSTAR_ONEDEV_TOKEN is valid", permanent=True, fatal=True
+        )
+    if error.status == 403:
+        return Failure(
+            f"lfs: {error}; the token's user needs the 'Write Code' permission on this project",
+            permanent=True,
+        )
+    return Failure(f"lfs: {error}")
 
 
 RETRYABLE = (SyncStatus.FAILED, SyncStatus.PERMANENT_FAILURE)

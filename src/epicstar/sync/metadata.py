@@ -49,6 +49,8 @@ def apply_metadata(row: Repository, source: SourceRepository, etag: str | None) 
     row.fork = source.fork
     row.size_kb = source.size_kb
     row.language = source.language
+    if source.has_wiki is not None:
+        row.has_wiki = source.has_wiki
     row.metadata_etag = etag
 
 

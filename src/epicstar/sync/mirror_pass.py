@@ -43,6 +43,7 @@ from epicstar.sync.context import SyncContext, interruptible_sleep
 from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
 from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.lease import LeaseKeeper
+from epicstar.sync.lfs_step import LfsTally, lfs_due, mirror_lfs
 from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import mirror_description
 from epicstar.sync.unstarred import restore_from_holding
@@ -76,6 +77,10 @@ class PassReport:
     held_by: str | None = None  # the holder of the lease that kept this pass from running
     feed_rows: list[feed.FeedRow] = field(default_factory=list, repr=False)
     """What the pass adds to the feed of what is new, stored with its outcome."""
+    lfs: LfsTally | None = None
+    """What the LFS part did; None when it had nothing to do."""
+    wiki_refs_changed: int | None = None
+    """Refs of the wiki mirror that changed; None when the wiki was not looked at."""
 
     @property
     def failed(self) -> bool:
@@ -284,6 +289,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     if placement.created or placement.project_id != repo.onedev_project_id:
         # A new or adopted project: nothing in it can be assumed.
         repo.mirrored_refs = None
+        repo.lfs_refs = None
         repo.onedev_default_branch = None
         repo.onedev_description = description if placement.created else None
     if (placement.project_id, placement.path) != (repo.onedev_project_id, repo.onedev_path):
@@ -359,8 +365,9 @@ def _transfer(
     mirrored = repo.mirrored_refs
     if mirrored is not None and not force:
         advertised = _step(ctx, "ls-remote", lambda: cache.remote_refs(source, source_auth))
-        if advertised == mirrored:
+        if advertised == mirrored and not _cache_lacks_lfs_refs(ctx, repo, cache):
             report.outcome = AttemptOutcome.UNCHANGED
+            report.lfs = mirror_lfs(ctx, repo, cache, source)
             return
 
     before = cache.local_refs()
@@ -375,6 +382,15 @@ def _transfer(
         report.refs_changed = _push(ctx, repo, report, cache, after)
     repo.mirrored_refs = after
     report.outcome = AttemptOutcome.MIRRORED
+    report.lfs = mirror_lfs(ctx, repo, cache, source, force=force)
+
+
+def _cache_lacks_lfs_refs(ctx: SyncContext, repo: Repository, cache: RepoCache) -> bool:
+    """Whether LFS is due on refs the cache no longer holds (it was removed, say): they must
+    be fetched again before their history can be read."""
+    if not lfs_due(ctx, repo):
+        return False
+    return bool(cache.missing(sorted(set((repo.mirrored_refs or {}).values()))))
 
 
 def _mirror_cache(
@@ -580,6 +596,13 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             attempt.refs_changed = report.refs_changed
             attempt.new_commits = report.new_commits
             attempt.bytes_fetched = report.bytes_fetched
+            attempt.wiki_refs_changed = report.wiki_refs_changed
+            if report.lfs is not None:
+                attempt.lfs_objects_fetched = report.lfs.objects_fetched
+                attempt.lfs_bytes_fetched = report.lfs.bytes_fetched
+                attempt.lfs_objects_pushed = report.lfs.objects_pushed
+                attempt.lfs_bytes_pushed = report.lfs.bytes_pushed
+                attempt.lfs_missing = report.lfs.missing
             attempt.error = report.error
 
 
