@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import structlog
 from sqlalchemy import update
@@ -39,18 +37,18 @@ from epicstar.state.models import (
     SyncMethod,
     SyncStatus,
 )
-from epicstar.sync.context import SyncContext, interruptible_sleep
+from epicstar.sync.context import SyncContext
 from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
 from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.lfs_step import LfsTally, lfs_due, mirror_lfs
 from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import mirror_description
+from epicstar.sync.steps import git_step
 from epicstar.sync.unstarred import restore_from_holding
 from epicstar.sync.visibility import check_private_mirror, check_private_parents
 
 log = structlog.get_logger("epicstar.sync")
-T = TypeVar("T")
 
 LEASE_LOOK_AGAIN = 0.5
 """Seconds between looks at a lease another pass holds, while waiting for it."""
@@ -364,7 +362,7 @@ def _transfer(
     source_auth = ctx.github_auth(source)
     mirrored = repo.mirrored_refs
     if mirrored is not None and not force:
-        advertised = _step(ctx, "ls-remote", lambda: cache.remote_refs(source, source_auth))
+        advertised = git_step(ctx, "ls-remote", lambda: cache.remote_refs(source, source_auth))
         if advertised == mirrored and not _cache_lacks_lfs_refs(ctx, repo, cache):
             report.outcome = AttemptOutcome.UNCHANGED
             report.lfs = mirror_lfs(ctx, repo, cache, source)
@@ -372,7 +370,7 @@ def _transfer(
 
     before = cache.local_refs()
     bytes_before = cache.object_bytes()
-    _step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
+    git_step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
     after = cache.local_refs()
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
@@ -425,7 +423,7 @@ def _push(
     head = repo.onedev_default_branch
     if head is not None and f"refs/heads/{head}" in after:
         try:
-            return _step(ctx, "push", lambda: cache.push(destination, auth)).changed
+            return git_step(ctx, "push", lambda: cache.push(destination, auth)).changed
         except StepFailed as failed:
             if not (
                 isinstance(failed.error, PushRejected) and failed.error.only_current_branch_kept
@@ -434,10 +432,10 @@ def _push(
             repo.onedev_default_branch = None  # HEAD was moved in OneDev: it is unknown now
     changed = 0
     if after:
-        changed += _step(ctx, "push", lambda: cache.push(destination, auth, prune=False)).changed
+        changed += git_step(ctx, "push", lambda: cache.push(destination, auth, prune=False)).changed
     _ensure_default_branch(ctx, repo, after)
     if not report.project_created:  # a project created by this pass has nothing to prune
-        changed += _step(ctx, "push", lambda: cache.push(destination, auth)).changed
+        changed += git_step(ctx, "push", lambda: cache.push(destination, auth)).changed
     return changed
 
 
@@ -475,20 +473,6 @@ def _ensure_default_branch(ctx: SyncContext, repo: Repository, refs: Refs) -> No
         return
     ctx.onedev.set_default_branch(repo.onedev_project_id, branch)
     repo.onedev_default_branch = branch
-
-
-def _step(ctx: SyncContext, step: str, action: Callable[[], T]) -> T:
-    """A git step, tried again at once when the server or the network failed for a moment
-    (fetch, push and ls-remote with explicit refspecs can be repeated safely)."""
-    try:
-        return ctx.retry.run(
-            action,
-            transient=lambda error: isinstance(error, GitError) and error.transient,
-            what=f"git {step}",
-            sleep=interruptible_sleep(ctx.stopping),
-        )
-    except GitError as error:
-        raise StepFailed(step, error) from error
 
 
 def _mark_gone(
