@@ -25,7 +25,6 @@ from epicstar import feed
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
 from epicstar.mirror.process import GitError
-from epicstar.mirror.rejections import PushRejected
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
@@ -38,13 +37,13 @@ from epicstar.state.models import (
     SyncStatus,
 )
 from epicstar.sync.context import SyncContext
-from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
+from epicstar.sync.failures import Failure, backoff, classify, jittered
 from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.lfs_step import LfsTally, lfs_due, mirror_lfs
 from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import mirror_description
-from epicstar.sync.steps import git_step
+from epicstar.sync.steps import PushTarget, ensure_default_branch, git_step, push_refs
 from epicstar.sync.unstarred import restore_from_holding
 from epicstar.sync.visibility import check_private_mirror, check_private_parents
 
@@ -411,32 +410,23 @@ def _mirror_cache(
 def _push(
     ctx: SyncContext, repo: Repository, report: PassReport, cache: RepoCache, after: Refs
 ) -> int:
-    """Make OneDev's branches and tags ``after``; returns how many refs changed.
+    """Make OneDev's branches and tags ``after`` (:func:`push_refs`); how many changed."""
+    target = _push_target(repo, report)
+    try:
+        return push_refs(ctx, cache, target, after)
+    finally:
+        repo.onedev_default_branch = target.head
 
-    git never deletes the branch a repository's HEAD is on. While OneDev's HEAD is known to
-    be on a branch that stays, one push with prune does it all; otherwise (the default branch
-    was renamed or deleted upstream, or OneDev's HEAD is unknown) creations and updates are
-    pushed first, the default branch moves, and only then is the rest pruned.
-    """
-    destination = ctx.onedev.git_url(repo.onedev_path or "")
-    auth = ctx.onedev_auth()
-    head = repo.onedev_default_branch
-    if head is not None and f"refs/heads/{head}" in after:
-        try:
-            return git_step(ctx, "push", lambda: cache.push(destination, auth)).changed
-        except StepFailed as failed:
-            if not (
-                isinstance(failed.error, PushRejected) and failed.error.only_current_branch_kept
-            ):
-                raise
-            repo.onedev_default_branch = None  # HEAD was moved in OneDev: it is unknown now
-    changed = 0
-    if after:
-        changed += git_step(ctx, "push", lambda: cache.push(destination, auth, prune=False)).changed
-    _ensure_default_branch(ctx, repo, after)
-    if not report.project_created:  # a project created by this pass has nothing to prune
-        changed += git_step(ctx, "push", lambda: cache.push(destination, auth)).changed
-    return changed
+
+def _push_target(repo: Repository, report: PassReport | None = None) -> PushTarget:
+    assert repo.onedev_project_id is not None  # placed before anything is pushed
+    return PushTarget(
+        project_id=repo.onedev_project_id,
+        path=repo.onedev_path or "",
+        default_branch=repo.default_branch,
+        head=repo.onedev_default_branch,
+        created=report is not None and report.project_created,
+    )
 
 
 def _new_commits(cache: RepoCache, before: Refs, after: Refs) -> int | None:
@@ -466,13 +456,11 @@ def _feed_rows(
 
 
 def _ensure_default_branch(ctx: SyncContext, repo: Repository, refs: Refs) -> None:
-    branch = repo.default_branch
-    if not branch or f"refs/heads/{branch}" not in refs or repo.onedev_project_id is None:
+    if repo.onedev_project_id is None:
         return
-    if repo.onedev_default_branch == branch:
-        return
-    ctx.onedev.set_default_branch(repo.onedev_project_id, branch)
-    repo.onedev_default_branch = branch
+    target = _push_target(repo)
+    ensure_default_branch(ctx, target, refs)
+    repo.onedev_default_branch = target.head
 
 
 def _mark_gone(
