@@ -2,7 +2,7 @@
 
 lease → GitHub metadata (conditional) → OneDev project → compare advertised refs with the
 last mirrored ones → fetch and push only when they differ (the default branch moves before
-its old branch is pruned) → default branch → record.
+its old branch is pruned) → default branch → the wiki, likewise → record.
 
 A repository in ``agent`` mode is never fetched from GitHub, nor is GitHub asked about it: an
 agent pushes it into the cache (:mod:`epicstar.web.agent_git`) and the pass pushes the cache's
@@ -46,6 +46,7 @@ from epicstar.sync.placement import mirror_description
 from epicstar.sync.steps import PushTarget, ensure_default_branch, git_step, push_refs
 from epicstar.sync.unstarred import restore_from_holding
 from epicstar.sync.visibility import check_private_mirror, check_private_parents
+from epicstar.sync.wiki_step import mirror_wiki
 
 log = structlog.get_logger("epicstar.sync")
 
@@ -289,6 +290,8 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         repo.lfs_refs = None
         repo.onedev_default_branch = None
         repo.onedev_description = description if placement.created else None
+        repo.wiki_refs = None
+        repo.wiki_onedev_default_branch = None
     if (placement.project_id, placement.path) != (repo.onedev_project_id, repo.onedev_path):
         repo.onedev_project_id = placement.project_id
         repo.onedev_path = placement.path
@@ -305,6 +308,9 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     _mirror_refs(ctx, repo, report, force=force)
     report.refs_total = len(repo.mirrored_refs or {})
     _ensure_default_branch(ctx, repo, repo.mirrored_refs or {})
+    report.wiki_refs_changed = mirror_wiki(ctx, repo, force=force)
+    if report.wiki_refs_changed and report.outcome == AttemptOutcome.UNCHANGED:
+        report.outcome = AttemptOutcome.MIRRORED
     repo.sync_status = SyncStatus.COMPLETED
     repo.retry_count = 0
     repo.error = None
