@@ -17,6 +17,7 @@ from pathlib import Path
 from starlette.types import ASGIApp
 
 from epicstar.sandbox import gitrepo
+from epicstar.sandbox.github_lfs import LfsKind, lfs_kind
 from epicstar.sandbox.github_model import (
     DMCA_NOTICE_URL,
     Block,
@@ -28,7 +29,8 @@ from epicstar.sandbox.github_model import (
     utc,
 )
 from epicstar.sandbox.gitrepo import CommitSpec, FileContent
-from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
+from epicstar.sandbox.lfs import LfsStore, MediaGrants, lfs_pointer, track_lfs
+from epicstar.sandbox.reqlog import FaultInjector, LoggedRequest, ObservableServer, RequestLog
 
 
 class FakeGitHub(ObservableServer):
@@ -60,6 +62,7 @@ class FakeGitHub(ObservableServer):
         self.limits = RateLimiter()
         self.log = RequestLog()
         self.faults = FaultInjector(default_text_type="text/plain; charset=utf-8")
+        self.lfs_grants = MediaGrants()
         for token in tokens:
             self.add_token(token)
         from epicstar.sandbox.github_app import build_app  # the app module imports this one
@@ -258,7 +261,8 @@ class FakeGitHub(ObservableServer):
             return repo
 
     def delete(self, full_name: str) -> None:
-        """Delete (404 from now on); the data is kept so :meth:`restore` can undo it."""
+        """Delete (404 from now on, its LFS objects too); the data is kept so :meth:`restore`
+        can undo it."""
         with self.lock:
             repo = self.repo(full_name)
             repo.deleted = True
@@ -292,7 +296,7 @@ class FakeGitHub(ObservableServer):
             repo = self._by_id.pop(repo_id)
             for stars in self._stars.values():  # the id may be given to a new repository
                 stars.pop(repo_id, None)
-        shutil.rmtree(repo.path, ignore_errors=True)
+        shutil.rmtree(repo.path, ignore_errors=True)  # its LFS objects with it
 
     def block(self, full_name: str, reason: str = "dmca", html_url: str | None = None) -> None:
         """Block for legal reasons: API 451 with a ``block`` object, git access refused."""
@@ -363,15 +367,20 @@ class FakeGitHub(ObservableServer):
         branch tip, or the default branch tip when the branch is new — and move ``branch``
         there (creating it).  Returns the new commit sha."""
         repo = self.repo(full_name)
-        if parent is None:
-            parent = gitrepo.resolve(repo.path, f"refs/heads/{branch}") or gitrepo.resolve(
-                repo.path, f"refs/heads/{repo.default_branch}"
-            )
+        parent = parent or self._parent_for(repo, branch)
         spec = CommitSpec(f"refs/heads/{branch}", files, message.rstrip("\n") + "\n", parent)
         sha = gitrepo.fast_import(repo.path, [spec])[0]
         with self.lock:
             self._touch(repo, pushed=True)
         return sha
+
+    @staticmethod
+    def _parent_for(repo: GitHubRepo, branch: str) -> str | None:
+        """Where a new commit on ``branch`` goes: its tip, or the default branch's when the
+        branch is new (None in an empty repository)."""
+        return gitrepo.resolve(repo.path, f"refs/heads/{branch}") or gitrepo.resolve(
+            repo.path, f"refs/heads/{repo.default_branch}"
+        )
 
     def generate_history(
         self,
@@ -483,6 +492,76 @@ class FakeGitHub(ObservableServer):
         if cached is None:
             cached = repo.size_cache = gitrepo.disk_usage_kib(repo.path)
         return cached
+
+    # ------------------------------------------------------------------ Git LFS
+
+    # Objects are files under the repository's ``lfs_path``; the app serves them through the
+    # batch API (``<clone_url>/info/lfs/objects/batch``) and ``/_lfs-media/<oid>``.
+
+    def commit_lfs(
+        self,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, bytes],
+        message: str = "Add LFS files",
+        *,
+        parent: str | None = None,
+        store: bool = True,
+    ) -> str:
+        """Commit ``files`` as Git LFS pointer files (on top of ``parent``, as :meth:`commit`)
+        with a root ``.gitattributes`` that tracks each path with ``filter=lfs`` (its other
+        lines kept).  The objects go into the repository's LFS store unless ``store`` is
+        False (then the batch API answers 404 for them).  Returns the new commit sha."""
+        repo = self.repo(full_name)
+        parent = parent or self._parent_for(repo, branch)
+        objects = LfsStore(repo.lfs_path)
+        content: dict[str, FileContent] = {}
+        for path, data in files.items():
+            content[path] = lfs_pointer(data)[2]
+            if store:
+                objects.put(data)
+        attributes = b""
+        if parent is not None:
+            attributes = gitrepo.read_blob(repo.path, parent, ".gitattributes") or b""
+        content[".gitattributes"] = track_lfs(attributes.decode(), files)
+        return self.commit(full_name, branch, content, message, parent)
+
+    def store_lfs_object(self, full_name: str, data: bytes) -> str:
+        """Put ``data`` into the repository's LFS store (without committing a pointer); its
+        oid."""
+        return LfsStore(self.repo(full_name).lfs_path).put(data)
+
+    def lfs_objects(self, full_name: str) -> dict[str, bytes]:
+        """Every LFS object the repository stores, oid -> content."""
+        return LfsStore(self.repo(full_name).lfs_path).objects()
+
+    def remove_lfs_object(self, full_name: str, oid: str) -> None:
+        """Drop one object from the store (KeyError if it is not there): the batch API then
+        answers 404 for it."""
+        if not LfsStore(self.repo(full_name).lfs_path).remove(oid):
+            raise KeyError(oid)
+
+    def set_lfs_over_quota(self, full_name: str, over: bool = True) -> None:
+        """Make download batches answer 403 "over its data quota", as GitHub does once the
+        account's LFS bandwidth is used up."""
+        with self.lock:
+            self.repo(full_name).lfs_over_quota = over
+
+    def expire_lfs_tokens(self) -> None:
+        """Make every download link of earlier batch answers stale (401 from now on)."""
+        self.lfs_grants.expire_all()
+
+    def lfs_requests(self, kind: LfsKind | None = None) -> list[LoggedRequest]:
+        """Logged LFS requests, oldest first: ``"batch"`` (the batch API), ``"download"``
+        (object downloads) or both."""
+        return [
+            entry
+            for entry in self.log.entries()
+            if (found := lfs_kind(entry.path)) is not None and kind in (None, found)
+        ]
+
+    def lfs_request_count(self, kind: LfsKind | None = None) -> int:
+        return len(self.lfs_requests(kind))
 
     # ------------------------------------------------------------------ stars
 

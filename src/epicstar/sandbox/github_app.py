@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from epicstar.sandbox.github_lfs import lfs_kind, serve_batch, serve_media
 from epicstar.sandbox.github_model import (
     GitHubRepo,
     RateLimit,
@@ -480,6 +481,18 @@ class GitHubApp:
         suffix = smart_suffix(path, method, query)
         if suffix is not None:
             await self.serve_git(scope, receive, send, suffix)
+            return
+        lfs = lfs_kind(path)
+        if lfs == "batch" and method == "POST":
+            token = git_token(request, self.github)
+            bad_credentials = token is None and bool(request.headers.get("authorization"))
+            response = await serve_batch(
+                self.github, request, token, bad_credentials=bad_credentials
+            )
+            await response(scope, receive, send)
+            return
+        if lfs == "download" and method in ("GET", "HEAD"):
+            await serve_media(self.github, request)(scope, receive, send)
             return
         for route_method, pattern, handler in API_ROUTES:
             match = pattern.match(path)

@@ -125,6 +125,17 @@ def resolve(repo: Path, rev: str) -> str | None:
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
+def read_blob(repo: Path, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` in commit ``rev``, or None when it has no such file."""
+    proc = subprocess.run(
+        ["git", "--git-dir", str(repo), "cat-file", "blob", f"{rev}:{path}"],
+        capture_output=True,
+        env=git_env(),
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def list_refs(repo: Path, prefix: str = "refs/") -> dict[str, str]:
     out = run_git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
     refs: dict[str, str] = {}
