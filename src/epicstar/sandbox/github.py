@@ -32,6 +32,8 @@ from epicstar.sandbox.gitrepo import CommitSpec, FileContent
 from epicstar.sandbox.lfs import LfsStore, MediaGrants, lfs_pointer, track_lfs
 from epicstar.sandbox.reqlog import FaultInjector, LoggedRequest, ObservableServer, RequestLog
 
+WIKI_BRANCH = "master"
+
 
 class FakeGitHub(ObservableServer):
     """In-memory GitHub with real bare repositories on disk.
@@ -261,8 +263,8 @@ class FakeGitHub(ObservableServer):
             return repo
 
     def delete(self, full_name: str) -> None:
-        """Delete (404 from now on, its LFS objects too); the data is kept so :meth:`restore`
-        can undo it."""
+        """Delete (404 from now on, its wiki and LFS objects too); the data is kept so
+        :meth:`restore` can undo it."""
         with self.lock:
             repo = self.repo(full_name)
             repo.deleted = True
@@ -296,7 +298,9 @@ class FakeGitHub(ObservableServer):
             repo = self._by_id.pop(repo_id)
             for stars in self._stars.values():  # the id may be given to a new repository
                 stars.pop(repo_id, None)
+            repo.wiki = False
         shutil.rmtree(repo.path, ignore_errors=True)  # its LFS objects with it
+        shutil.rmtree(repo.wiki_path, ignore_errors=True)
 
     def block(self, full_name: str, reason: str = "dmca", html_url: str | None = None) -> None:
         """Block for legal reasons: API 451 with a ``block`` object, git access refused."""
@@ -562,6 +566,65 @@ class FakeGitHub(ObservableServer):
 
     def lfs_request_count(self, kind: LfsKind | None = None) -> int:
         return len(self.lfs_requests(kind))
+
+    # ------------------------------------------------------------------ wikis
+
+    # A wiki is a repository of its own, served at ``<owner>/<name>.wiki.git`` once it has a
+    # page (an enabled wiki without pages has no git repository).  It shares its repository's
+    # visibility, name (renames included) and fate, and never changes its refs or pushed_at.
+
+    def create_wiki(
+        self, full_name: str, pages: Mapping[str, str] | None = None, message: str = ""
+    ) -> str:
+        """Give the repository a wiki: a first commit on ``master`` with ``pages`` (file name ->
+        text; default a ``Home.md``).  Returns the commit sha."""
+        repo = self.repo(full_name)
+        if repo.wiki:
+            raise ValueError(f"{full_name} has a wiki already")
+        if not repo.has_wiki:
+            raise ValueError(f"the wiki of {full_name} is disabled")
+        pages = pages if pages is not None else {"Home.md": f"Welcome to the {repo.name} wiki!\n"}
+        shutil.rmtree(repo.wiki_path, ignore_errors=True)
+        self._init_bare(repo.wiki_path, WIKI_BRANCH)
+        spec = CommitSpec(
+            f"refs/heads/{WIKI_BRANCH}", dict(pages), (message or "Initial Home page") + "\n"
+        )
+        sha = gitrepo.fast_import(repo.wiki_path, [spec])[0]
+        with self.lock:
+            repo.wiki = True
+        return sha
+
+    def edit_wiki(self, full_name: str, page: str, text: str | None, message: str = "") -> str:
+        """Write (``None``: delete) one page of an existing wiki in a new commit on
+        ``master``; the message defaults to GitHub's ("Updated Home (markdown)")."""
+        repo = self.repo(full_name)
+        if not repo.wiki:
+            raise ValueError(f"{full_name} has no wiki")
+        tip = gitrepo.resolve(repo.wiki_path, f"refs/heads/{WIKI_BRANCH}")
+        title = Path(page).stem
+        default = f"Updated {title} (markdown)" if text is not None else f"Destroyed {title}"
+        spec = CommitSpec(
+            f"refs/heads/{WIKI_BRANCH}", {page: text}, (message or default) + "\n", tip
+        )
+        return gitrepo.fast_import(repo.wiki_path, [spec])[0]
+
+    def delete_wiki(self, full_name: str) -> None:
+        """Remove the wiki's repository (every page deleted); git then answers as for a
+        missing repository."""
+        repo = self.repo(full_name)
+        with self.lock:
+            repo.wiki = False
+        shutil.rmtree(repo.wiki_path, ignore_errors=True)
+
+    def wiki_refs(self, full_name: str) -> dict[str, str]:
+        """The wiki's refs ({} when there is no wiki)."""
+        repo = self.repo(full_name)
+        return gitrepo.list_refs(repo.wiki_path) if repo.wiki else {}
+
+    def set_has_wiki(self, full_name: str, enabled: bool = True) -> None:
+        """Enable or disable the wiki (``has_wiki``); a disabled wiki is not served, its pages
+        are kept for when it is enabled again."""
+        self._update(full_name, has_wiki=enabled)
 
     # ------------------------------------------------------------------ stars
 
