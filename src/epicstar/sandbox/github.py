@@ -1,8 +1,9 @@
 """GitHub stand-in: state, content helpers and the ASGI app (see :mod:`.github_app`).
 
-``FakeGitHub`` keeps repositories as real bare git repositories under ``root`` and their
-metadata in memory.  Tests mutate it directly (create, commit, rename, delete, block, …) while
-the app (``FakeGitHub.app``) serves the REST API and git smart HTTP from another thread.
+``FakeGitHub`` keeps repositories as real bare git repositories under ``root`` (with their Git
+LFS objects and their wikis) and their metadata in memory.  Tests mutate it directly (create,
+commit, rename, delete, block, …) while the app (``FakeGitHub.app``) serves the REST API, git
+smart HTTP and Git LFS from another thread.
 """
 
 from __future__ import annotations

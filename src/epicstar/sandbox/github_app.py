@@ -1,4 +1,5 @@
-"""ASGI app of the GitHub stand-in: REST API (auth, rate limits, ETags) and git smart HTTP.
+"""ASGI app of the GitHub stand-in: REST API (auth, rate limits, ETags), git smart HTTP for
+repositories and wikis, and Git LFS (:mod:`.github_lfs`).
 
 REST endpoints are plain functions ``(ctx: ApiContext) -> ApiResult`` registered in
 ``API_ROUTES``; :func:`api_response` wraps them with GitHub's cross-cutting behaviour, so
