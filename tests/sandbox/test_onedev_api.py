@@ -174,6 +174,37 @@ def test_create_permissions(sandbox: Sandbox) -> None:
     assert call(sandbox, "DELETE", f"/projects/{root}", headers=read_only).status_code == 403
 
 
+def test_wiki_child_project(sandbox: Sandbox) -> None:
+    """A repository's wiki as epicstar keeps it: a child project ``wiki`` created with
+    ``parentId``.  A role on a project holds on its descendants (OneDev's ProjectPermission
+    implies them), so whoever owns the repository's project manages its wiki too."""
+    creator = {"Authorization": f"token {OD_CREATOR}"}
+    owned = call(sandbox, "POST", "/projects", headers=creator, json={"name": "hello", **MINIMAL})
+    repository = int(owned.text)
+    wiki = created_id(sandbox, "wiki", repository)  # by the admin
+    assert sandbox.onedev.project("hello/wiki") == call(sandbox, "GET", f"/projects/{wiki}").json()
+    clash = create(sandbox, "Wiki", repository)
+    assert (clash.status_code, clash.text) == (
+        500,
+        "Name 'Wiki' is already used by another project under 'hello'",
+    )
+    other = created_id(sandbox, "other")
+    assert create(sandbox, "wiki", other).status_code == 200  # unique among siblings only
+    assert create(sandbox, "wiki", 424242).status_code == 404  # the parent must exist
+    described = {**call(sandbox, "GET", f"/projects/{wiki}").json(), "description": "Wiki"}
+    update = call(sandbox, "POST", f"/projects/{wiki}", headers=creator, json=described)
+    assert update.status_code == 200
+    under_other = {"name": "notes", "parentId": other, **MINIMAL}
+    denied = call(sandbox, "POST", "/projects", headers=creator, json=under_other)
+    assert (denied.status_code, denied.text) == (
+        403,
+        "Not authorized to create project under 'other'",
+    )
+    read_only = {"Authorization": f"Bearer {OD_READ_ONLY}"}
+    found = call(sandbox, "GET", "/projects/ids/hello/wiki", headers=read_only)
+    assert (found.status_code, found.text) == (200, str(wiki))
+
+
 def test_lookup_by_path_and_clone_url(sandbox: Sandbox) -> None:
     root = created_id(sandbox, "github")
     child = created_id(sandbox, "FastAPI", root)

@@ -34,6 +34,8 @@ SAMPLES = (
     "bob/dotfiles",
 )
 
+DEMO_LOGO = b"\x89PNG\r\n\x1a\n demo logo, stored with Git LFS\n"
+
 
 def _create_samples(github: FakeGitHub) -> None:
     github.create_repo("demo-org", "website", description="A static website", default_branch="main")
@@ -41,6 +43,8 @@ def _create_samples(github: FakeGitHub) -> None:
     github.commit("demo-org/website", "gh-pages", {"CNAME": "example.com\n"}, "Pages", parent=base)
     github.tag("demo-org/website", "v1.0", base, annotated=True, message="First release")
     github.tag("demo-org/website", "v1.1", base, annotated=False)
+    github.commit_lfs("demo-org/website", "main", {"assets/logo.png": DEMO_LOGO}, "Logo (Git LFS)")
+    github.create_wiki("demo-org/website", {"Home.md": "# Website\n\nHow the site is built.\n"})
     github.create_repo("octocat", ".github", description="Community health files")
     github.create_repo(
         "demo-org", "private-notes", private=True, description="Private: needs the token"

@@ -8,6 +8,7 @@ Used by end-to-end tests, ``epicstar demo`` and benchmarks.  Entry points:
 
 from epicstar.sandbox.github import FakeGitHub
 from epicstar.sandbox.github_model import GitHubRepo, RateLimit
+from epicstar.sandbox.lfs import lfs_pointer
 from epicstar.sandbox.onedev import FakeOneDev, Principal, Role
 from epicstar.sandbox.reqlog import LoggedRequest, RequestLog
 from epicstar.sandbox.server import Sandbox, serve
@@ -22,5 +23,6 @@ __all__ = [
     "RequestLog",
     "Role",
     "Sandbox",
+    "lfs_pointer",
     "serve",
 ]

@@ -1,8 +1,9 @@
 """GitHub stand-in: state, content helpers and the ASGI app (see :mod:`.github_app`).
 
-``FakeGitHub`` keeps repositories as real bare git repositories under ``root`` and their
-metadata in memory.  Tests mutate it directly (create, commit, rename, delete, block, …) while
-the app (``FakeGitHub.app``) serves the REST API and git smart HTTP from another thread.
+``FakeGitHub`` keeps repositories as real bare git repositories under ``root`` (with their Git
+LFS objects and their wikis) and their metadata in memory.  Tests mutate it directly (create,
+commit, rename, delete, block, …) while the app (``FakeGitHub.app``) serves the REST API, git
+smart HTTP and Git LFS from another thread.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from starlette.types import ASGIApp
 
 from epicstar.sandbox import gitrepo
+from epicstar.sandbox.github_lfs import LfsKind, lfs_kind
 from epicstar.sandbox.github_model import (
     DMCA_NOTICE_URL,
     Block,
@@ -28,7 +30,10 @@ from epicstar.sandbox.github_model import (
     utc,
 )
 from epicstar.sandbox.gitrepo import CommitSpec, FileContent
-from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
+from epicstar.sandbox.lfs import LfsStore, MediaGrants, lfs_pointer, track_lfs
+from epicstar.sandbox.reqlog import FaultInjector, LoggedRequest, ObservableServer, RequestLog
+
+WIKI_BRANCH = "master"
 
 
 class FakeGitHub(ObservableServer):
@@ -60,6 +65,7 @@ class FakeGitHub(ObservableServer):
         self.limits = RateLimiter()
         self.log = RequestLog()
         self.faults = FaultInjector(default_text_type="text/plain; charset=utf-8")
+        self.lfs_grants = MediaGrants()
         for token in tokens:
             self.add_token(token)
         from epicstar.sandbox.github_app import build_app  # the app module imports this one
@@ -258,7 +264,8 @@ class FakeGitHub(ObservableServer):
             return repo
 
     def delete(self, full_name: str) -> None:
-        """Delete (404 from now on); the data is kept so :meth:`restore` can undo it."""
+        """Delete (404 from now on, its wiki and LFS objects too); the data is kept so
+        :meth:`restore` can undo it."""
         with self.lock:
             repo = self.repo(full_name)
             repo.deleted = True
@@ -292,7 +299,9 @@ class FakeGitHub(ObservableServer):
             repo = self._by_id.pop(repo_id)
             for stars in self._stars.values():  # the id may be given to a new repository
                 stars.pop(repo_id, None)
-        shutil.rmtree(repo.path, ignore_errors=True)
+            repo.wiki = False
+        shutil.rmtree(repo.path, ignore_errors=True)  # its LFS objects with it
+        shutil.rmtree(repo.wiki_path, ignore_errors=True)
 
     def block(self, full_name: str, reason: str = "dmca", html_url: str | None = None) -> None:
         """Block for legal reasons: API 451 with a ``block`` object, git access refused."""
@@ -363,15 +372,20 @@ class FakeGitHub(ObservableServer):
         branch tip, or the default branch tip when the branch is new — and move ``branch``
         there (creating it).  Returns the new commit sha."""
         repo = self.repo(full_name)
-        if parent is None:
-            parent = gitrepo.resolve(repo.path, f"refs/heads/{branch}") or gitrepo.resolve(
-                repo.path, f"refs/heads/{repo.default_branch}"
-            )
+        parent = parent or self._parent_for(repo, branch)
         spec = CommitSpec(f"refs/heads/{branch}", files, message.rstrip("\n") + "\n", parent)
         sha = gitrepo.fast_import(repo.path, [spec])[0]
         with self.lock:
             self._touch(repo, pushed=True)
         return sha
+
+    @staticmethod
+    def _parent_for(repo: GitHubRepo, branch: str) -> str | None:
+        """Where a new commit on ``branch`` goes: its tip, or the default branch's when the
+        branch is new (None in an empty repository)."""
+        return gitrepo.resolve(repo.path, f"refs/heads/{branch}") or gitrepo.resolve(
+            repo.path, f"refs/heads/{repo.default_branch}"
+        )
 
     def generate_history(
         self,
@@ -483,6 +497,135 @@ class FakeGitHub(ObservableServer):
         if cached is None:
             cached = repo.size_cache = gitrepo.disk_usage_kib(repo.path)
         return cached
+
+    # ------------------------------------------------------------------ Git LFS
+
+    # Objects are files under the repository's ``lfs_path``; the app serves them through the
+    # batch API (``<clone_url>/info/lfs/objects/batch``) and ``/_lfs-media/<oid>``.
+
+    def commit_lfs(
+        self,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, bytes],
+        message: str = "Add LFS files",
+        *,
+        parent: str | None = None,
+        store: bool = True,
+    ) -> str:
+        """Commit ``files`` as Git LFS pointer files (on top of ``parent``, as :meth:`commit`)
+        with a root ``.gitattributes`` that tracks each path with ``filter=lfs`` (its other
+        lines kept).  The objects go into the repository's LFS store unless ``store`` is
+        False (then the batch API answers 404 for them).  Returns the new commit sha."""
+        repo = self.repo(full_name)
+        parent = parent or self._parent_for(repo, branch)
+        objects = LfsStore(repo.lfs_path)
+        content: dict[str, FileContent] = {}
+        for path, data in files.items():
+            content[path] = lfs_pointer(data)[2]
+            if store:
+                objects.put(data)
+        attributes = b""
+        if parent is not None:
+            attributes = gitrepo.read_blob(repo.path, parent, ".gitattributes") or b""
+        content[".gitattributes"] = track_lfs(attributes.decode(), files)
+        return self.commit(full_name, branch, content, message, parent)
+
+    def store_lfs_object(self, full_name: str, data: bytes) -> str:
+        """Put ``data`` into the repository's LFS store (without committing a pointer); its
+        oid."""
+        return LfsStore(self.repo(full_name).lfs_path).put(data)
+
+    def lfs_objects(self, full_name: str) -> dict[str, bytes]:
+        """Every LFS object the repository stores, oid -> content."""
+        return LfsStore(self.repo(full_name).lfs_path).objects()
+
+    def remove_lfs_object(self, full_name: str, oid: str) -> None:
+        """Drop one object from the store (KeyError if it is not there): the batch API then
+        answers 404 for it."""
+        if not LfsStore(self.repo(full_name).lfs_path).remove(oid):
+            raise KeyError(oid)
+
+    def set_lfs_over_quota(self, full_name: str, over: bool = True) -> None:
+        """Make download batches answer 403 "over its data quota", as GitHub does once the
+        account's LFS bandwidth is used up."""
+        with self.lock:
+            self.repo(full_name).lfs_over_quota = over
+
+    def expire_lfs_tokens(self) -> None:
+        """Make every download link of earlier batch answers stale (401 from now on)."""
+        self.lfs_grants.expire_all()
+
+    def lfs_requests(self, kind: LfsKind | None = None) -> list[LoggedRequest]:
+        """Logged LFS requests, oldest first: ``"batch"`` (the batch API), ``"download"``
+        (object downloads) or both."""
+        return [
+            entry
+            for entry in self.log.entries()
+            if (found := lfs_kind(entry.path)) is not None and kind in (None, found)
+        ]
+
+    def lfs_request_count(self, kind: LfsKind | None = None) -> int:
+        return len(self.lfs_requests(kind))
+
+    # ------------------------------------------------------------------ wikis
+
+    # A wiki is a repository of its own, served at ``<owner>/<name>.wiki.git`` once it has a
+    # page (an enabled wiki without pages has no git repository).  It shares its repository's
+    # visibility, name (renames included) and fate, and never changes its refs or pushed_at.
+
+    def create_wiki(
+        self, full_name: str, pages: Mapping[str, str] | None = None, message: str = ""
+    ) -> str:
+        """Give the repository a wiki: a first commit on ``master`` with ``pages`` (file name ->
+        text; default a ``Home.md``).  Returns the commit sha."""
+        repo = self.repo(full_name)
+        if repo.wiki:
+            raise ValueError(f"{full_name} has a wiki already")
+        if not repo.has_wiki:
+            raise ValueError(f"the wiki of {full_name} is disabled")
+        pages = pages if pages is not None else {"Home.md": f"Welcome to the {repo.name} wiki!\n"}
+        shutil.rmtree(repo.wiki_path, ignore_errors=True)
+        self._init_bare(repo.wiki_path, WIKI_BRANCH)
+        spec = CommitSpec(
+            f"refs/heads/{WIKI_BRANCH}", dict(pages), (message or "Initial Home page") + "\n"
+        )
+        sha = gitrepo.fast_import(repo.wiki_path, [spec])[0]
+        with self.lock:
+            repo.wiki = True
+        return sha
+
+    def edit_wiki(self, full_name: str, page: str, text: str | None, message: str = "") -> str:
+        """Write (``None``: delete) one page of an existing wiki in a new commit on
+        ``master``; the message defaults to GitHub's ("Updated Home (markdown)")."""
+        repo = self.repo(full_name)
+        if not repo.wiki:
+            raise ValueError(f"{full_name} has no wiki")
+        tip = gitrepo.resolve(repo.wiki_path, f"refs/heads/{WIKI_BRANCH}")
+        title = Path(page).stem
+        default = f"Updated {title} (markdown)" if text is not None else f"Destroyed {title}"
+        spec = CommitSpec(
+            f"refs/heads/{WIKI_BRANCH}", {page: text}, (message or default) + "\n", tip
+        )
+        return gitrepo.fast_import(repo.wiki_path, [spec])[0]
+
+    def delete_wiki(self, full_name: str) -> None:
+        """Remove the wiki's repository (every page deleted); git then answers as for a
+        missing repository."""
+        repo = self.repo(full_name)
+        with self.lock:
+            repo.wiki = False
+        shutil.rmtree(repo.wiki_path, ignore_errors=True)
+
+    def wiki_refs(self, full_name: str) -> dict[str, str]:
+        """The wiki's refs ({} when there is no wiki)."""
+        repo = self.repo(full_name)
+        return gitrepo.list_refs(repo.wiki_path) if repo.wiki else {}
+
+    def set_has_wiki(self, full_name: str, enabled: bool = True) -> None:
+        """Enable or disable the wiki (``has_wiki``); a disabled wiki is not served, its pages
+        are kept for when it is enabled again."""
+        self._update(full_name, has_wiki=enabled)
 
     # ------------------------------------------------------------------ stars
 

@@ -1,4 +1,5 @@
-"""ASGI app of the GitHub stand-in: REST API (auth, rate limits, ETags) and git smart HTTP.
+"""ASGI app of the GitHub stand-in: REST API (auth, rate limits, ETags), git smart HTTP for
+repositories and wikis, and Git LFS (:mod:`.github_lfs`).
 
 REST endpoints are plain functions ``(ctx: ApiContext) -> ApiResult`` registered in
 ``API_ROUTES``; :func:`api_response` wraps them with GitHub's cross-cutting behaviour, so
@@ -15,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from epicstar.sandbox.github_lfs import lfs_kind, serve_batch, serve_media
 from epicstar.sandbox.github_model import (
     GitHubRepo,
     RateLimit,
@@ -459,6 +462,39 @@ def rate_limited(request: Request, caller: Caller) -> ApiResult:
 
 
 _GIT_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+)$")
+WIKI_SUFFIX = ".wiki"
+
+
+@dataclass(frozen=True)
+class GitTarget:
+    """What a git URL serves: a repository, or its wiki (``<owner>/<name>.wiki.git``)."""
+
+    repo: GitHubRepo
+    wiki: bool
+
+    @property
+    def git_dir(self) -> Path:
+        return self.repo.wiki_path if self.wiki else self.repo.path
+
+    @property
+    def full_name(self) -> str:
+        return self.repo.full_name + (WIKI_SUFFIX if self.wiki else "")
+
+
+def git_target(github: FakeGitHub, prefix: str) -> GitTarget | None:
+    """The repository or wiki ``<owner>/<name>[.wiki][.git]`` names; an old name of a renamed
+    repository keeps serving (its wiki too).  A wiki that is disabled or has no page yet does
+    not exist, as on GitHub.  (A ``.wiki`` name always means a wiki.)"""
+    match = _GIT_PATH.match("/" + prefix)
+    if match is None:
+        return None
+    name = match["name"].removesuffix(".git")
+    wiki = name.endswith(WIKI_SUFFIX)
+    full = f"{match['owner']}/{name.removesuffix(WIKI_SUFFIX) if wiki else name}"
+    repo = github.find(full) or github.find_redirect(full)
+    if repo is None or (wiki and not (repo.has_wiki and repo.wiki)):
+        return None
+    return GitTarget(repo, wiki)
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -481,6 +517,18 @@ class GitHubApp:
         if suffix is not None:
             await self.serve_git(scope, receive, send, suffix)
             return
+        lfs = lfs_kind(path)
+        if lfs == "batch" and method == "POST":
+            token = git_token(request, self.github)
+            bad_credentials = token is None and bool(request.headers.get("authorization"))
+            response = await serve_batch(
+                self.github, request, token, bad_credentials=bad_credentials
+            )
+            await response(scope, receive, send)
+            return
+        if lfs == "download" and method in ("GET", "HEAD"):
+            await serve_media(self.github, request)(scope, receive, send)
+            return
         for route_method, pattern, handler in API_ROUTES:
             match = pattern.match(path)
             if match and method in (route_method, "HEAD"):
@@ -497,17 +545,14 @@ class GitHubApp:
             await response(scope, receive, send)
             return
         token = git_token(request, self.github)
-        match = _GIT_PATH.match("/" + repo_prefix(request.url.path, suffix))
-        assert match is not None  # refuse_git() checked it
-        full = f"{match['owner']}/{match['name'].removesuffix('.git')}"
-        repo = self.github.find(full) or self.github.find_redirect(full)
-        assert repo is not None
+        target = git_target(self.github, repo_prefix(request.url.path, suffix))
+        assert target is not None  # refuse_git() checked it
         user = self.github.tokens[token].login if token is not None else None
         await git_http_backend(
             scope,
             receive,
             send,
-            repo_dir=repo.path,
+            repo_dir=target.git_dir,
             push_allowed=False,
             remote_user=user,
             environment=git_env(),
@@ -525,15 +570,12 @@ class GitHubApp:
                 " Password authentication is not supported for Git operations.\n"
             )
             return _text(401, msg, challenge)
-        match = _GIT_PATH.match("/" + repo_prefix(request.url.path, suffix))
-        repo: GitHubRepo | None = None
-        if match is not None:
-            full = f"{match['owner']}/{match['name'].removesuffix('.git')}"
-            repo = github.find(full) or github.find_redirect(full)
-        if repo is None or (repo.private and token is None):
+        target = git_target(github, repo_prefix(request.url.path, suffix))
+        if target is None or (target.repo.private and token is None):
             if token is None:
                 return _text(401, "", challenge)
             return _text(404, "Repository not found.\n")
+        repo = target.repo
         if repo.block is not None:
             reason = "DMCA takedown" if repo.block.reason == "dmca" else repo.block.reason
             msg = (
@@ -546,7 +588,7 @@ class GitHubApp:
             if token is None:
                 return _text(401, "", challenge)
             login = github.tokens[token].login
-            return _text(403, f"Permission to {repo.full_name}.git denied to {login}.\n")
+            return _text(403, f"Permission to {target.full_name}.git denied to {login}.\n")
         return None
 
 

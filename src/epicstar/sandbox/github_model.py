@@ -41,7 +41,9 @@ class Block:
 
 @dataclass
 class GitHubRepo:
-    """Metadata of one fake repository; ``path`` is its bare git directory."""
+    """Metadata of one fake repository; ``path`` is its bare git directory (its Git LFS
+    objects under ``lfs/objects`` inside it, as git-lfs keeps them), ``wiki_path`` its wiki's,
+    which exists once the wiki has a page (``wiki``)."""
 
     id: int
     owner: str
@@ -66,10 +68,20 @@ class GitHubRepo:
     deleted: bool = False
     block: Block | None = None
     size_cache: int | None = None
+    wiki: bool = False
+    lfs_over_quota: bool = False
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    @property
+    def wiki_path(self) -> Path:
+        return self.path.with_name(f"{self.id}.wiki.git")
+
+    @property
+    def lfs_path(self) -> Path:
+        return self.path / "lfs" / "objects"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ FileContent = str | bytes | None
 """File content for a commit; ``None`` deletes the path."""
 
 _SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_LFS_OID_RE = re.compile(r"[0-9a-f]{64}")
 _ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
 
 
@@ -108,6 +109,11 @@ def is_sha(value: str) -> bool:
     return bool(_SHA_RE.match(value))
 
 
+def is_lfs_oid(value: str) -> bool:
+    """A Git LFS object id: a lower-case hex SHA-256."""
+    return _LFS_OID_RE.fullmatch(value) is not None
+
+
 def resolve(repo: Path, rev: str) -> str | None:
     """Commit sha of ``rev`` or None when it does not resolve."""
     proc = subprocess.run(
@@ -117,6 +123,17 @@ def resolve(repo: Path, rev: str) -> str | None:
         check=False,
     )
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def read_blob(repo: Path, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` in commit ``rev``, or None when it has no such file."""
+    proc = subprocess.run(
+        ["git", "--git-dir", str(repo), "cat-file", "blob", f"{rev}:{path}"],
+        capture_output=True,
+        env=git_env(),
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else None
 
 
 def list_refs(repo: Path, prefix: str = "refs/") -> dict[str, str]:

@@ -1,12 +1,13 @@
 """OneDev 16.5 stand-in: projects, roles, bare repositories with OneDev-like hooks.
 
-The REST API and git smart HTTP live in :mod:`.onedev_app` (``FakeOneDev.app``); this module
-holds the state and the test helpers.  Behaviour follows ``/work/shared/research/onedev.md``
+The REST API, git smart HTTP and Git LFS live in :mod:`.onedev_app` (``FakeOneDev.app``); this
+module holds the state and the test helpers.  Behaviour follows ``/work/shared/research/onedev.md``
 and OneDev's source (see the module docstrings of the app for details).
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import time
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp
 
 from epicstar.sandbox import gitrepo
 from epicstar.sandbox.gitrepo import CommitSpec
-from epicstar.sandbox.onedev_data import BaseAuthorization, Project, project_data
+from epicstar.sandbox.onedev_data import BaseAuthorization, LfsLock, Project, project_data
 from epicstar.sandbox.onedev_protection import (
     CHECKER_ENV,
     MANAGER_ENV,
@@ -31,6 +32,7 @@ from epicstar.sandbox.onedev_protection import (
 from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
 
 VERSION = "16.5.6"
+DEFAULT_MAX_GIT_LFS_FILE_SIZE = 4096  # MB: PerformanceSetting.maxGitLFSFileSize
 
 # Hooks are plain sh + awk (no interpreter start-up per push).  OneDev's callbacks walk the
 # hook's stdin lines in *reverse* order (GitPreReceiveCallback/GitPostReceiveCallback reverse
@@ -107,9 +109,16 @@ class Principal:
 
 
 class FakeOneDev(ObservableServer):
-    """In-memory OneDev with real bare repositories (by project id) under ``root``."""
+    """In-memory OneDev with real bare repositories (by project id) under ``root``.
+
+    Git LFS objects live on disk where OneDev keeps them, in the project's git directory:
+    ``<repository>/lfs/objects/<oid[0:2]>/<oid[2:4]>/<oid>``."""
 
     version = VERSION
+
+    max_git_lfs_file_size: int = DEFAULT_MAX_GIT_LFS_FILE_SIZE
+    """Performance Setting "Max Git LFS file size", in MB: the Batch API refuses larger
+    objects (a per-object 406); set it on the instance to test that."""
 
     def __init__(self, root: Path, tokens: Mapping[str, Role | str]) -> None:
         self.root = Path(root)
@@ -133,6 +142,8 @@ class FakeOneDev(ObservableServer):
         self._next_id = 1
         self._base_authorizations: dict[int, BaseAuthorization] = {}
         self._next_base_authorization_id = 1
+        self._lfs_locks: dict[int, LfsLock] = {}
+        self._next_lfs_lock_id = 1
         self.log = RequestLog()
         self.faults = FaultInjector()
         from epicstar.sandbox.onedev_app import build_app
@@ -239,6 +250,9 @@ class FakeOneDev(ObservableServer):
             for auth in list(self._base_authorizations.values()):
                 if auth.project_id in gone:  # cascades with the project
                     del self._base_authorizations[auth.id]
+            for lock in list(self._lfs_locks.values()):
+                if lock.project_id in gone:
+                    del self._lfs_locks[lock.id]
             self.refresh_paths()
         for pid in project_ids:
             shutil.rmtree(self.repo_path(pid), ignore_errors=True)
@@ -287,6 +301,42 @@ class FakeOneDev(ObservableServer):
                 found.extend(self.base_authorizations(current.id))
                 current = self.get(current.parent_id) if current.parent_id is not None else None
             return found
+
+    # ------------------------------------------------------------------ Git LFS
+
+    def lfs_object_path(self, project_id: int, oid: str) -> Path:
+        """Where object ``oid`` of the project is (or would be) stored."""
+        return self.repo_path(project_id) / "lfs" / "objects" / oid[0:2] / oid[2:4] / oid
+
+    def lfs_upload_dir(self, project_id: int) -> Path:
+        """Uploads in progress: renamed into ``lfs/objects`` once their content is verified."""
+        return self.repo_path(project_id) / "lfs" / "incoming"
+
+    def lfs_locks(self, project_id: int) -> list[LfsLock]:
+        with self.lock:
+            return sorted(
+                (lock for lock in self._lfs_locks.values() if lock.project_id == project_id),
+                key=lambda lock: lock.id,
+            )
+
+    def lfs_lock(self, lock_id: int) -> LfsLock | None:
+        with self.lock:
+            return self._lfs_locks.get(lock_id)
+
+    def create_lfs_lock(self, project_id: int, path: str, owner: str) -> tuple[LfsLock, bool]:
+        """The lock on ``path`` and whether it was created now (False: someone holds it)."""
+        with self.lock:
+            for lock in self.lfs_locks(project_id):
+                if lock.path == path:
+                    return lock, False
+            lock = LfsLock(self._next_lfs_lock_id, project_id, path, owner, time.time())
+            self._next_lfs_lock_id += 1
+            self._lfs_locks[lock.id] = lock
+            return lock, True
+
+    def delete_lfs_lock(self, lock_id: int) -> None:
+        with self.lock:
+            self._lfs_locks.pop(lock_id, None)
 
     # ------------------------------------------------------------------ protection rules
 
@@ -376,6 +426,29 @@ class FakeOneDev(ObservableServer):
         if target is None or not target.startswith("refs/heads/"):
             return None
         return target[len("refs/heads/") :] if gitrepo.resolve(repo, target) else None
+
+    def lfs_object_paths(self, path: str) -> dict[str, Path]:
+        """Git LFS objects stored for project ``path``: oid -> file (for big objects)."""
+        project_id = self._require(path).id
+        objects = self.repo_path(project_id) / "lfs" / "objects"
+        return {
+            file.name: file
+            for file in sorted(objects.glob("??/??/*"))
+            if gitrepo.is_lfs_oid(file.name) and file == self.lfs_object_path(project_id, file.name)
+        }
+
+    def lfs_objects(self, path: str) -> dict[str, bytes]:
+        """Git LFS objects stored for project ``path``: oid -> content."""
+        return {oid: file.read_bytes() for oid, file in self.lfs_object_paths(path).items()}
+
+    def add_lfs_object(self, path: str, content: bytes) -> str:
+        """Store ``content`` as a Git LFS object of project ``path`` (as if pushed before);
+        returns its oid."""
+        oid = hashlib.sha256(content).hexdigest()
+        target = self.lfs_object_path(self._require(path).id, oid)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        return oid
 
     def init_repository(self, project: Project) -> None:
         gitrepo.init_bare(self.repo_path(project.id), "main", self.template)

@@ -1,4 +1,6 @@
-"""ASGI app of the OneDev stand-in: ``/~api`` (see :mod:`.onedev_api`) and git smart HTTP.
+"""ASGI app of the OneDev stand-in: ``/~api`` (see :mod:`.onedev_api`), git smart HTTP, and
+Git LFS (see :mod:`.onedev_lfs`; tried after git, as OneDev's ``GitLfsFilter`` follows its
+``GitFilter``).
 
 Git requests follow ``GitFilter``: the project is looked up by the full path first, then with
 ``.git`` stripped (case-insensitively); anonymous callers get 401 + ``WWW-Authenticate``, an
@@ -20,6 +22,7 @@ from epicstar.sandbox.gitrepo import git_env
 from epicstar.sandbox.onedev_api import OneDevApi, dispatch_api, text
 from epicstar.sandbox.onedev_auth import REALM, authenticate
 from epicstar.sandbox.onedev_data import RestError
+from epicstar.sandbox.onedev_lfs import is_lfs_api, is_object_transfer, serve_lfs
 from epicstar.sandbox.onedev_protection import (
     CHECKER,
     CHECKER_ENV,
@@ -51,6 +54,10 @@ class OneDevApp:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         suffix = smart_suffix(path, request.method, query)
+        if suffix is None and (is_object_transfer(query) or is_lfs_api(request)):
+            response = await serve_lfs(self.onedev, request)
+            await response(scope, receive, send)
+            return
         if suffix is None:
             # Everything else is OneDev's web UI, which the stand-in does not have.
             page = "<html><body><h1>Page Not Found</h1></body></html>"

@@ -76,6 +76,17 @@ class BaseAuthorization:
 
 
 @dataclass
+class LfsLock:
+    """A Git LFS file lock (``GitLfsLock``): one per {project, path}."""
+
+    id: int
+    project_id: int
+    path: str
+    owner: str  # the locking user's login (its display name in OneDev's answers)
+    locked_at: float
+
+
+@dataclass
 class BaseAuthorizationInput:
     """A deserialised ``BaseAuthorization`` request body (foreign keys as ``<name>Id``)."""
 

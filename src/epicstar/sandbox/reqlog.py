@@ -4,10 +4,10 @@ Both fakes wrap their ASGI app in :class:`RecordingMiddleware`, which
 
 * answers with an injected fault when one matches: a canned answer instead of the real one
   (or after the real app did the work, its answer lost), a connection reset, or a delay, and
-* records every request (method, path, query, status, git service, auth *scheme*), at the
-  latest just before the last byte of its response is sent -- an error response (4xx/5xx)
-  before its headers -- so a client finds its request in the log as soon as the request
-  returns.  Credentials are never recorded, only the scheme word.
+* records every request (method, path, query, status, git service or Git LFS request, auth
+  *scheme*), at the latest just before the last byte of its response is sent -- an error
+  response (4xx/5xx) before its headers -- so a client finds its request in the log as soon as
+  the request returns.  Credentials are never recorded, only the scheme word.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class LoggedRequest:
     injected: bool
     started: float
     duration: float
+    lfs: str | None = None
+    """The Git LFS request this was (see :func:`lfs_request_of`), None for anything else."""
 
     @property
     def is_git(self) -> bool:
@@ -75,6 +77,7 @@ class RequestLog:
         status: int | None = None,
         *,
         git: bool | None = None,
+        lfs: str | None = None,
     ) -> list[LoggedRequest]:
         """Entries matching every given filter, oldest first."""
         with self._lock:
@@ -87,6 +90,7 @@ class RequestLog:
             and (git_service is None or e.git_service == git_service)
             and (status is None or e.status == status)
             and (git is None or e.is_git == git)
+            and (lfs is None or e.lfs == lfs)
         ]
 
     def count(
@@ -97,8 +101,9 @@ class RequestLog:
         status: int | None = None,
         *,
         git: bool | None = None,
+        lfs: str | None = None,
     ) -> int:
-        return len(self.entries(method, path_prefix, git_service, status, git=git))
+        return len(self.entries(method, path_prefix, git_service, status, git=git, lfs=lfs))
 
     def __len__(self) -> int:
         with self._lock:
@@ -242,6 +247,22 @@ def git_service_of(method: str, path: str, query: str) -> str | None:
     return None
 
 
+LFS_REQUESTS = ("batch", "locks", "upload", "download")
+
+
+def lfs_request_of(method: str, path: str, query: str) -> str | None:
+    """Which Git LFS request a request is, if any: ``batch`` (the Batch API), ``locks`` (the
+    File Locking API), or an object transfer, ``upload`` / ``download``, recognised by the
+    ``lfs-objects=true`` that OneDev puts in its object URLs."""
+    if "lfs-objects=true" in query.split("&"):
+        return "download" if method == "GET" else "upload"
+    if "/info/lfs/objects/batch" in path:
+        return "batch"
+    if "/info/lfs/locks" in path:
+        return "locks"
+    return None
+
+
 @dataclass
 class _Capture:
     status: int = 0
@@ -294,6 +315,7 @@ class RecordingMiddleware:
                     injected=fault is not None,
                     started=started,
                     duration=self.clock() - t0,
+                    lfs=lfs_request_of(method, path, query),
                 )
             )
 
@@ -418,9 +440,11 @@ class ObservableServer:
         status: int | None = None,
         *,
         git: bool | None = None,
+        lfs: str | None = None,
     ) -> list[LoggedRequest]:
-        """Logged requests matching every given filter, oldest first."""
-        return self.log.entries(method, path_prefix, git_service, status, git=git)
+        """Logged requests matching every given filter, oldest first (``lfs``: one of
+        :data:`LFS_REQUESTS`)."""
+        return self.log.entries(method, path_prefix, git_service, status, git=git, lfs=lfs)
 
     def count(
         self,
@@ -430,8 +454,9 @@ class ObservableServer:
         status: int | None = None,
         *,
         git: bool | None = None,
+        lfs: str | None = None,
     ) -> int:
-        return self.log.count(method, path_prefix, git_service, status, git=git)
+        return self.log.count(method, path_prefix, git_service, status, git=git, lfs=lfs)
 
     def clear_log(self) -> None:
         self.log.clear()
