@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 from epicstar.state.models import AttemptOutcome, WikiState
@@ -268,4 +269,22 @@ def test_without_a_token_a_public_repositorys_wiki_is_found_or_missing(world: Wo
 
     world.github.create_wiki("octo/hello")
     assert sync_later(world, hours=25).ok
+    assert world.onedev.refs(WIKI) == world.github.wiki_refs("octo/hello")
+
+
+def test_a_forced_sync_makes_the_wiki_mirror_exact_again(world: World) -> None:
+    mirror_with_wiki(world)
+    master = world.github.wiki_refs("octo/hello")["refs/heads/master"]
+    subprocess.run(
+        ["git", "update-ref", "refs/heads/stray", master],
+        cwd=world.onedev.repo_dir(WIKI),
+        check=True,
+    )
+    assert world.sync().ok
+    assert "refs/heads/stray" in world.onedev.refs(WIKI), "an unchanged wiki is not pushed"
+
+    summary = world.sync(force=True)
+
+    assert summary.ok
+    assert summary.reports[0].wiki_refs_changed == 1
     assert world.onedev.refs(WIKI) == world.github.wiki_refs("octo/hello")

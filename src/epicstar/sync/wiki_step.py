@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from epicstar.mirror.cache import Advertisement, Refs, RepoCache, diff_refs
+from epicstar.mirror.cache import Advertisement, Refs, RepoCache
 from epicstar.mirror.credentials import HttpAuth
 from epicstar.mirror.process import GitError
 from epicstar.state.models import Repository, SyncMethod, WikiState
@@ -125,11 +125,10 @@ def _transfer(
         after = cache.local_refs()
         target.default_branch = _default_branch(advertised, after)
         try:
-            push_refs(ctx, cache, target, after, step="wiki push")
+            changed = push_refs(ctx, cache, target, after, step="wiki push")
             ensure_default_branch(ctx, target, after)
         finally:
             repo.wiki_onedev_default_branch = target.head
-    changed = diff_refs(repo.wiki_refs or {}, after)
     now = ctx.clock()
     repo.wiki_refs = after
     repo.wiki_state = WikiState.MIRRORED
