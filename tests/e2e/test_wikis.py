@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from epicstar.state.models import AttemptOutcome, WikiState
 from epicstar.sync.context import open_context
 from epicstar.sync.runner import RunSummary, run_sync
@@ -287,4 +289,39 @@ def test_a_forced_sync_makes_the_wiki_mirror_exact_again(world: World) -> None:
 
     assert summary.ok
     assert summary.reports[0].wiki_refs_changed == 1
+    assert world.onedev.refs(WIKI) == world.github.wiki_refs("octo/hello")
+
+
+@pytest.mark.parametrize("policy", ["move", "delete"])
+def test_an_unstarred_repositorys_wiki_goes_where_its_mirror_goes(
+    world: World, policy: str
+) -> None:
+    repo = world.github.create_repo("octo", "hello")
+    world.github.create_wiki("octo/hello")
+    world.star("octo/hello")
+    world.overrides["EPICSTAR_UNSTAR_POLICY"] = policy
+    assert world.sync(poll=True).ok
+    wiki_cache = world.data_dir / "cache" / f"{repo.id}.wiki.git"
+    assert wiki_cache.is_dir()
+
+    world.github.unstar(world.login, "octo/hello")
+    assert world.sync(poll=True, full_walk=True).ok
+
+    row = world.row(repo.id)
+    if policy == "move":
+        assert row.wiki_path == "github/_unstarred/hello/wiki"
+        assert world.onedev.refs(row.wiki_path) == world.github.wiki_refs("octo/hello")
+    else:
+        assert (row.wiki_state, row.wiki_project_id, row.wiki_path, row.wiki_refs) == (
+            None,
+            None,
+            None,
+            None,
+        )
+        assert not wiki_cache.exists()
+
+    world.star("octo/hello")
+    assert world.sync(poll=True).ok
+    row = world.row(repo.id)
+    assert (row.wiki_state, row.wiki_path) == (WikiState.MIRRORED, WIKI)
     assert world.onedev.refs(WIKI) == world.github.wiki_refs("octo/hello")

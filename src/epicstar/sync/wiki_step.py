@@ -114,9 +114,7 @@ def _transfer(
 ) -> int:
     target = _wiki_project(ctx, repo)
     if target.project_id != repo.wiki_project_id or target.created:
-        # A new or adopted project: nothing in it can be assumed.
-        repo.wiki_refs = None
-        target.head = None
+        repo.wiki_refs = None  # a new or adopted project: nothing in it can be assumed
     repo.wiki_project_id, repo.wiki_path = target.project_id, target.path
     cache = ctx.wiki_cache(repo.github_id)
     with cache.locked(wait=ctx.lease.total_seconds()):
