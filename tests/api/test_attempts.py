@@ -86,6 +86,8 @@ def test_a_repositorys_attempts_come_newest_first_in_pages(api: Api) -> None:
         "refs_changed": 0,
         "new_commits": None,
         "bytes_fetched": 0,
+        "lfs": None,
+        "wiki_refs_changed": None,
         "error": "fetch failed: connection reset",
     }
     assert (mirrored["refs_changed"], mirrored["new_commits"], mirrored["bytes_fetched"]) == (

@@ -77,6 +77,8 @@ def test_one_repository_with_its_ten_newest_attempts(api: Api) -> None:
             "refs_changed",
             "new_commits",
             "bytes_fetched",
+            "lfs",
+            "wiki_refs_changed",
             "error",
         }
 

@@ -303,6 +303,39 @@ def test_passing_server_failures_are_tried_again(world: World, tmp_path: Path) -
 
 
 @ONE_DATABASE
+def test_an_unstar_the_server_refuses_is_reported_and_the_others_go_on(
+    world: World, tmp_path: Path
+) -> None:
+    """A repository handed to the server's own mirroring keeps its star there: the agent's
+    unstar of it is refused (403), said so once, and the run goes on with the others."""
+    ours = world.github.create_repo("octo", "ours")
+    theirs = world.github.create_repo("octo", "theirs")
+    world.star("octo/ours", "octo/theirs")
+    with agent_world(world, tmp_path, EPICSTAR_TICK_SECONDS="3600") as (served, tap, agent):
+        reader = create_key(world, "read")
+        assert set(outcomes(agent.sync()).values()) == {"delivered"}
+        switched = world.cli("method", "octo/theirs", "server")
+        assert switched.returncode == 0, switched.stderr
+        world.github.unstar(world.login, "octo/theirs")
+        world.github.unstar(world.login, "octo/ours")
+
+        run = agent.sync("--full")
+
+        assert outcomes(run) == {"octo/theirs": "skipped", "octo/ours": "unstar reported"}
+        assert run["aborted"] is None
+        refused = entry(run, "octo/theirs")
+        assert refused["error"] is None
+        assert "unstar not applied" in refused["detail"]
+        assert "mirrored by the server, not by an agent" in refused["detail"]
+        assert repository_view(served, reader, theirs.id)["state"] == "active"
+        assert repository_view(served, reader, ours.id)["state"] == "unstarred"
+
+        puts = len(tap.requests("PUT", "/api/v1/agent/repositories/"))
+        assert agent.sync()["repositories"] == []  # the server's answer was heard once
+        assert len(tap.requests("PUT", "/api/v1/agent/repositories/")) == puts
+
+
+@ONE_DATABASE
 def test_agent_test_checks_server_key_and_token(world: World, tmp_path: Path) -> None:
     with agent_world(world, tmp_path) as (_served, _tap, agent):
         passed = agent.run("test")

@@ -316,12 +316,12 @@ def test_lfs_requests_are_logged_and_counted(sandbox: Sandbox) -> None:
     gh.create_repo("octo", "assets")
     gh.commit_lfs("octo/assets", "main", {"logo.png": LOGO})
     httpx.get(f"{sandbox.github_api_url}/repos/octo/assets")
-    assert gh.lfs_request_count() == 0
+    assert sum(gh.count(lfs=kind) for kind in ("batch", "download")) == 0
     download = post_batch(sandbox, "octo/assets", [obj(LOGO)]).json()["objects"][0]["actions"]
     httpx.get(download["download"]["href"], headers=download["download"]["header"])
-    assert gh.lfs_request_count("batch") == 1
-    assert gh.lfs_request_count("download") == 1
-    batch, media = gh.lfs_requests()
+    assert gh.count(lfs="batch") == 1
+    assert gh.count(lfs="download") == 1
+    batch, media = [entry for entry in gh.requests() if entry.lfs is not None]
     assert (batch.method, batch.path, batch.status) == (
         "POST",
         "/octo/assets.git/info/lfs/objects/batch",
@@ -351,12 +351,12 @@ def test_real_git_lfs_fetch_all_gets_identical_objects(sandbox: Sandbox, tmp_pat
     assert "error" not in fetched.stderr.lower(), fetched.stderr
     got = {path.name: path.read_bytes() for path in (bare / "lfs" / "objects").glob("??/??/*")}
     assert got == expected
-    assert gh.lfs_request_count("batch") >= 1
-    assert gh.lfs_request_count("download") == 3
+    assert gh.count(lfs="batch") >= 1
+    assert gh.count(lfs="download") == 3
     # Nothing new to fetch: no download at all.
     gh.clear_log()
     lfs("fetch", "--all", "origin", cwd=bare)
-    assert gh.lfs_request_count("download") == 0
+    assert gh.count(lfs="download") == 0
 
 
 def test_real_git_lfs_reports_missing_objects_and_quota(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -397,5 +397,5 @@ def test_real_git_lfs_with_a_bad_token_fails_quickly(sandbox: Sandbox, tmp_path:
         check=False,
     )
     assert proc.returncode != 0
-    assert gh.lfs_request_count("batch") <= 5
-    assert gh.lfs_request_count("download") == 0
+    assert gh.count(lfs="batch") <= 5
+    assert gh.count(lfs="download") == 0

@@ -264,3 +264,46 @@ def test_the_fingerprint_moves_with_every_change_a_page_shows(db: Database) -> N
         assert row is not None
         row.sync_status = SyncStatus.IN_PROGRESS
     assert now() != after_attempt
+
+
+def test_missing_lfs_objects_and_the_wiki_mirror_are_shown(db: Database, make_web: MakeWeb) -> None:
+    tracked(
+        db,
+        github_id=40,
+        full_name="octo/models",
+        onedev_path="github/octo/models",
+        uses_lfs=True,
+        lfs_missing={
+            "count": 3,
+            "objects": [
+                {"oid": "a" * 64, "size": 9, "path": "a.bin", "reason": "GitHub does not have it"},
+                {"oid": "b" * 64, "size": 9, "path": "b.bin", "reason": "GitHub does not have it"},
+                {"oid": "c" * 64, "size": 9, "path": "c.bin", "reason": HOSTILE},
+            ],
+        },
+        wiki_state="mirrored",
+        wiki_path="github/octo/models/wiki",
+        wiki_synced_at=LONG_AGO,
+    )
+    tracked(db, github_id=41, full_name="octo/plain", onedev_path="github/octo/plain")
+    web = make_web(api_work=Work(), onedev_url="https://onedev.example")
+    signed_in(web, db, "read")
+
+    listing = web.get("/repositories").text
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    assert cell(listing, 40, "error") == (
+        f"3 LFS objects not mirrored: 2: GitHub does not have it; 1: {escaped}"
+    )
+    assert cell(listing, 41, "error") == ""
+
+    page = web.get("/repositories/40").text
+    assert "Not everything is mirrored" in page
+    assert "<li>2: GitHub does not have it</li>" in page
+    assert "<script>alert" not in page
+    assert "3 not mirrored" in page
+    assert 'href="https://onedev.example/github/octo/models/wiki"' in page
+
+    plain = web.get("/repositories/41").text
+    assert "Not everything is mirrored" not in plain
+    assert "none found" in plain
+    assert "not looked for yet" in plain

@@ -16,7 +16,13 @@ import structlog
 
 from epicstar.agent.config import AgentSettings
 from epicstar.agent.delivery import Deliverer, Delivery, Outcome, StepFailed
-from epicstar.agent.server import AgentServer, KeyRefused, ServerError, ServerUnavailable
+from epicstar.agent.server import (
+    AgentServer,
+    KeyRefused,
+    RepositoryRefused,
+    ServerError,
+    ServerUnavailable,
+)
 from epicstar.agent.stars import Change, read_stars, record_stars
 from epicstar.agent.state import Star, open_state, record, single_run, starred, unstars_owed
 from epicstar.discovery import GitHubAuthError, GitHubClient, GitHubError, GitHubForbidden
@@ -152,6 +158,10 @@ def _report_unstar(database: Database, server: AgentServer, star: Star, dry_run:
         return Delivery(star.github_id, star.full_name, Outcome.WOULD_REPORT_UNSTAR)
     try:
         server.register(star.github_id, star.registration)
+    except RepositoryRefused as refused:
+        # The server follows its own star polling for it: told once, that is its answer.
+        record(database, star.github_id, now=utcnow())
+        return _skipped(star, f"unstar not applied: {refused.detail}")
     except ServerError as error:
         if _stops_the_run(error):
             raise
@@ -176,6 +186,9 @@ def _deliver(
                 why = f"{answer.state} on the server"
             return _skipped(star, why)
         delivery = deliverer.deliver(star)
+    except RepositoryRefused as refused:
+        record(database, star.github_id, now=utcnow())
+        return _skipped(star, refused.detail)
     except ServerError as error:
         if _stops_the_run(error):
             raise

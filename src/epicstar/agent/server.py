@@ -48,6 +48,15 @@ class ServerRejected(ServerError):
     """Another 4xx: the server refuses this request (the detail says why)."""
 
 
+class RepositoryRefused(ServerRejected):
+    """403 for one repository, not for the key: the server mirrors it itself (``server``
+    mode), so the agent's word does not govern it. The other repositories can go on."""
+
+    def __init__(self, message: str, *, status: int, detail: str) -> None:
+        super().__init__(message, status=status)
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class ServerRepository:
     """What the server answered for a registered repository."""
@@ -221,6 +230,10 @@ class AgentServer(PooledClient):
                 f"the server refused the key for {what} ({said}): EPICSTAR_API_KEY is wrong, "
                 "expired or revoked",
                 status=status,
+            )
+        if status == 403 and _object(response).get("sync_method") == "server":
+            return RepositoryRefused(
+                f"the server refused {what} ({said})", status=status, detail=detail
             )
         if status == 403:
             return KeyRefused(

@@ -48,11 +48,26 @@ def describe_report(report: PassReport) -> str:
         )
         return (
             f"mirrored ({created}{plural(report.refs_changed, 'ref')} updated{commits}, "
-            f"{size(report.bytes_fetched)} fetched) in {took}{where}"
+            f"{size(report.bytes_fetched)} fetched) in {took}{where}{_extras(report)}"
         )
     if report.outcome == AttemptOutcome.UNCHANGED:
-        return f"up to date in {took}{where}"
+        return f"up to date in {took}{where}{_extras(report)}"
     return f"{report.outcome}: {report.error}"
+
+
+def _extras(report: PassReport) -> str:
+    """What the pass did beside the code: LFS objects and the wiki."""
+    parts = []
+    lfs = report.lfs
+    if lfs is not None:
+        words = f"LFS: {plural(lfs.objects_fetched, 'object')} ({size(lfs.bytes_fetched)}) fetched"
+        words += f", {lfs.objects_pushed} pushed"
+        if lfs.missing:
+            words += f", {lfs.missing} NOT mirrored (see `epicstar status`)"
+        parts.append(words)
+    if report.wiki_refs_changed:
+        parts.append(f"wiki: {plural(report.wiki_refs_changed, 'ref')} updated")
+    return "".join(f"; {part}" for part in parts)
 
 
 def summary_line(summary: RunSummary) -> str:

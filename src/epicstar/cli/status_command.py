@@ -11,7 +11,7 @@ from rich.table import Table
 
 from epicstar.cli.formatting import when
 from epicstar.config import Settings
-from epicstar.state import repositories
+from epicstar.state import mirror_parts, repositories
 from epicstar.state.database import current_revision, describe_url
 from epicstar.state.models import Repository, SyncMethod, SyncStatus
 from epicstar.sync.context import open_database
@@ -38,7 +38,7 @@ def print_table(rows: Sequence[Repository]) -> None:
     table = Table()
     for column in ("repository", "OneDev path", "state", "sync", "last synced"):
         table.add_column(column, no_wrap=True)
-    table.add_column("error", overflow="fold", ratio=1)
+    table.add_column("error or warning", overflow="fold", ratio=1)
     for row in rows:
         table.add_row(
             row.full_name,
@@ -46,7 +46,7 @@ def print_table(rows: Sequence[Repository]) -> None:
             row.state,
             sync_column(row),
             when(row.last_synced_at),
-            row.error or "",
+            row.error or mirror_parts.warning(row) or "",
         )
     console.print(table)
 

@@ -6,6 +6,7 @@ describes every field. Numbers a dry run cannot know before fetching are ``null`
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
@@ -80,6 +81,8 @@ def _report(report: PassReport) -> dict[str, Any]:
         "refs_changed": report.refs_changed,
         "new_commits": report.new_commits,
         "bytes": report.bytes_fetched,
+        "lfs": None if report.lfs is None else dataclasses.asdict(report.lfs),
+        "wiki_refs_changed": report.wiki_refs_changed,
         "seconds": round(report.seconds, 3),
         "detail": describe_report(report),
     }
@@ -97,6 +100,8 @@ def _planned(planned: PlannedPass) -> dict[str, Any]:
         "refs_changed": planned.refs_changed,
         "new_commits": None,
         "bytes": None,
+        "lfs": None,
+        "wiki_refs_changed": None,
         "seconds": None,
         "detail": planned.action,
     }

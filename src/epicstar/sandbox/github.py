@@ -18,7 +18,6 @@ from pathlib import Path
 from starlette.types import ASGIApp
 
 from epicstar.sandbox import gitrepo
-from epicstar.sandbox.github_lfs import LfsKind, lfs_kind
 from epicstar.sandbox.github_model import (
     DMCA_NOTICE_URL,
     Block,
@@ -31,7 +30,7 @@ from epicstar.sandbox.github_model import (
 )
 from epicstar.sandbox.gitrepo import CommitSpec, FileContent
 from epicstar.sandbox.lfs import LfsStore, MediaGrants, lfs_pointer, track_lfs
-from epicstar.sandbox.reqlog import FaultInjector, LoggedRequest, ObservableServer, RequestLog
+from epicstar.sandbox.reqlog import FaultInjector, ObservableServer, RequestLog
 
 WIKI_BRANCH = "master"
 
@@ -555,18 +554,6 @@ class FakeGitHub(ObservableServer):
     def expire_lfs_tokens(self) -> None:
         """Make every download link of earlier batch answers stale (401 from now on)."""
         self.lfs_grants.expire_all()
-
-    def lfs_requests(self, kind: LfsKind | None = None) -> list[LoggedRequest]:
-        """Logged LFS requests, oldest first: ``"batch"`` (the batch API), ``"download"``
-        (object downloads) or both."""
-        return [
-            entry
-            for entry in self.log.entries()
-            if (found := lfs_kind(entry.path)) is not None and kind in (None, found)
-        ]
-
-    def lfs_request_count(self, kind: LfsKind | None = None) -> int:
-        return len(self.lfs_requests(kind))
 
     # ------------------------------------------------------------------ wikis
 

@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, Response
 
 from epicstar.sandbox.github_model import GitHubRepo
 from epicstar.sandbox.lfs import LfsStore, is_oid
+from epicstar.sandbox.reqlog import LFS_MEDIA_PREFIX
 
 if TYPE_CHECKING:
     from epicstar.sandbox.github import FakeGitHub
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 LFS_JSON = "application/vnd.git-lfs+json"
 LFS_DOCS = "https://docs.github.com/lfs"
 LFS_REALM = 'Basic realm="GitHub"'
-MEDIA_PREFIX = "/_lfs-media/"
 OVER_QUOTA = (
     "This repository is over its data quota. Account responsible for LFS bandwidth should"
     " purchase more data packs to restore access."
@@ -44,7 +44,7 @@ def lfs_kind(path: str) -> LfsKind | None:
     """Which LFS endpoint ``path`` addresses, if any."""
     if _BATCH_PATH.match(path):
         return "batch"
-    if path.startswith(MEDIA_PREFIX):
+    if path.startswith(LFS_MEDIA_PREFIX):
         return "download"
     return None
 
@@ -192,7 +192,7 @@ def download_answer(
     for oid, size in objects:
         if (oid, size) in present:
             download = {
-                "href": f"{base}{MEDIA_PREFIX}{oid}",
+                "href": f"{base}{LFS_MEDIA_PREFIX}{oid}",
                 "header": {"Authorization": f"RemoteAuth {token}"},
                 "expires_in": github.lfs_grants.seconds,
             }
@@ -208,7 +208,7 @@ def download_answer(
 def serve_media(github: FakeGitHub, request: Request) -> Response:
     """``GET /_lfs-media/<oid>`` with ``Authorization: RemoteAuth <token of a batch answer>``:
     the object's bytes, streamed from disk."""
-    oid = request.url.path.removeprefix(MEDIA_PREFIX)
+    oid = request.url.path.removeprefix(LFS_MEDIA_PREFIX)
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     repo_id = (
         github.lfs_grants.repo_for(value.strip(), oid)

@@ -248,6 +248,8 @@ def git_service_of(method: str, path: str, query: str) -> str | None:
 
 
 LFS_REQUESTS = ("batch", "locks", "upload", "download")
+LFS_MEDIA_PREFIX = "/_lfs-media/"
+"""Where the GitHub stand-in serves LFS objects, as GitHub's media host does."""
 
 
 def lfs_request_of(method: str, path: str, query: str) -> str | None:
@@ -256,6 +258,8 @@ def lfs_request_of(method: str, path: str, query: str) -> str | None:
     ``lfs-objects=true`` that OneDev puts in its object URLs."""
     if "lfs-objects=true" in query.split("&"):
         return "download" if method == "GET" else "upload"
+    if path.startswith(LFS_MEDIA_PREFIX):  # the GitHub stand-in's media host
+        return "download"
     if "/info/lfs/objects/batch" in path:
         return "batch"
     if "/info/lfs/locks" in path:

@@ -55,6 +55,16 @@ def attempt_view(attempt: SyncAttempt, full_name: str) -> dict[str, Any]:
         "refs_changed": attempt.refs_changed,
         "new_commits": attempt.new_commits,
         "bytes_fetched": attempt.bytes_fetched,
+        "lfs": None
+        if attempt.lfs_missing is None
+        else {
+            "objects_fetched": attempt.lfs_objects_fetched,
+            "bytes_fetched": attempt.lfs_bytes_fetched,
+            "objects_pushed": attempt.lfs_objects_pushed,
+            "bytes_pushed": attempt.lfs_bytes_pushed,
+            "missing": attempt.lfs_missing,
+        },
+        "wiki_refs_changed": attempt.wiki_refs_changed,
         "error": attempt.error,
     }
 

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from epicstar.state import mirror_parts
+
 COMMIT_NAME_LIMIT = 200
 COMMIT_EMAIL_LIMIT = 320
 
@@ -211,6 +213,9 @@ class Repository(Base):
             "retry_count": self.retry_count,
             "refs": len(self.mirrored_refs or {}),
             "error": self.error,
+            "warning": mirror_parts.warning(self),
+            "lfs": mirror_parts.lfs_status(self),
+            "wiki": mirror_parts.wiki_status(self),
         }
 
 

@@ -77,15 +77,15 @@ def download(
             ) as answer:
                 if answer.status_code != 200:
                     answer.read()
-                    refusal = client.refusal(answer, f"download of {pointer.oid}")
+                    refusal = client.refusal(answer, "download")
                     if refusal.transient or refusal.status in (401, 403):
                         raise refusal
                     moved.missing.append(Missing(pointer, str(refusal)))
                     return
                 store.receive(pointer.oid, pointer.size, _chunks(answer, stopping))
-        except ObjectMismatch as mismatch:
+        except ObjectMismatch:
             moved.missing.append(
-                Missing(pointer, f"{client.server} served other bytes: {mismatch}")
+                Missing(pointer, f"{client.server} served other bytes than its pointer names")
             )
             return
         except httpx.TransportError as error:
@@ -100,10 +100,14 @@ def download(
         except LfsError as refusal:
             if refusal.transient:
                 raise
-            moved.refused = str(refusal)
             moved.quota_exceeded = isinstance(refusal, LfsQuotaExceeded)
+            moved.refused = (
+                f"the repository is over its GitHub LFS quota ({refusal})"
+                if moved.quota_exceeded
+                else str(refusal)
+            )
             moved.missing.extend(
-                Missing(p, str(refusal)) for p in wanted if not store.has(p.oid, p.size)
+                Missing(p, moved.refused) for p in wanted if not store.has(p.oid, p.size)
             )
             return moved
         _run(
@@ -144,7 +148,7 @@ def upload(
                 f"{client.server} could not be reached: {error}", transient=True
             ) from error
         if answer.status_code not in (200, 201):
-            refusal = client.refusal(answer, f"upload of {pointer.oid}")
+            refusal = client.refusal(answer, "upload")
             if refusal.transient or refusal.status in (401, 403):
                 raise refusal
             moved.missing.append(Missing(pointer, str(refusal)))

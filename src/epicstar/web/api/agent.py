@@ -6,6 +6,12 @@ tracked, excluded by the filters, renamed, re-starred), and an unstar as its pol
 missing from a complete walk (:func:`epicstar.sync.stars.mark_unstarred`, then the unstar policy
 in OneDev). A repository first seen this way is in ``agent`` mode: the server never asks GitHub
 about it, and mirrors what the agent pushes (:mod:`epicstar.web.agent_git`).
+
+A repository in ``server`` mode is the server's alone: what GitHub says of it and whether it is
+starred come from the server's own requests and star polling. An agent's report changes none of
+it: a star is answered with the repository as it is, an unstar is refused (403). What an agent
+reports would otherwise reach the server's own fetch (``html_url`` becomes the clone URL it
+fetches from, with the server's GitHub token) and its unstar policy.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +42,8 @@ from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.params import GitHubId
 from epicstar.web.api.repositories import not_tracked, repository_detail
 from epicstar.web.authentication import Caller, require
+
+log = structlog.get_logger("epicstar.api")
 
 router = APIRouter(tags=["agent"])
 
@@ -110,6 +119,20 @@ class _Registered:
     onedev_side: str | None  # "unstar" or "restar": the unstar policy, or its undoing, follows
 
 
+class _ServersOwn(Exception):
+    """An unstar reported for a repository the server mirrors itself."""
+
+    def __init__(self, github_id: int, full_name: str) -> None:
+        super().__init__(
+            f"repository {github_id} ({full_name}) is mirrored by the server, not by an agent: "
+            "its starred state follows the server's star polling"
+        )
+        self.github_id = github_id
+
+    def answer(self) -> dict[str, Any]:
+        return {"detail": str(self), "github_id": self.github_id, "sync_method": "server"}
+
+
 @dataclass(frozen=True)
 class _OneDevSide:
     settings: Settings
@@ -124,22 +147,47 @@ class _OneDevSide:
     status_code=200,
     responses={
         201: {"description": "a new repository, tracked in agent mode (or excluded by filters)"},
+        403: {
+            "description": "an unstar of a repository in `server` mode: nothing was changed",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "detail": "repository 1296269 (octo/hello) is mirrored by the server, "
+                        "not by an agent: its starred state follows the server's star polling",
+                        "github_id": 1296269,
+                        "sync_method": "server",
+                    }
+                }
+            },
+        },
         404: {"description": "an unstar of a repository the server does not track"},
         422: {"description": "a field is missing or malformed"},
     },
 )
 def register_repository(
-    _caller: AgentKey, api: Api, github_id: GitHubId, body: AgentRepository, response: Response
+    caller: AgentKey, api: Api, github_id: GitHubId, body: AgentRepository, response: Response
 ) -> dict[str, Any]:
     """A star: a new repository is tracked in `agent` mode and due at once (201); a known
-    one gets the metadata (a rename is followed by id) and the star's consequences (200). An
-    unstar (`"starred": false`) is handled as the server's star poller handles one. The answer
+    one in `agent` mode gets the metadata (a rename is followed by id) and the star's
+    consequences (200). An unstar (`"starred": false`) of a repository in `agent` mode is
+    handled as the server's star poller handles one. A repository in `server` mode is left as
+    it is: a star is answered with it unchanged (200), an unstar is refused (403). The answer
     is the repository as `GET /repositories/{github_id}` shows it: the agent fetches and
     pushes it only when its `sync_method` is `agent` and its `state` is `active`."""
     try:
-        registered = _register(api, github_id, body)
-    except IntegrityError:  # created by another request meanwhile: now it is known
-        registered = _register(api, github_id, body)
+        try:
+            registered = _register(api, github_id, body)
+        except IntegrityError:  # created by another request meanwhile: now it is known
+            registered = _register(api, github_id, body)
+    except _ServersOwn as refused:
+        log.warning(
+            "agent.unstar_refused",
+            github_id=github_id,
+            reason="sync_method server",
+            key_prefix=caller.principal.prefix,
+        )
+        response.status_code = 403
+        return refused.answer()
     if registered.onedev_side is not None:
         url, token = api.settings.require_onedev()
         with OneDevClient(url, token, timeout=float(api.settings.http_timeout)) as onedev:
@@ -163,6 +211,10 @@ def _register(api: ApiContext, github_id: int, body: AgentRepository) -> _Regist
     now = utcnow()
     with api.database.session() as session:
         row = repositories.locked(session, github_id)
+        if row is not None and row.sync_method != SyncMethod.AGENT:
+            if not body.starred:
+                raise _ServersOwn(github_id, row.full_name)
+            return _Registered(created=False, onedev_side=None)
         if not body.starred:
             if row is None:
                 raise not_tracked(github_id)
