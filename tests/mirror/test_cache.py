@@ -235,3 +235,17 @@ def test_counting_commits_copes_with_tags_on_trees_and_many_refs(
     changed = sorted({sha for name, sha in after.items() if before.get(name) != sha})
     assert cache.count_commits(changed, sorted(set(before.values()))) == 1
     assert cache.count_commits([before["refs/tags/tree-tag"]], []) == 0
+
+
+def test_the_advertisement_names_branches_tags_and_heads_branch(
+    tmp_path: Path, upstream: Path
+) -> None:
+    cache = RepoCache(tmp_path / "cache.git", timeout=60)
+    cache.ensure()
+    git("symbolic-ref", "HEAD", "refs/heads/feature", cwd=upstream)
+
+    advertised = cache.advertisement(str(upstream), None)
+
+    wanted = {k: v for k, v in refs(upstream).items() if not k.startswith("refs/pull/")}
+    assert advertised.refs == wanted
+    assert advertised.head == "feature"

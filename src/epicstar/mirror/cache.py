@@ -47,6 +47,15 @@ Refs = dict[str, str]
 
 
 @dataclass(frozen=True)
+class Advertisement:
+    """What a remote offers: its branches and tags, and the branch its HEAD names."""
+
+    refs: Refs
+    head: str | None
+    """None when HEAD names no branch, or the server does not say."""
+
+
+@dataclass(frozen=True)
 class PushResult:
     changed: int
     output: str
@@ -154,6 +163,18 @@ class RepoCache:
     def remote_refs(self, url: str, auth: HttpAuth | None) -> Refs:
         """Branches and tags the remote advertises (peeled tag lines left out)."""
         return remote_refs(
+            url,
+            auth,
+            timeout=self.timeout,
+            redact=self._redact,
+            cwd=self.path,
+            cancel=self._cancel,
+        )
+
+    def advertisement(self, url: str, auth: HttpAuth | None) -> Advertisement:
+        """Branches, tags and HEAD's branch of ``url``, asked from this cache (whose config
+        is git's default): one ``git ls-remote``."""
+        return advertisement(
             url,
             auth,
             timeout=self.timeout,
@@ -318,6 +339,32 @@ def remote_refs(
         cancel=cancel,
     )
     return _parse_refs(result.stdout, separator="\t")
+
+
+def advertisement(
+    url: str,
+    auth: HttpAuth | None,
+    *,
+    timeout: float,
+    redact: Sequence[str] = (),
+    cwd: Path | None = None,
+    cancel: threading.Event | None = None,
+) -> Advertisement:
+    """Branches and tags ``url`` advertises, and its HEAD's branch: one ``git ls-remote``."""
+    result = _git(
+        ["ls-remote", "--symref", url, "HEAD", "refs/heads/*", "refs/tags/*"],
+        auth=auth,
+        cwd=cwd,
+        timeout=timeout,
+        redact=redact,
+        cancel=cancel,
+    )
+    head = None
+    for line in result.stdout.splitlines():
+        target, _, name = line.partition("\t")
+        if name == "HEAD" and target.startswith("ref: refs/heads/"):
+            head = target.removeprefix("ref: refs/heads/")
+    return Advertisement(_parse_refs(result.stdout, separator="\t"), head)
 
 
 def _git(

@@ -53,6 +53,10 @@ _PASSING_TROUBLE = re.compile(
     r"|Operation timed out|Connection timed out|cannot lock ref",
     re.IGNORECASE,
 )
+# git's own words (LC_ALL=C) when the server answered 404 to its first request, and when it
+# answered 401 to a request that carried no credentials (git may not prompt for any).
+_NO_SUCH_REPOSITORY = re.compile(r"^fatal: repository '[^'\n]*' not found$", re.MULTILINE)
+_CREDENTIALS_WANTED = re.compile(r"^fatal: could not read Username for ", re.MULTILINE)
 
 
 class GitError(Exception):
@@ -77,6 +81,16 @@ class GitError(Exception):
         if _CLIENT_ERROR.search(self.stderr) or self.disk_full is not None:
             return False
         return _PASSING_TROUBLE.search(self.stderr) is not None
+
+    @property
+    def no_such_repository(self) -> bool:
+        """Whether the server said there is no repository at the URL (HTTP 404)."""
+        return _NO_SUCH_REPOSITORY.search(self.stderr) is not None
+
+    @property
+    def credentials_wanted(self) -> bool:
+        """Whether the server asked for credentials the request did not carry (HTTP 401)."""
+        return _CREDENTIALS_WANTED.search(self.stderr) is not None
 
     @property
     def disk_full(self) -> str | None:

@@ -87,6 +87,14 @@ class SyncContext:
     def cache(self, github_id: int, size_kb: int) -> RepoCache:
         return repository_cache(self.settings, github_id, size_kb, cancel=self.stopping)
 
+    def wiki_cache(self, github_id: int) -> RepoCache:
+        return RepoCache(
+            wiki_cache_path(self.settings, github_id),
+            timeout=self.settings.git_timeout_for(0),
+            redact=self.secrets,
+            cancel=self.stopping,
+        )
+
     def github_auth(self, clone_url: str) -> HttpAuth | None:
         token = self.settings.github_token
         if token is None:
@@ -101,6 +109,11 @@ class SyncContext:
 def cache_path(settings: SourceSettings, github_id: int) -> Path:
     """Where a repository's bare cache lives: the workers' and the agent endpoint's alike."""
     return settings.cache_dir / f"{github_id}.git"
+
+
+def wiki_cache_path(settings: SourceSettings, github_id: int) -> Path:
+    """Where the bare cache of a repository's GitHub wiki lives, beside the repository's."""
+    return settings.cache_dir / f"{github_id}.wiki.git"
 
 
 def repository_cache(

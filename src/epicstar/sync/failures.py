@@ -21,6 +21,10 @@ class ProjectConflict(Exception):
     """The OneDev project at the chosen path holds someone else's content."""
 
 
+PUSH_STEPS = ("push", "wiki push")
+"""The steps that push to OneDev, whose refusals say what OneDev wants."""
+
+
 class StepFailed(Exception):
     """A git command failed during one step of a pass (``fetch`` from GitHub or ``push``)."""
 
@@ -70,22 +74,23 @@ def _classify_git(failed: StepFailed) -> Failure:
             f"cache ({full}); free space, then run epicstar sync again",
             fatal=True,
         )
-    if failed.step == "push":
+    if failed.step in PUSH_STEPS:
+        step = failed.step
         if "returned error: 401" in stderr:
             return Failure(
-                "push: OneDev rejected EPICSTAR_ONEDEV_TOKEN (401); check that it is valid",
+                f"{step}: OneDev rejected EPICSTAR_ONEDEV_TOKEN (401); check that it is valid",
                 permanent=True,
                 fatal=True,
             )
         if "returned error: 403" in stderr:
             return Failure(
-                "push: OneDev refused the push (403): the token's user needs the "
+                f"{step}: OneDev refused the push (403): the token's user needs the "
                 "'Write Code' permission on this project",
                 permanent=True,
             )
         if isinstance(failed.error, PushRejected) and failed.error.declined_by_hook:
             return Failure(
-                f"push: OneDev refused {failed.error.refused}: a branch or tag protection "
+                f"{step}: OneDev refused {failed.error.refused}: a branch or tag protection "
                 "rule of the project or a parent forbids it; change the rule in OneDev, then "
                 "run epicstar sync --retry-failed",
                 permanent=True,

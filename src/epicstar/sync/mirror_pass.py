@@ -2,7 +2,7 @@
 
 lease → GitHub metadata (conditional) → OneDev project → compare advertised refs with the
 last mirrored ones → fetch and push only when they differ (the default branch moves before
-its old branch is pruned) → default branch → record.
+its old branch is pruned) → default branch → the wiki, likewise → record.
 
 A repository in ``agent`` mode is never fetched from GitHub, nor is GitHub asked about it: an
 agent pushes it into the cache (:mod:`epicstar.web.agent_git`) and the pass pushes the cache's
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import structlog
 from sqlalchemy import update
@@ -27,7 +25,6 @@ from epicstar import feed
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
 from epicstar.mirror.process import GitError
-from epicstar.mirror.rejections import PushRejected
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
@@ -39,18 +36,19 @@ from epicstar.state.models import (
     SyncMethod,
     SyncStatus,
 )
-from epicstar.sync.context import SyncContext, interruptible_sleep
-from epicstar.sync.failures import Failure, StepFailed, backoff, classify, jittered
+from epicstar.sync.context import SyncContext
+from epicstar.sync.failures import Failure, backoff, classify, jittered
 from epicstar.sync.holder import holder_is_gone
 from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.lfs_step import LfsTally, lfs_due, mirror_lfs
 from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import mirror_description
+from epicstar.sync.steps import PushTarget, ensure_default_branch, git_step, push_refs
 from epicstar.sync.unstarred import restore_from_holding
 from epicstar.sync.visibility import check_private_mirror, check_private_parents
+from epicstar.sync.wiki_step import mirror_wiki
 
 log = structlog.get_logger("epicstar.sync")
-T = TypeVar("T")
 
 LEASE_LOOK_AGAIN = 0.5
 """Seconds between looks at a lease another pass holds, while waiting for it."""
@@ -292,6 +290,8 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         repo.lfs_refs = None
         repo.onedev_default_branch = None
         repo.onedev_description = description if placement.created else None
+        repo.wiki_refs = None
+        repo.wiki_onedev_default_branch = None
     if (placement.project_id, placement.path) != (repo.onedev_project_id, repo.onedev_path):
         repo.onedev_project_id = placement.project_id
         repo.onedev_path = placement.path
@@ -308,6 +308,9 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     _mirror_refs(ctx, repo, report, force=force)
     report.refs_total = len(repo.mirrored_refs or {})
     _ensure_default_branch(ctx, repo, repo.mirrored_refs or {})
+    report.wiki_refs_changed = mirror_wiki(ctx, repo, force=force)
+    if report.wiki_refs_changed and report.outcome == AttemptOutcome.UNCHANGED:
+        report.outcome = AttemptOutcome.MIRRORED
     repo.sync_status = SyncStatus.COMPLETED
     repo.retry_count = 0
     repo.error = None
@@ -364,7 +367,7 @@ def _transfer(
     source_auth = ctx.github_auth(source)
     mirrored = repo.mirrored_refs
     if mirrored is not None and not force:
-        advertised = _step(ctx, "ls-remote", lambda: cache.remote_refs(source, source_auth))
+        advertised = git_step(ctx, "ls-remote", lambda: cache.remote_refs(source, source_auth))
         if advertised == mirrored and not _cache_lacks_lfs_refs(ctx, repo, cache):
             report.outcome = AttemptOutcome.UNCHANGED
             report.lfs = mirror_lfs(ctx, repo, cache, source)
@@ -372,7 +375,7 @@ def _transfer(
 
     before = cache.local_refs()
     bytes_before = cache.object_bytes()
-    _step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
+    git_step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
     after = cache.local_refs()
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
@@ -413,32 +416,23 @@ def _mirror_cache(
 def _push(
     ctx: SyncContext, repo: Repository, report: PassReport, cache: RepoCache, after: Refs
 ) -> int:
-    """Make OneDev's branches and tags ``after``; returns how many refs changed.
+    """Make OneDev's branches and tags ``after`` (:func:`push_refs`); how many changed."""
+    target = _push_target(repo, report)
+    try:
+        return push_refs(ctx, cache, target, after)
+    finally:
+        repo.onedev_default_branch = target.head
 
-    git never deletes the branch a repository's HEAD is on. While OneDev's HEAD is known to
-    be on a branch that stays, one push with prune does it all; otherwise (the default branch
-    was renamed or deleted upstream, or OneDev's HEAD is unknown) creations and updates are
-    pushed first, the default branch moves, and only then is the rest pruned.
-    """
-    destination = ctx.onedev.git_url(repo.onedev_path or "")
-    auth = ctx.onedev_auth()
-    head = repo.onedev_default_branch
-    if head is not None and f"refs/heads/{head}" in after:
-        try:
-            return _step(ctx, "push", lambda: cache.push(destination, auth)).changed
-        except StepFailed as failed:
-            if not (
-                isinstance(failed.error, PushRejected) and failed.error.only_current_branch_kept
-            ):
-                raise
-            repo.onedev_default_branch = None  # HEAD was moved in OneDev: it is unknown now
-    changed = 0
-    if after:
-        changed += _step(ctx, "push", lambda: cache.push(destination, auth, prune=False)).changed
-    _ensure_default_branch(ctx, repo, after)
-    if not report.project_created:  # a project created by this pass has nothing to prune
-        changed += _step(ctx, "push", lambda: cache.push(destination, auth)).changed
-    return changed
+
+def _push_target(repo: Repository, report: PassReport | None = None) -> PushTarget:
+    assert repo.onedev_project_id is not None  # placed before anything is pushed
+    return PushTarget(
+        project_id=repo.onedev_project_id,
+        path=repo.onedev_path or "",
+        default_branch=repo.default_branch,
+        head=repo.onedev_default_branch,
+        created=report is not None and report.project_created,
+    )
 
 
 def _new_commits(cache: RepoCache, before: Refs, after: Refs) -> int | None:
@@ -468,27 +462,11 @@ def _feed_rows(
 
 
 def _ensure_default_branch(ctx: SyncContext, repo: Repository, refs: Refs) -> None:
-    branch = repo.default_branch
-    if not branch or f"refs/heads/{branch}" not in refs or repo.onedev_project_id is None:
+    if repo.onedev_project_id is None:
         return
-    if repo.onedev_default_branch == branch:
-        return
-    ctx.onedev.set_default_branch(repo.onedev_project_id, branch)
-    repo.onedev_default_branch = branch
-
-
-def _step(ctx: SyncContext, step: str, action: Callable[[], T]) -> T:
-    """A git step, tried again at once when the server or the network failed for a moment
-    (fetch, push and ls-remote with explicit refspecs can be repeated safely)."""
-    try:
-        return ctx.retry.run(
-            action,
-            transient=lambda error: isinstance(error, GitError) and error.transient,
-            what=f"git {step}",
-            sleep=interruptible_sleep(ctx.stopping),
-        )
-    except GitError as error:
-        raise StepFailed(step, error) from error
+    target = _push_target(repo)
+    ensure_default_branch(ctx, target, refs)
+    repo.onedev_default_branch = target.head
 
 
 def _mark_gone(

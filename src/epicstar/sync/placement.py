@@ -129,13 +129,7 @@ class ProjectPlacer:
         raise ProjectConflict(f"neither {name} nor its suffixed name is free under {parent_path}")
 
     def _adoptable(self, project_id: int, github_id: int) -> bool:
-        """An existing project may be used if it is epicstar's mirror of this repo, or empty."""
-        project = self._onedev.get_project(project_id)
-        if project is None:
-            return False
-        if marker(github_id) in str(project.get("description") or ""):
-            return True
-        return not self._onedev.branches(project_id) and not self._onedev.tags(project_id)
+        return adoptable(self._onedev, project_id, marker(github_id))
 
     def _create_at(
         self, path: str, description: str, vet_parent: Callable[[str], None]
@@ -165,6 +159,17 @@ class ProjectPlacer:
                     raise
         self._parents[path] = project_id
         return project_id
+
+
+def adoptable(onedev: OneDevClient, project_id: int, mark: str) -> bool:
+    """An existing project may be used if its description carries ``mark`` (epicstar made it
+    for this purpose), or if it is empty."""
+    project = onedev.get_project(project_id)
+    if project is None:
+        return False
+    if mark in str(project.get("description") or ""):
+        return True
+    return not onedev.branches(project_id) and not onedev.tags(project_id)
 
 
 def _with_suffix(path: str, github_id: int) -> str:

@@ -9,7 +9,7 @@ from epicstar.config import Settings
 from epicstar.destination import OneDevClient, onedev_name
 from epicstar.state.database import Database
 from epicstar.state.models import Repository
-from epicstar.sync.context import cache_path
+from epicstar.sync.context import cache_path, wiki_cache_path
 from epicstar.sync.placement import ProjectPlacer
 
 
@@ -65,17 +65,31 @@ def apply_unstar_policy(ctx: Destination, row: Repository) -> str:
     if policy == "move":
         holding = ctx.settings.holding_parent
         path = ctx.placer.move_under(row.onedev_project_id, holding, row.github_id)
-        row.onedev_path = path
+        _moved(row, path)
         return f"mirror moved to {path}"
-    ctx.onedev.delete_project(row.onedev_project_id)
+    ctx.onedev.delete_project(row.onedev_project_id)  # its wiki's project with it
     shutil.rmtree(cache_path(ctx.settings, row.github_id), ignore_errors=True)
+    shutil.rmtree(wiki_cache_path(ctx.settings, row.github_id), ignore_errors=True)
     deleted = row.onedev_path
     row.onedev_project_id = None
     row.onedev_path = None
     row.onedev_description = None
     row.onedev_default_branch = None
     row.mirrored_refs = None
+    row.wiki_state = None  # nothing mirrored is kept: as if never looked at
+    row.wiki_checked_at = None
+    row.wiki_project_id = None
+    row.wiki_path = None
+    row.wiki_refs = None
+    row.wiki_onedev_default_branch = None
     return f"mirror {deleted} deleted"
+
+
+def _moved(row: Repository, path: str) -> None:
+    """The mirror's project is at ``path`` now, and its wiki's project (a child) under it."""
+    row.onedev_path = path
+    if row.wiki_path is not None:
+        row.wiki_path = f"{path}/{row.wiki_path.rpartition('/')[2]}"
 
 
 _DESTINATION = (
@@ -84,6 +98,12 @@ _DESTINATION = (
     "onedev_description",
     "onedev_default_branch",
     "mirrored_refs",
+    "wiki_state",
+    "wiki_checked_at",
+    "wiki_project_id",
+    "wiki_path",
+    "wiki_refs",
+    "wiki_onedev_default_branch",
     "error",
 )
 
@@ -102,5 +122,5 @@ def restore_from_holding(ctx: Destination, row: Repository) -> str | None:
     owner = onedev_name(row.full_name.partition("/")[0])
     parent = f"{ctx.settings.onedev_parent}/{owner}" if ctx.settings.onedev_parent else owner
     path = ctx.placer.move_under(row.onedev_project_id, parent, row.github_id)
-    row.onedev_path = path
+    _moved(row, path)
     return f"mirror moved back to {path}"

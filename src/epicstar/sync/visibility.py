@@ -46,6 +46,13 @@ def check_private_mirror(onedev: OneDevClient, project_id: int, full_name: str) 
         current = int(parent) if isinstance(parent, int) else None
 
 
+def check_private_project(onedev: OneDevClient, project_id: int, full_name: str) -> None:
+    """One project of the mirror's, whose ancestors were checked already."""
+    project = onedev.get_project(project_id)
+    if project is not None and onedev.base_authorizations(project_id):
+        raise _exposed(full_name, str(project.get("path")))
+
+
 def _exposed(full_name: str, path: str) -> MirrorWouldBeExposed:
     return MirrorWouldBeExposed(
         f"{full_name} is private on GitHub, but OneDev project '{path}' gives default roles "
