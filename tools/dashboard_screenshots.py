@@ -3,7 +3,7 @@
     .venv/bin/python -m tools.dashboard_screenshots [--out docs/screenshots]
 
 Runs ``epicstar demo --serve`` (the local sandbox, no accounts), signs in with the key it
-prints, and saves the overview, repositories and What's new pages, 1280 px wide and 390 px
+prints, and saves the overview, repositories, What's new and one repository's pages, 1280 px wide and 390 px
 wide, with Debian's Chromium (``/usr/bin/chromium``, or ``EPICSTAR_CHROMIUM``).
 """
 
@@ -29,6 +29,7 @@ VIEWS: dict[str, tuple[ViewportSize, bool]] = {
     "phone": ({"width": 390, "height": 844}, True),
 }
 PAGES = {"overview": "/", "repositories": "/repositories", "whats-new": "/whats-new"}
+SHOWN_REPOSITORY = "demo-org/website"
 
 
 def start_demo(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
@@ -66,6 +67,13 @@ def shoot(browser: Browser, url: str, key: str, out: Path) -> list[Path]:
             target = out / f"{name}-{view}.png"
             page.screenshot(path=target, full_page=True)
             saved.append(target)
+        # One repository's page: the demo's with an LFS file and a wiki.
+        page.goto(f"{url}/repositories?q={SHOWN_REPOSITORY}")
+        page.get_by_role("link", name=SHOWN_REPOSITORY, exact=True).click()
+        expect(page.locator("[data-field=wiki]")).to_contain_text("synced")
+        target = out / f"repository-{view}.png"
+        page.screenshot(path=target, full_page=True)
+        saved.append(target)
         context.close()
     return saved
 
