@@ -3,8 +3,8 @@
     .venv/bin/python -m tools.dashboard_screenshots [--out docs/screenshots]
 
 Runs ``epicstar demo --serve`` (the local sandbox, no accounts), signs in with the key it
-prints, and saves the overview, repositories, What's new and one repository's pages, 1280 px wide and 390 px
-wide, with Debian's Chromium (``/usr/bin/chromium``, or ``EPICSTAR_CHROMIUM``).
+prints, and saves the overview, repositories, What's new and one repository's pages, 1280 px
+wide and 390 px wide, with Debian's Chromium (``/usr/bin/chromium``, or ``EPICSTAR_CHROMIUM``).
 """
 
 from __future__ import annotations
