@@ -7,6 +7,7 @@ its own for as long as the test runs."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,14 @@ def _isolated_git(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     isolate_git(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="session")
+def git_lfs() -> None:
+    """The real git-lfs client, for tests that check the sandbox against it."""
+    found = subprocess.run(["git", "lfs", "version"], capture_output=True, check=False)
+    if found.returncode != 0:
+        unavailable("git-lfs is not installed (apt-get install git-lfs)")
 
 
 def unavailable(message: str) -> NoReturn:

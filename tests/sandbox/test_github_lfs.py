@@ -335,6 +335,7 @@ def test_lfs_requests_are_logged_and_counted(sandbox: Sandbox) -> None:
 # ---------------------------------------------------------------------------- real git-lfs
 
 
+@pytest.mark.usefixtures("git_lfs")
 def test_real_git_lfs_fetch_all_gets_identical_objects(sandbox: Sandbox, tmp_path: Path) -> None:
     gh = sandbox.github
     gh.create_repo("octo", "assets", private=True)
@@ -359,6 +360,7 @@ def test_real_git_lfs_fetch_all_gets_identical_objects(sandbox: Sandbox, tmp_pat
     assert gh.count(lfs="download") == 0
 
 
+@pytest.mark.usefixtures("git_lfs")
 def test_real_git_lfs_reports_missing_objects_and_quota(sandbox: Sandbox, tmp_path: Path) -> None:
     gh = sandbox.github
     gh.create_repo("octo", "assets")
@@ -374,6 +376,7 @@ def test_real_git_lfs_reports_missing_objects_and_quota(sandbox: Sandbox, tmp_pa
     assert "over its data quota" in over.stderr
 
 
+@pytest.mark.usefixtures("git_lfs")
 def test_real_git_lfs_with_a_bad_token_fails_quickly(sandbox: Sandbox, tmp_path: Path) -> None:
     gh = sandbox.github
     gh.create_repo("octo", "secret", private=True)

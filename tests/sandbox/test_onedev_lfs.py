@@ -311,6 +311,7 @@ def git_with_header(
     return proc
 
 
+@pytest.mark.usefixtures("git_lfs")
 def test_real_git_lfs_push_is_complete_and_idempotent(
     sandbox: Sandbox, project: str, tmp_path: Path
 ) -> None:
