@@ -20,7 +20,7 @@ from epicstar.mirror.cache import RepoCache
 from epicstar.mirror.lfs.batch import BatchClient, LfsError
 from epicstar.mirror.lfs.pointers import Pointer, scan_pointers, tracks_lfs
 from epicstar.mirror.lfs.store import LfsStore
-from epicstar.mirror.lfs.transfer import Missing, Moved, download, upload
+from epicstar.mirror.lfs.transfer import Missing, relay
 from epicstar.state.models import Repository, SyncMethod
 from epicstar.sync.context import SyncContext, interruptible_sleep, user_agent
 
@@ -110,16 +110,16 @@ def _transfer(
         timeout=timeout, follow_redirects=True, headers={"User-Agent": user_agent()}
     ) as http:
         github = BatchClient(http, source, ctx.github_auth(source), server="GitHub")
-        fetched = _retried(
-            ctx, "LFS download", lambda: download(github, store, wanted, stopping=ctx.stopping)
-        )
-        present = [p for p in wanted if store.has(p.oid, p.size)]
         onedev = BatchClient(
             http, ctx.onedev.git_url(repo.onedev_path or ""), ctx.onedev_auth(), server="OneDev"
         )
-        pushed = _retried(
-            ctx, "LFS upload", lambda: upload(onedev, store, present, stopping=ctx.stopping)
+        relayed = ctx.retry.run(
+            lambda: relay(github, onedev, store, wanted, stopping=ctx.stopping),
+            transient=lambda error: isinstance(error, LfsError) and error.transient,
+            what="LFS transfer",
+            sleep=interruptible_sleep(ctx.stopping),
         )
+    fetched, pushed = relayed.fetched, relayed.pushed
     missing += [m for m in fetched.missing if not store.has(m.pointer.oid, m.pointer.size)]
     missing += pushed.missing
     tally = LfsTally(
@@ -131,18 +131,6 @@ def _transfer(
         quota_exceeded=fetched.quota_exceeded,
     )
     return tally, missing
-
-
-def _retried(ctx: SyncContext, what: str, action: Any) -> Moved:
-    """A transfer, tried again while the server or the network fail for a moment (what
-    arrived is kept, so a try moves only the rest)."""
-    result: Moved = ctx.retry.run(
-        action,
-        transient=lambda error: isinstance(error, LfsError) and error.transient,
-        what=what,
-        sleep=interruptible_sleep(ctx.stopping),
-    )
-    return result
 
 
 def _missing_before(repo: Repository) -> list[Pointer]:

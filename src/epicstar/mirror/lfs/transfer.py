@@ -1,10 +1,10 @@
-"""Moving LFS objects: from the source into the cache, and from the cache to the mirror.
+"""Moving LFS objects: from the source into the cache, and on from the cache to the mirror.
 
 Objects move :data:`CONCURRENT` at a time (git-lfs's default), each checked against its
-SHA-256 on arrival. An object that cannot move for a reason of its own (the server lost
-it, it is too large) is reported missing and the others go on; a failure of the server or
-the network as a whole is raised once the transfers under way have finished, so what
-arrived stays and a retry moves only the rest.
+SHA-256 on arrival and sent on to the mirror as soon as it is in. An object that cannot move
+for a reason of its own (the server lost it, it is too large) is reported missing and the
+others go on; a failure of a server or the network as a whole is raised once the transfers
+under way have finished, so what arrived stays and a retry moves only the rest.
 """
 
 from __future__ import annotations
@@ -59,119 +59,212 @@ class Moved:
             self.bytes += size
 
 
-def download(
-    client: BatchClient,
+@dataclass
+class Relayed:
+    """What a relay did: objects fetched from the source, and pushed to the mirror."""
+
+    fetched: Moved = field(default_factory=Moved)
+    pushed: Moved = field(default_factory=Moved)
+
+
+@dataclass(frozen=True)
+class _Task:
+    pointer: Pointer
+    fetch: Action | None
+    send: Action | None
+    verify: Action | None
+
+
+def relay(
+    source: BatchClient,
+    target: BatchClient,
     store: LfsStore,
     pointers: Sequence[Pointer],
     *,
     stopping: threading.Event,
-) -> Moved:
-    """Fetch the objects of ``pointers`` the store lacks."""
-    moved = Moved()
-    wanted = [p for p in pointers if not store.has(p.oid, p.size)]
+) -> Relayed:
+    """Fetch the objects of ``pointers`` the store lacks, and send the mirror those it lacks.
 
-    def fetch(pointer: Pointer, action: Action) -> None:
-        try:
-            with client.http.stream(
-                "GET", action.href, headers=client.headers_for(action)
-            ) as answer:
-                if answer.status_code != 200:
-                    answer.read()
-                    refusal = client.refusal(answer, "download")
-                    if refusal.transient or refusal.status in (401, 403):
-                        raise refusal
-                    moved.missing.append(Missing(pointer, str(refusal)))
-                    return
-                store.receive(pointer.oid, pointer.size, _chunks(answer, stopping))
-        except ObjectMismatch:
-            moved.missing.append(
-                Missing(pointer, f"{client.server} served other bytes than its pointer names")
-            )
-            return
-        except httpx.TransportError as error:
-            raise LfsError(
-                f"{client.server} could not be reached: {error}", transient=True
-            ) from error
-        moved.count(pointer.size)
-
-    for group in _groups(wanted):
-        try:
-            answers = client.batch("download", [(p.oid, p.size) for p in group])
-        except LfsError as refusal:
-            if refusal.transient:
-                raise
-            moved.quota_exceeded = isinstance(refusal, LfsQuotaExceeded)
-            moved.refused = (
-                f"the repository is over its GitHub LFS quota ({refusal})"
-                if moved.quota_exceeded
-                else str(refusal)
-            )
-            moved.missing.extend(
-                Missing(p, moved.refused) for p in wanted if not store.has(p.oid, p.size)
-            )
-            return moved
-        _run(
-            group,
-            answers,
-            fetch,
-            moved=moved,
-            server=client.server,
-            operation="download",
-            stopping=stopping,
-        )
-    return moved
-
-
-def upload(
-    client: BatchClient,
-    store: LfsStore,
-    pointers: Sequence[Pointer],
-    *,
-    stopping: threading.Event,
-) -> Moved:
-    """Send the objects of ``pointers`` (all in the store) the server says it lacks."""
-    moved = Moved()
-
-    def send(pointer: Pointer, action: Action) -> None:
-        headers = {
-            **client.headers_for(action),
-            "Content-Type": "application/octet-stream",
-            "Content-Length": str(pointer.size),
-        }
-        try:
-            with store.path(pointer.oid).open("rb") as file:
-                answer = client.http.put(
-                    action.href, content=_file_chunks(file, stopping), headers=headers
-                )
-        except httpx.TransportError as error:
-            raise LfsError(
-                f"{client.server} could not be reached: {error}", transient=True
-            ) from error
-        if answer.status_code not in (200, 201):
-            refusal = client.refusal(answer, "upload")
-            if refusal.transient or refusal.status in (401, 403):
-                raise refusal
-            moved.missing.append(Missing(pointer, str(refusal)))
-            return
-        moved.count(pointer.size)
-
+    The mirror is asked first which objects it lacks, so each object goes on to it as soon as
+    it has arrived: the two directions overlap instead of following each other.
+    """
+    relayed = Relayed()
     for group in _groups(pointers):
-        answers = client.batch("upload", [(p.oid, p.size) for p in group])
-        verify = {a.oid: a.verify for a in answers if a.verify is not None}
-        _run(
-            group,
-            answers,
-            send,
-            moved=moved,
-            server=client.server,
-            operation="upload",
-            stopping=stopping,
+        tasks = _plan(source, target, store, group, relayed)
+        if tasks:
+            _carry_out(
+                tasks,
+                source=source,
+                target=target,
+                store=store,
+                relayed=relayed,
+                stopping=stopping,
+            )
+    return relayed
+
+
+def _plan(
+    source: BatchClient,
+    target: BatchClient,
+    store: LfsStore,
+    group: Sequence[Pointer],
+    relayed: Relayed,
+) -> list[_Task]:
+    """One batch request to each side for ``group``; what is to be moved, and what cannot."""
+    uploads = _by_oid(target.batch("upload", [(p.oid, p.size) for p in group]))
+    lacking = [p for p in group if not store.has(p.oid, p.size)]
+    downloads = _download_answers(source, lacking, relayed.fetched)
+    tasks = []
+    for pointer in group:
+        fetch = None
+        if pointer in lacking:
+            fetch = _action_or_missing(pointer, downloads, relayed.fetched, source, "download")
+            if fetch is None:
+                continue
+        up = uploads.get(pointer.oid)
+        send = _action_or_missing(pointer, uploads, relayed.pushed, target, "upload")
+        verify = up.verify if up is not None else None
+        if fetch is not None or send is not None:
+            tasks.append(_Task(pointer, fetch, send, verify))
+    return tasks
+
+
+def _download_answers(
+    source: BatchClient, lacking: Sequence[Pointer], fetched: Moved
+) -> dict[str, ObjectAnswer]:
+    """The source's answers for ``lacking``; none when it refuses them all (its LFS quota,
+    say), each then noted missing with why."""
+    if not lacking:
+        return {}
+    try:
+        return _by_oid(source.batch("download", [(p.oid, p.size) for p in lacking]))
+    except LfsError as refusal:
+        if refusal.transient:
+            raise
+        fetched.quota_exceeded = fetched.quota_exceeded or isinstance(refusal, LfsQuotaExceeded)
+        fetched.refused = (
+            f"the repository is over its GitHub LFS quota ({refusal})"
+            if isinstance(refusal, LfsQuotaExceeded)
+            else str(refusal)
         )
-        for pointer in group:
-            check = verify.get(pointer.oid)
-            if check is not None and not any(m.pointer is pointer for m in moved.missing):
-                _verify(client, pointer, check)
-    return moved
+        fetched.missing.extend(Missing(p, fetched.refused) for p in lacking)
+        return {}
+
+
+def _action_or_missing(
+    pointer: Pointer,
+    answers: dict[str, ObjectAnswer],
+    moved: Moved,
+    client: BatchClient,
+    operation: str,
+) -> Action | None:
+    """The action the server gave for ``pointer``; None, noted missing when it must have
+    one (a download) or refused it. An upload without action: the server has it already."""
+    if moved.refused is not None and operation == "download":
+        return None  # noted missing with the refusal
+    answer = answers.get(pointer.oid)
+    if answer is None:
+        moved.missing.append(Missing(pointer, f"{client.server} did not answer for it"))
+        return None
+    if answer.error is not None:
+        moved.missing.append(Missing(pointer, _refused(client.server, operation, answer)))
+        return None
+    if answer.action is None and operation == "download":
+        moved.missing.append(Missing(pointer, f"{client.server} gave no way to download it"))
+    return answer.action
+
+
+def _carry_out(
+    tasks: Sequence[_Task],
+    *,
+    source: BatchClient,
+    target: BatchClient,
+    store: LfsStore,
+    relayed: Relayed,
+    stopping: threading.Event,
+) -> None:
+    """Each task in a pool: fetch, then send on; a failure of a whole server is raised once
+    the tasks under way have ended."""
+
+    def move(task: _Task) -> None:
+        if stopping.is_set():
+            raise LfsError("the service is shutting down")
+        if task.fetch is not None and not _fetch(source, store, task, relayed.fetched, stopping):
+            return
+        sent = task.send is not None and _send(target, store, task, relayed.pushed, stopping)
+        if sent and task.verify is not None:
+            _verify(target, task.pointer, task.verify)
+
+    with ThreadPoolExecutor(max_workers=min(CONCURRENT, len(tasks))) as pool:
+        failures = [error for error in pool.map(_error_of(move), tasks) if error is not None]
+    if failures:
+        raise failures[0]
+
+
+def _error_of(move: Callable[[_Task], None]) -> Callable[[_Task], BaseException | None]:
+    def attempt(task: _Task) -> BaseException | None:
+        try:
+            move(task)
+        except Exception as error:  # collected, then the first is raised
+            return error
+        return None
+
+    return attempt
+
+
+def _fetch(
+    client: BatchClient, store: LfsStore, task: _Task, moved: Moved, stopping: threading.Event
+) -> bool:
+    """Download one object into the store; whether it arrived."""
+    pointer, action = task.pointer, task.fetch
+    assert action is not None
+    try:
+        with client.http.stream("GET", action.href, headers=client.headers_for(action)) as answer:
+            if answer.status_code != 200:
+                answer.read()
+                refusal = client.refusal(answer, "download")
+                if refusal.transient or refusal.status in (401, 403):
+                    raise refusal
+                moved.missing.append(Missing(pointer, str(refusal)))
+                return False
+            store.receive(pointer.oid, pointer.size, _chunks(answer, stopping))
+    except ObjectMismatch:
+        moved.missing.append(
+            Missing(pointer, f"{client.server} served other bytes than its pointer names")
+        )
+        return False
+    except httpx.TransportError as error:
+        raise LfsError(f"{client.server} could not be reached: {error}", transient=True) from error
+    moved.count(pointer.size)
+    return True
+
+
+def _send(
+    client: BatchClient, store: LfsStore, task: _Task, moved: Moved, stopping: threading.Event
+) -> bool:
+    """Upload one object from the store; whether the server took it."""
+    pointer, action = task.pointer, task.send
+    assert action is not None
+    headers = {
+        **client.headers_for(action),
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(pointer.size),
+    }
+    try:
+        with store.path(pointer.oid).open("rb") as file:
+            answer = client.http.put(
+                action.href, content=_file_chunks(file, stopping), headers=headers
+            )
+    except httpx.TransportError as error:
+        raise LfsError(f"{client.server} could not be reached: {error}", transient=True) from error
+    if answer.status_code not in (200, 201):
+        refusal = client.refusal(answer, "upload")
+        if refusal.transient or refusal.status in (401, 403):
+            raise refusal
+        moved.missing.append(Missing(pointer, str(refusal)))
+        return False
+    moved.count(pointer.size)
+    return True
 
 
 def _verify(client: BatchClient, pointer: Pointer, action: Action) -> None:
@@ -186,51 +279,8 @@ def _verify(client: BatchClient, pointer: Pointer, action: Action) -> None:
         raise client.refusal(answer, f"verification of {pointer.oid}")
 
 
-def _run(
-    group: Sequence[Pointer],
-    answers: Sequence[ObjectAnswer],
-    move: Callable[[Pointer, Action], None],
-    *,
-    moved: Moved,
-    server: str,
-    operation: str,
-    stopping: threading.Event,
-) -> None:
-    """Move each object the server gave an action for; note those it refused."""
-    by_oid = {a.oid: a for a in answers}
-    work: list[tuple[Pointer, Action]] = []
-    for pointer in group:
-        answer = by_oid.get(pointer.oid)
-        if answer is None:
-            moved.missing.append(Missing(pointer, f"{server} did not answer for it"))
-        elif answer.error is not None:
-            moved.missing.append(Missing(pointer, _refused(server, operation, answer)))
-        elif answer.action is not None:
-            work.append((pointer, answer.action))
-        elif operation == "download":
-            moved.missing.append(Missing(pointer, f"{server} gave no way to download it"))
-    if not work:
-        return
-    failures: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=min(CONCURRENT, len(work))) as pool:
-        futures = [pool.submit(_unless_stopping, stopping, move, p, a) for p, a in work]
-        for future in futures:
-            error = future.exception()
-            if error is not None:
-                failures.append(error)
-    if failures:
-        raise failures[0]
-
-
-def _unless_stopping(
-    stopping: threading.Event,
-    move: Callable[[Pointer, Action], None],
-    pointer: Pointer,
-    action: Action,
-) -> None:
-    if stopping.is_set():
-        raise LfsError("the service is shutting down")
-    move(pointer, action)
+def _by_oid(answers: Sequence[ObjectAnswer]) -> dict[str, ObjectAnswer]:
+    return {answer.oid: answer for answer in answers}
 
 
 def _refused(server: str, operation: str, answer: ObjectAnswer) -> str:
