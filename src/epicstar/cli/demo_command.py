@@ -19,8 +19,9 @@ from epicstar.sandbox.github import FakeGitHub
 from epicstar.service.serve import run_serve
 from epicstar.state import repositories
 from epicstar.state.audit import CLI
+from epicstar.state.database import open_database
 from epicstar.state.models import RepoState
-from epicstar.sync.context import SyncContext, open_context, open_database
+from epicstar.sync.context import SyncContext, open_context
 
 DEMO_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

@@ -14,9 +14,8 @@ from epicstar.auth import KeyNotFound, create_key, key_view, list_keys, revoke_k
 from epicstar.cli.formatting import when
 from epicstar.config import Settings
 from epicstar.state.audit import CLI
-from epicstar.state.database import Database
+from epicstar.state.database import Database, open_database
 from epicstar.state.models import utcnow
-from epicstar.sync.context import open_database
 
 
 class KeyCommandError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -13,6 +13,9 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from epicstar.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SETTING = "EPICSTAR_DATABASE_URL"
@@ -142,3 +145,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """The database the settings name, created or migrated to the newest schema."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    database.upgrade()
+    return database
