@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from epicstar.auth import Scope, generate_key, grants, parse_expiry, parse_scopes, split_key
-from epicstar.auth.keys import KEY_PATTERN, hash_secret, secret_matches
+from epicstar.auth.keys import KEY_PATTERN, generate_key, hash_secret, secret_matches, split_key
+from epicstar.auth.scopes import Scope, grants, parse_scopes
+from epicstar.auth.store import parse_expiry
 
 
 def test_a_new_key_has_the_documented_shape_and_splits_back() -> None:

@@ -233,7 +233,7 @@ def keys_create(
     ] = False,
 ) -> None:
     """Create an API key; it is printed once, alone on the last line."""
-    from epicstar.auth import parse_expiry
+    from epicstar.auth.store import parse_expiry
     from epicstar.cli.keys_command import run_create
 
     try:

@@ -8,7 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from epicstar.auth import Scope, create_key
+from epicstar.auth.scopes import Scope
+from epicstar.auth.store import create_key
 from epicstar.cli.formatting import summary_line
 from epicstar.cli.status_command import print_table
 from epicstar.cli.sync_command import sync_with_report
