@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from benchmarks.gitplain import hermetic_git
-from epicstar.auth import create_key
+from epicstar.auth.store import create_key
 from epicstar.sandbox import Role, Sandbox
 from epicstar.state.audit import CLI
 from epicstar.state.database import Database

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from epicstar.auth import create_key
+from epicstar.auth.store import create_key
 from epicstar.state.audit import CLI
 from epicstar.state.database import Database
 from epicstar.state.models import Origin, Repository, RepoState, SyncStatus, utcnow

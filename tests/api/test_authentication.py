@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from epicstar.auth import revoke_key
+from epicstar.auth.store import revoke_key
 from epicstar.state.audit import CLI
 from epicstar.state.models import ApiKey, utcnow
 from tests.api.conftest import Api

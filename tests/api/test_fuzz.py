@@ -29,7 +29,7 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
-from epicstar.auth import find_key
+from epicstar.auth.store import find_key
 from tests.api.conftest import API, Api
 
 SCHEMATHESIS_REQUESTS = 300

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from epicstar.auth import KEY_PATTERN
+from epicstar.auth.keys import KEY_PATTERN
 from epicstar.state.models import utcnow
 from tests.api.conftest import Api
 

@@ -8,7 +8,7 @@ import subprocess
 from datetime import datetime, timedelta
 from typing import Any
 
-from epicstar.auth import KEY_PATTERN
+from epicstar.auth.keys import KEY_PATTERN
 from epicstar.state.models import utcnow
 from tests.api.conftest import Api
 

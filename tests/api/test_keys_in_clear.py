@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
-from epicstar.auth import list_keys, split_key
+from epicstar.auth.keys import split_key
+from epicstar.auth.store import list_keys
 from tests.api.conftest import API, GENEROUS_RATE, Api, api_world, serving
 from tests.e2e.helpers import wait_for
 

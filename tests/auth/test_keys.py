@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from argon2 import extract_parameters
 
-from epicstar.auth import Scope, generate_key, grants, parse_expiry, parse_scopes, split_key
-from epicstar.auth.keys import KEY_PATTERN, hash_secret, secret_matches
+from epicstar.auth import keys
+from epicstar.auth.keys import KEY_PATTERN, generate_key, hash_secret, secret_matches, split_key
+from epicstar.auth.scopes import Scope, grants, parse_scopes
+from epicstar.auth.store import parse_expiry
 
 
 def test_a_new_key_has_the_documented_shape_and_splits_back() -> None:
@@ -87,3 +90,22 @@ def test_lifetimes(text: str, expected: timedelta) -> None:
 def test_bad_lifetimes_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"duration|lifetime"):
         parse_expiry(text)
+
+
+def test_the_stand_in_for_an_unknown_prefix_costs_a_real_check_and_is_not_made_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = hash_secret(generate_key().secret)
+    hashed = 0
+
+    def counting_hash(_secret: str) -> str:
+        nonlocal hashed
+        hashed += 1
+        return real
+
+    monkeypatch.setattr(keys, "_STAND_IN", [])
+    monkeypatch.setattr(keys, "hash_secret", counting_hash)
+    stand_in = keys.stand_in_hash()
+    assert hashed == 0  # hashing costs a third of a second of CPU in every serving process
+    assert extract_parameters(stand_in) == extract_parameters(real)
+    assert not secret_matches(stand_in, generate_key().secret)

@@ -10,9 +10,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, text
 
-from epicstar.auth import KeyVerifier, Scope, ScopeNotHeld, create_key, list_keys, revoke_key
 from epicstar.auth import verifier as verifier_module
 from epicstar.auth.keys import secret_matches
+from epicstar.auth.scopes import Scope
+from epicstar.auth.store import ScopeNotHeld, create_key, list_keys, revoke_key
+from epicstar.auth.verifier import KeyVerifier
 from epicstar.state.audit import CLI, Actor, entries
 from epicstar.state.database import Database
 from epicstar.state.models import ApiKey, AuditEntry, utcnow

@@ -16,9 +16,9 @@ import pytest
 
 from epicstar.config import Settings, load_settings
 from epicstar.sandbox import Role, Sandbox
-from epicstar.state.database import Database
+from epicstar.state.database import Database, open_database
 from epicstar.state.models import Repository, SyncAttempt
-from epicstar.sync.context import open_context, open_database
+from epicstar.sync.context import open_context
 from epicstar.sync.poll import PollReport, poll_stars
 from epicstar.sync.runner import RunSummary, run_sync
 from epicstar.sync.tracking import Added, add_repository

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import StatementError
 
 from epicstar.state import repositories
-from epicstar.state.database import Database, DatabaseError, alembic_config, current_revision
+from epicstar.state.database import Database, DatabaseError, current_revision, newest_revision
+from epicstar.state.migrating import alembic_config
 from epicstar.state.models import Repository, SyncAttempt, SyncStatus
 
 
@@ -28,6 +32,25 @@ def test_upgrade_creates_the_schema_once(db: Database) -> None:
         "audit_log",
     }
     assert expected | {"alembic_version"} <= tables
+
+
+def test_a_current_schema_is_opened_without_loading_alembic(db: Database) -> None:
+    probe = (
+        "import sys; from epicstar.state.database import Database; "
+        f"database = Database({db.url!r}); database.upgrade(); database.dispose(); "
+        "print('alembic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_the_newest_migration_file_names_alembics_head(db: Database) -> None:
+    scripts = ScriptDirectory.from_config(alembic_config(db.engine))
+    assert scripts.get_heads() == [newest_revision()]
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(f"{script.revision}_")
 
 
 def test_timestamps_come_back_in_utc(db: Database) -> None:

@@ -8,7 +8,7 @@ from functools import partial
 
 import httpx
 
-from epicstar.auth import create_key
+from epicstar.auth.store import create_key
 from epicstar.state.audit import CLI
 from epicstar.state.database import Database
 from epicstar.state.models import ApiKey

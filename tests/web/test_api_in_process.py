@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from epicstar.auth import create_key
+from epicstar.auth.store import create_key
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.state.audit import CLI, entries
 from epicstar.state.database import Database

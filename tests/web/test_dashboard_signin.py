@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from epicstar.auth import revoke_key
+from epicstar.auth.store import revoke_key
 from epicstar.state.audit import CLI, entries
 from epicstar.state.database import Database
 from epicstar.state.models import ApiKey, DashboardSession, utcnow

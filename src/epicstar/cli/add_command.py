@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from epicstar.config import Settings
 from epicstar.discovery import GitHubClient
+from epicstar.state.database import open_database
 from epicstar.state.models import RepoState
-from epicstar.sync.context import open_database, user_agent
+from epicstar.sync.context import user_agent
 from epicstar.sync.tracking import Added, add_repository
 
 

@@ -1,18 +1,20 @@
-"""Command definitions; each command's work lives in its own module."""
+"""Command definitions; each command's work lives in its own module.
+
+This module imports Typer alone: a command imports what it needs only when it runs, so that
+``--help`` and every command start without loading the web, database and logging libraries.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from epicstar.cli.errors import user_error_message
-from epicstar.config import ConfigError, Settings, load_settings
-from epicstar.data_dir import prepare_data_dir
-from epicstar.logs import configure
+if TYPE_CHECKING:
+    from epicstar.config import Settings
 
 app = typer.Typer(
     name="epicstar",
@@ -52,6 +54,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def settings_and_logs(*, service: bool = False) -> Settings:
     """The settings, with JSON logs: to the log file for commands, to stderr for services."""
+    from epicstar.config import ConfigError, load_settings
+    from epicstar.data_dir import prepare_data_dir
+    from epicstar.logs import configure
+
     settings = load_settings()
     prepare_data_dir(settings.data_dir)
     log_file = settings.log_dir / "epicstar.log"
@@ -227,7 +233,7 @@ def keys_create(
     ] = False,
 ) -> None:
     """Create an API key; it is printed once, alone on the last line."""
-    from epicstar.auth import parse_expiry
+    from epicstar.auth.store import parse_expiry
     from epicstar.cli.keys_command import run_create
 
     try:
@@ -339,6 +345,8 @@ def _run(action: Callable[[], object]) -> None:
         typer.echo("epicstar: interrupted", err=True)
         sys.exit(130)
     except Exception as error:
+        from epicstar.cli.errors import user_error_message
+
         message = user_error_message(error)
         if message is None:
             raise

@@ -8,7 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from epicstar.auth import Scope, create_key
+from epicstar.auth.scopes import Scope
+from epicstar.auth.store import create_key
 from epicstar.cli.formatting import summary_line
 from epicstar.cli.status_command import print_table
 from epicstar.cli.sync_command import sync_with_report
@@ -19,8 +20,9 @@ from epicstar.sandbox.github import FakeGitHub
 from epicstar.service.serve import run_serve
 from epicstar.state import repositories
 from epicstar.state.audit import CLI
+from epicstar.state.database import open_database
 from epicstar.state.models import RepoState
-from epicstar.sync.context import SyncContext, open_context, open_database
+from epicstar.sync.context import SyncContext, open_context
 
 DEMO_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

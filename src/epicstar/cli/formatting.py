@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from epicstar.state.models import AttemptOutcome
 from epicstar.sync.holder import describe_holder
-from epicstar.sync.mirror_pass import PassReport
-from epicstar.sync.plan import Plan
-from epicstar.sync.poll import PollReport
-from epicstar.sync.runner import RunSummary
-from epicstar.sync.stars import Change
+
+if TYPE_CHECKING:
+    from epicstar.sync.mirror_pass import PassReport
+    from epicstar.sync.plan import Plan
+    from epicstar.sync.poll import PollReport
+    from epicstar.sync.runner import RunSummary
+    from epicstar.sync.stars import Change
 
 
 def size(count: int) -> str:

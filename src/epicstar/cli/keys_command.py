@@ -10,13 +10,12 @@ from datetime import timedelta
 from rich.console import Console
 from rich.table import Table
 
-from epicstar.auth import KeyNotFound, create_key, key_view, list_keys, revoke_key
+from epicstar.auth.store import KeyNotFound, create_key, key_view, list_keys, revoke_key
 from epicstar.cli.formatting import when
 from epicstar.config import Settings
 from epicstar.state.audit import CLI
-from epicstar.state.database import Database
+from epicstar.state.database import Database, open_database
 from epicstar.state.models import utcnow
-from epicstar.sync.context import open_database
 
 
 class KeyCommandError(Exception):

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from epicstar.config import Settings
 from epicstar.state.audit import CLI, record_change
+from epicstar.state.database import open_database
 from epicstar.state.models import Repository, SyncMethod, utcnow
-from epicstar.sync.context import open_database
 from epicstar.sync.tracking import parse_full_name, switch_method
 
 METHODS = tuple(method.value for method in SyncMethod)

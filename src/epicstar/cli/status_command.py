@@ -12,9 +12,8 @@ from rich.table import Table
 from epicstar.cli.formatting import when
 from epicstar.config import Settings
 from epicstar.state import mirror_parts, repositories
-from epicstar.state.database import current_revision, describe_url
+from epicstar.state.database import current_revision, describe_url, open_database
 from epicstar.state.models import Repository, SyncMethod, SyncStatus
-from epicstar.sync.context import open_database
 
 
 def run_status(settings: Settings, *, as_json: bool, states: list[str]) -> None:

@@ -11,8 +11,7 @@ from epicstar.queue.backend import close_huey, open_queue
 from epicstar.queue.jobs import Jobs
 from epicstar.queue.pool import WorkerPool
 from epicstar.service.events import ServiceEvents
-from epicstar.state.database import Database
-from epicstar.sync.context import open_database
+from epicstar.state.database import Database, open_database
 
 
 class Service(Closeable):

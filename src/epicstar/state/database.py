@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from epicstar.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SETTING = "EPICSTAR_DATABASE_URL"
@@ -78,24 +79,28 @@ def describe_url(url: str) -> str:
     return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
-def alembic_config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["engine"] = engine
-    return config
+def newest_revision() -> str:
+    """The revision of the newest migration: each one's file is named after its revision
+    (``0009_commit_feed_and_sync_method.py`` holds revision ``0009``), and each follows the
+    one before."""
+    names = (path.name for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+    return max(name.partition("_")[0] for name in names)
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it already is)."""
     try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
+        revision = current_revision(engine)
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
         raise DatabaseError(
             f"{SETTING}: cannot open the database {describe_url(str(engine.url))}: {reason}"
         ) from None
-    command.upgrade(alembic_config(engine), "head")
+    if revision == newest_revision():
+        return
+    from epicstar.state.migrating import migrate
+
+    migrate(engine)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -142,3 +147,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """The database the settings name, created or migrated to the newest schema."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    database.upgrade()
+    return database

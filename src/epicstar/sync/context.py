@@ -17,7 +17,7 @@ from epicstar.discovery import GitHubClient
 from epicstar.mirror.cache import RepoCache
 from epicstar.mirror.credentials import HttpAuth
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
-from epicstar.state.database import Database
+from epicstar.state.database import Database, open_database
 from epicstar.state.models import utcnow
 from epicstar.sync.holder import new_worker_id
 from epicstar.sync.placement import ProjectPlacer
@@ -195,10 +195,3 @@ def interruptible_sleep(stopping: threading.Event) -> Callable[[float], None]:
             raise ServiceStopping("the service is shutting down")
 
     return sleep
-
-
-def open_database(settings: Settings) -> Database:
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    database = Database(settings.effective_database_url)
-    database.upgrade()
-    return database

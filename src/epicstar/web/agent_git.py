@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from epicstar.auth import Scope as KeyScope
+from epicstar.auth.scopes import Scope as KeyScope
 from epicstar.config import ENV_PREFIX
 from epicstar.mirror.cache import MIRRORED_NAMESPACES, RepoCache, diff_refs
 from epicstar.mirror.process import GitError, base_environment

@@ -27,7 +27,8 @@ from sqlalchemy.exc import ArgumentError, DataError, SQLAlchemyError
 from starlette.responses import JSONResponse, Response
 
 from epicstar import __version__
-from epicstar.auth import KeyVerifier, grants
+from epicstar.auth.scopes import grants
+from epicstar.auth.verifier import KeyVerifier
 from epicstar.config import Settings
 from epicstar.discovery import GitHubClient
 from epicstar.discovery.ratelimit import RateLimit

@@ -34,7 +34,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from epicstar.auth import KeyVerifier, Principal, Scope, grants
+from epicstar.auth.scopes import Scope, grants
+from epicstar.auth.verifier import KeyVerifier, Principal
 from epicstar.state import sessions
 from epicstar.state.audit import Actor
 from epicstar.web.access_log import KEY_PREFIX_STATE

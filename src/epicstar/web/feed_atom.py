@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import Response
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.feed import FeedFilter, page_of
 from epicstar.feed.atom import CONTENT_TYPE, AtomFeed
 from epicstar.state.database import Database

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.config import Settings
 from epicstar.destination import OneDevClient
 from epicstar.discovery import Repository as SourceRepository

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AfterValidator
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.state import attempts
 from epicstar.state.models import AttemptOutcome, Repository
 from epicstar.web.api.context import ApiContext, api_context

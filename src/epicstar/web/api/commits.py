@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.feed import FeedFilter, entry_view, ingestion_of, page_of, store
 from epicstar.state.models import FeedKind, FeedSource, utcnow
 from epicstar.web.api.attempts import in_utc

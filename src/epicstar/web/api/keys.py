@@ -8,8 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from epicstar.auth import Scope, ScopeNotHeld, create_key, key_view, page_of_keys, revoke_key
-from epicstar.auth.store import MAX_EXPIRY, MAX_NAME_LENGTH, check_name
+from epicstar.auth.scopes import Scope
+from epicstar.auth.store import (
+    MAX_EXPIRY,
+    MAX_NAME_LENGTH,
+    ScopeNotHeld,
+    check_name,
+    create_key,
+    key_view,
+    page_of_keys,
+    revoke_key,
+)
 from epicstar.state.models import ApiKey
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging, paging

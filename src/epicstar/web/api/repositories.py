@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.orm import Session
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.state import attempts, repositories
 from epicstar.state.models import Repository, RepoState, SyncStatus
 from epicstar.web.api.context import ApiContext, api_context

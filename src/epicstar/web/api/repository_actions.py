@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.discovery import GitHubError
 from epicstar.discovery import Repository as SourceRepository
 from epicstar.state import repositories

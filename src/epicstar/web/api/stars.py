@@ -8,7 +8,7 @@ import structlog
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.state import star_lists
 from epicstar.state.audit import record_change
 from epicstar.sync.stars import list_key

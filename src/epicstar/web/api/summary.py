@@ -12,7 +12,7 @@ import anyio
 import structlog
 from fastapi import APIRouter, Depends
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.state import star_lists, summary
 from epicstar.sync.stars import list_key

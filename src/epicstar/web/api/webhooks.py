@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.state import webhook_deliveries
 from epicstar.state.models import utcnow
 from epicstar.state.retention import kept_since

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.web.authentication import (
     Authenticator,
     SignInRequired,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.repository_actions import (
     AddRepository,

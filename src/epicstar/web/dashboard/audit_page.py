@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.state.audit import ACTIONS
 from epicstar.web.api.audit import audit_log
 from epicstar.web.api.context import ApiContext, api_context

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from epicstar.auth import Scope, may_grant
+from epicstar.auth.scopes import Scope, may_grant
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.keys import (
     MAX_KEY_ID,

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.state.database import Database
 from epicstar.state.models import AuditEntry, Repository, SyncAttempt, WebhookDelivery
 from epicstar.web.authentication import SignInRequired, Visitor

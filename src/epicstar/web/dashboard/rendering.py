@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from epicstar import __version__
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.web.authentication import SESSION_COOKIE, Visitor
 
 HERE = Path(__file__).parent

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from epicstar.auth import Scope
+from epicstar.auth.scopes import Scope
 from epicstar.web.authentication import SESSION_COOKIE, Authenticator, SignInRefused
 from epicstar.web.dashboard.access import Action, acting, local_path, refuse_other_sites
 from epicstar.web.dashboard.rendering import page, secured, set_session_cookie

@@ -1,0 +1,56 @@
+"""The command starts quickly: asking for help loads none of the libraries the work needs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY_LIBRARIES = {
+    "alembic",
+    "apprise",
+    "argon2",
+    "fastapi",
+    "feedgen",
+    "httpx",
+    "huey",
+    "jinja2",
+    "prometheus_client",
+    "psycopg",
+    "pydantic_settings",
+    "redis",
+    "sqlalchemy",
+    "starlette",
+    "structlog",
+    "uvicorn",
+}
+
+PROBE = """
+import contextlib, io, json, sys
+import typer.main
+from epicstar.cli import app, main
+
+def paths(command, prefix):
+    yield prefix
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from paths(sub, [*prefix, name])
+
+helped = []
+for path in paths(typer.main.get_command(app), []):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main([*path, "--help"])
+    assert "Usage: epicstar" in out.getvalue(), (path, out.getvalue())
+    helped.append(" ".join(path))
+loaded = sorted({name.partition(".")[0] for name in sys.modules})
+print(json.dumps({"helped": helped, "loaded": loaded}))
+"""
+
+
+def test_help_loads_no_library_a_command_needs_to_run() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
+    report = json.loads(result.stdout)
+    assert {"", "status", "serve", "sync", "keys create", "agent sync"} <= set(report["helped"])
+    assert HEAVY_LIBRARIES.isdisjoint(report["loaded"]), HEAVY_LIBRARIES & set(report["loaded"])
