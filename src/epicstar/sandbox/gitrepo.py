@@ -22,7 +22,6 @@ FileContent = str | bytes | None
 """File content for a commit; ``None`` deletes the path."""
 
 _SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_LFS_OID_RE = re.compile(r"[0-9a-f]{64}")
 _ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
 
 
@@ -107,11 +106,6 @@ def init_args(path: Path, initial_branch: str, template: Path) -> list[str]:
 
 def is_sha(value: str) -> bool:
     return bool(_SHA_RE.match(value))
-
-
-def is_lfs_oid(value: str) -> bool:
-    """A Git LFS object id: a lower-case hex SHA-256."""
-    return _LFS_OID_RE.fullmatch(value) is not None
 
 
 def resolve(repo: Path, rev: str) -> str | None:

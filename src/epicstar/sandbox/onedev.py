@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from epicstar.sandbox import gitrepo
 from epicstar.sandbox.gitrepo import CommitSpec
+from epicstar.sandbox.lfs import is_oid
 from epicstar.sandbox.onedev_data import BaseAuthorization, LfsLock, Project, project_data
 from epicstar.sandbox.onedev_protection import (
     CHECKER_ENV,
@@ -434,7 +435,7 @@ class FakeOneDev(ObservableServer):
         return {
             file.name: file
             for file in sorted(objects.glob("??/??/*"))
-            if gitrepo.is_lfs_oid(file.name) and file == self.lfs_object_path(project_id, file.name)
+            if is_oid(file.name) and file == self.lfs_object_path(project_id, file.name)
         }
 
     def lfs_objects(self, path: str) -> dict[str, bytes]:

@@ -42,7 +42,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from epicstar.sandbox.gitrepo import is_lfs_oid
+from epicstar.sandbox.lfs import is_oid
 from epicstar.sandbox.onedev import Principal
 from epicstar.sandbox.onedev_api import text
 from epicstar.sandbox.onedev_auth import authenticate
@@ -177,7 +177,7 @@ async def _transfer(
 
 
 def _valid_oid(oid: str) -> str:
-    if not is_lfs_oid(oid):
+    if not is_oid(oid):
         raise RestError(500, "Invalid LFS object id")
     return oid
 
@@ -280,7 +280,7 @@ def _batch(
     for item in _elements(_required(body, "objects")):
         oid = _as_text(_required(item, "oid"))
         size = _as_long(_required(item, "size"))
-        if not is_lfs_oid(oid):
+        if not is_oid(oid):
             raise Malformed(oid)
         stored = onedev.lfs_object_path(project.id, oid).is_file()
         fields: dict[str, Any] = {"oid": oid, "size": size}
