@@ -49,6 +49,7 @@ from benchmarks.serve_cli import progress
 from benchmarks.serve_setup import prepare_database, serve_setup
 from benchmarks.servers import ServerProcess, epicstar_serve, reference_server
 from benchmarks.steady_runs import environment
+from epicstar.state.models import SyncMethod
 
 TARGET_P95_MS = 50.0
 RATE_LIMIT = "1000000/minute"  # the budget must not be what is measured
@@ -141,7 +142,10 @@ def fill(options: Options) -> Callable[[Session], None]:
         feed_data.store_feed(session, options.feed_commits, options.repos, options.authors)
         session.add_all(
             feed_data.repositories(
-                INGEST_REPOSITORIES, feed_data.INGESTION_REPOSITORY_BASE, "posted"
+                INGEST_REPOSITORIES,
+                feed_data.INGESTION_REPOSITORY_BASE,
+                "posted",
+                SyncMethod.AGENT,
             )
         )
 

@@ -25,6 +25,7 @@ from epicstar.state.models import (
     Origin,
     Repository,
     RepoState,
+    SyncMethod,
     SyncStatus,
     utcnow,
 )
@@ -52,7 +53,10 @@ def author(index: int) -> tuple[str, str]:
     return f"Author {index:05d}", f"author{index:05d}@example.org"
 
 
-def repositories(count: int, base: int, prefix: str) -> Iterator[Repository]:
+def repositories(
+    count: int, base: int, prefix: str, sync_method: SyncMethod = SyncMethod.SERVER
+) -> Iterator[Repository]:
+    """Mirrored repositories; commits are posted only to those in ``agent`` mode."""
     now = utcnow()
     for index in range(count):
         name = f"{prefix}-{index % 37:02d}/feed-{index:05d}"
@@ -66,6 +70,7 @@ def repositories(count: int, base: int, prefix: str) -> Iterator[Repository]:
             default_branch="main",
             last_synced_at=now,
             next_due_at=now + timedelta(days=3650),
+            sync_method=sync_method,
         )
 
 

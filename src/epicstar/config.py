@@ -135,6 +135,14 @@ class SourceSettings(BaseSettings):
             if field.annotation in (SecretStr, SecretStr | None)
         ]
 
+    @property
+    def github_git_origin(self) -> str:
+        """Where this GitHub serves git, LFS and wikis (its clone URLs' origin), derived from
+        ``github_api_url``: the one origin the GitHub token is sent to besides the API."""
+        from epicstar.discovery.hosts import git_origin  # settings load no HTTP library
+
+        return git_origin(self.github_api_url)
+
     def git_timeout_for(self, size_kb: int) -> float:
         """Seconds one git command may take on a repository of ``size_kb``."""
         return self.git_timeout + size_kb / 1024 * self.git_timeout_per_mib

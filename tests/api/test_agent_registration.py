@@ -13,6 +13,7 @@ from sqlalchemy import select
 from epicstar.state.models import AuditEntry, Origin, RepoState, SyncMethod, SyncStatus, utcnow
 from tests.api.actions import row
 from tests.api.conftest import GENEROUS_RATE, Api, api_world, serving
+from tests.api.feed_rows import posted
 from tests.e2e.helpers import assert_exact_mirror, wait_for
 
 PATIENCE = 60.0
@@ -65,8 +66,8 @@ def test_an_agent_key_cannot_unstar_a_repository_the_server_mirrors(api: Api) ->
 
     assert refused.status_code == 403
     assert refused.json() == {
-        "detail": f"repository {github_id} (served/kept) is mirrored by the server, not by an "
-        "agent: its starred state follows the server's star polling",
+        "detail": f"repository {github_id} is mirrored by the server, not by an agent: its "
+        "starred state follows the server's star polling; nothing was changed",
         "github_id": github_id,
         "sync_method": "server",
     }
@@ -121,12 +122,14 @@ def test_an_agents_star_report_changes_nothing_of_a_repository_the_server_mirror
     )
 
     assert answer.status_code == 200
-    shown = answer.json()
-    assert (shown["full_name"], shown["sync_method"], shown["state"]) == (
-        "served/untouched",
-        "server",
-        "active",
-    )
+    assert answer.json() == {
+        "detail": f"repository {github_id} is mirrored by the server, not by an agent: its "
+        "metadata and its star come from the server's own requests and star polling; nothing "
+        "was changed",
+        "github_id": github_id,
+        "sync_method": "server",
+        "changed": False,
+    }
     after = row(api, github_id)
     assert [getattr(after, name) for name in fields] == [getattr(before, name) for name in fields]
     assert "git.example.net" not in (after.clone_url or "")
@@ -149,10 +152,49 @@ def test_an_agents_star_report_does_not_bring_back_a_server_repository_unstarred
     answer = report(api, api.key("agent"), 3301, full_name="served/gone")
 
     assert answer.status_code == 200
-    assert answer.json()["state"] == "unstarred"
+    assert (answer.json()["sync_method"], answer.json()["changed"]) == ("server", False)
     after = row(api, 3301)
     assert (after.state, after.next_due_at) == (RepoState.UNSTARRED, None)
     assert after.unstarred_at is not None
+
+
+def test_an_agent_key_is_told_nothing_of_a_server_repository_but_its_sync_method(
+    api: Api,
+) -> None:
+    """An agent key reads nothing of the server's repositories (no `GET` opens them): not
+    through a star report, an unstar report, a commit post or a push either."""
+    api.track(
+        3302,
+        "secret-org/launch-plans",
+        origin=Origin.STAR,
+        html_url="https://github.com/secret-org/launch-plans",
+        description="Q3 launch",
+        private=True,
+    )
+    agent = api.key("agent")
+
+    answers = [
+        report(api, agent, 3302, full_name="guess/name"),
+        report(api, agent, 3302, full_name="guess/name", starred=False),
+        api.post("/repositories/3302/commits", agent, json={"commits": [posted(1)]}),
+        api.get("/repositories/3302/ingestion", agent),
+        api.served.client.get(
+            "/agent/git/3302.git/info/refs",
+            params={"service": "git-receive-pack"},
+            auth=("agent", agent),
+        ),
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 403, 403, 403, 403]
+    for answer in answers:
+        body = answer.json()
+        assert body["detail"].startswith("repository 3302 is mirrored by the server, not by an ")
+        for secret in ("secret-org", "launch-plans", "Q3 launch"):
+            assert secret not in answer.text, (answer.url, secret)
+    for answer in answers[:4]:
+        assert set(answer.json()) <= {"detail", "github_id", "sync_method", "changed"}
+        assert (answer.json()["github_id"], answer.json()["sync_method"]) == (3302, "server")
+    assert row(api, 3302).full_name == "secret-org/launch-plans"
 
 
 def test_an_agent_unstars_its_own_repositories_and_the_policy_follows(api: Api) -> None:

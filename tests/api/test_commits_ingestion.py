@@ -1,5 +1,6 @@
 """``POST /api/v1/repositories/{github_id}/commits`` and ``GET .../ingestion``: commit
-metadata posted by the agent (or any tool), checked strictly, stored all or nothing."""
+metadata posted by the agent (or any tool) for repositories in agent mode, checked strictly,
+stored all or nothing; the feed of a repository the server mirrors itself is its own."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from typing import Any
 
 import pytest
 
+from epicstar.state.models import SyncMethod
+from tests.api.actions import wait_for_attempts
 from tests.api.conftest import Api
 from tests.api.feed_rows import posted, record, row, sha_of
+
+
+def track_agents(api: Api, github_id: int, full_name: str) -> None:
+    """A repository an agent mirrors: the one kind commits are posted for."""
+    api.track(github_id, full_name, sync_method=SyncMethod.AGENT)
 
 
 def post_batch(api: Api, github_id: int, key: str, commits: list[dict[str, Any]], **extra: Any):
@@ -33,7 +41,7 @@ def summary(api: Api, github_id: int, key: str | None = None) -> dict[str, Any]:
 
 
 def test_a_valid_batch_is_stored_normalised_and_listed_newest_first(api: Api) -> None:
-    api.track(9101, "ingest/valid")
+    track_agents(api, 9101, "ingest/valid")
     newest = posted(
         3,
         sha="ABCDEF" + "0" * 34,
@@ -78,7 +86,7 @@ def test_a_valid_batch_is_stored_normalised_and_listed_newest_first(api: Api) ->
 
 
 def test_already_stored_commits_are_skipped_within_and_across_batches(api: Api) -> None:
-    api.track(9102, "ingest/duplicates")
+    track_agents(api, 9102, "ingest/duplicates")
     key = api.key("agent")
     first = post_batch(api, 9102, key, [posted(2), posted(1), posted(1)])
     assert first.json() == {"total": 3, "inserted": 2, "skipped": 1, "last_ingested_sha": sha_of(2)}
@@ -98,7 +106,7 @@ def test_already_stored_commits_are_skipped_within_and_across_batches(api: Api) 
 
 
 def test_an_upper_case_sha_is_the_same_commit_in_lower_case(api: Api) -> None:
-    api.track(9110, "ingest/case")
+    track_agents(api, 9110, "ingest/case")
     key = api.key("agent")
     assert post_batch(api, 9110, key, [posted(0xABC)]).json()["inserted"] == 1
     again = post_batch(api, 9110, key, [posted(0xABC, sha=sha_of(0xABC).upper())])
@@ -132,7 +140,7 @@ def test_one_invalid_commit_refuses_the_batch_naming_its_index_and_field(
     api: Api, change: dict[str, Any], where: str, why: str
 ) -> None:
     github_id = next(_INVALID_IDS)
-    api.track(github_id, f"ingest/invalid-{github_id}")
+    track_agents(api, github_id, f"ingest/invalid-{github_id}")
     batch = [posted(5), posted(4), {**posted(3), **change}, posted(2)]
 
     response = post_batch(api, github_id, api.key("agent"), batch)
@@ -146,7 +154,7 @@ def test_one_invalid_commit_refuses_the_batch_naming_its_index_and_field(
 
 
 def test_a_batch_whose_500th_commit_is_bad_stores_none_of_its_1000(api: Api) -> None:
-    api.track(9103, "ingest/atomic")
+    track_agents(api, 9103, "ingest/atomic")
     batch = [posted(n) for n in range(1000, 0, -1)]
     batch[499]["sha"] = "z" + batch[499]["sha"][1:]
 
@@ -160,7 +168,7 @@ def test_a_batch_whose_500th_commit_is_bad_stores_none_of_its_1000(api: Api) -> 
 
 
 def test_a_batch_holds_1_to_1000_commits(api: Api) -> None:
-    api.track(9104, "ingest/sizes")
+    track_agents(api, 9104, "ingest/sizes")
     key = api.key("agent")
     too_many = post_batch(api, 9104, key, [posted(n) for n in range(1001, 0, -1)])
     assert too_many.status_code == 422
@@ -183,7 +191,7 @@ def test_a_batch_holds_1_to_1000_commits(api: Api) -> None:
 
 
 def test_a_body_over_32_mib_is_413(api: Api) -> None:
-    api.track(9105, "ingest/huge")
+    track_agents(api, 9105, "ingest/huge")
     huge = posted(1, body="x" * (33 * 1024 * 1024))
     response = post_batch(api, 9105, api.key("agent"), [huge])
     assert response.status_code == 413
@@ -201,11 +209,11 @@ def test_an_unknown_repository_is_404(api: Api) -> None:
 
 
 def test_the_ingestion_summary_tells_the_last_posted_commit(api: Api) -> None:
-    api.track(9106, "ingest/summary")
+    track_agents(api, 9106, "ingest/summary")
     agent = api.key("agent")
     assert summary(api, 9106, agent) == {
         "github_id": 9106,
-        "sync_method": "server",
+        "sync_method": "agent",
         "total_commits": 0,
         "last_ingested_sha": None,
         "last_ingested_at": None,
@@ -223,7 +231,7 @@ def test_the_ingestion_summary_tells_the_last_posted_commit(api: Api) -> None:
 
 
 def test_who_may_post_and_read_ingestion(api: Api) -> None:
-    api.track(9107, "ingest/scopes")
+    track_agents(api, 9107, "ingest/scopes")
     agent, write, read, feed = (api.key(scope) for scope in ("agent", "write", "read", "feed"))
     assert post_batch(api, 9107, agent, [posted(1)]).status_code == 201
     assert post_batch(api, 9107, write, [posted(2)]).status_code == 201
@@ -243,8 +251,79 @@ def test_who_may_post_and_read_ingestion(api: Api) -> None:
         assert api.get(path, feed).status_code == 403, path
 
 
+def mirrored_by_the_server(api: Api, owner: str, name: str) -> int:
+    """A repository added by hand and mirrored by the server's workers (``server`` mode)."""
+    repo = api.world.github.create_repo(owner, name)
+    write = api.key("write")
+    added = api.post("/repositories", write, json={"full_name": f"{owner}/{name}"})
+    assert added.status_code == 201, added.text
+    assert added.json()["sync_method"] == "server"
+    wait_for_attempts(api, write, repo.id, 1)
+    return int(repo.id)
+
+
+def test_no_key_posts_commits_to_a_repository_the_server_mirrors(api: Api) -> None:
+    """Its feed is what the server's passes record: a made-up commit would stand among them,
+    and one posted with a real commit's sha before the pass found it would take its place."""
+    github_id = mirrored_by_the_server(api, "served", "feed")
+    real = api.world.github.commit(
+        "served/feed", "main", {"news.txt": b"news\n"}, message="The real change"
+    )
+    made_up = posted(0xBAD, title="A made-up change")
+    real_sha_first = posted(0xBAD + 1, sha=real, title="Not what was committed")
+    feed_before = listed(api, github_id)
+    keys = {scope: api.key(scope) for scope in ("agent", "write", "admin")}
+
+    for scope, key in keys.items():
+        for commit in (made_up, real_sha_first):
+            refused = post_batch(api, github_id, key, [commit])
+            assert refused.status_code == 403, scope
+            assert refused.json() == {
+                "detail": f"repository {github_id} is mirrored by the server, not by an agent: "
+                "the server records its commits from its own mirror passes; nothing of the "
+                "batch was stored",
+                "github_id": github_id,
+                "sync_method": "server",
+            }
+
+    assert listed(api, github_id) == feed_before
+    prefixes = [
+        line["key_prefix"]
+        for line in api.served.events("commits.refused")
+        if line["github_id"] == github_id
+    ]
+    assert sorted(prefixes) == sorted(key.split("_")[1] for key in keys.values() for _ in "ab")
+    synced = api.post(f"/repositories/{github_id}/sync", keys["write"])
+    assert synced.status_code == 202
+    wait_for_attempts(api, keys["write"], github_id, 2)
+    [entry] = [entry for entry in listed(api, github_id) if entry["sha"] == real]
+    assert (entry["title"], entry["source"]) == ("The real change", "pass")
+    assert sha_of(0xBAD) not in [entry["sha"] for entry in listed(api, github_id)]
+    assert summary(api, github_id)["last_ingested_sha"] is None
+
+
+def test_an_agent_key_learns_only_the_sync_method_of_a_server_repositorys_feed(
+    api: Api,
+) -> None:
+    api.track(9111, "served/private-name")
+    record(api, 9111, [row(1)], seen_at=datetime.now(UTC))  # a pass's
+
+    answer = api.get("/repositories/9111/ingestion", api.key("agent"))
+
+    assert answer.status_code == 403
+    assert answer.json() == {
+        "detail": "repository 9111 is mirrored by the server, not by an agent: what its feed "
+        "holds is shown to keys of scope read only",
+        "github_id": 9111,
+        "sync_method": "server",
+    }
+    assert "private-name" not in answer.text
+    assert summary(api, 9111, api.key("read"))["total_commits"] == 1
+    assert summary(api, 9111, api.key("read", "agent"))["total_commits"] == 1
+
+
 def test_each_batch_is_logged_once_with_its_counts_and_the_key_prefix_only(api: Api) -> None:
-    api.track(9108, "ingest/logged")
+    track_agents(api, 9108, "ingest/logged")
     key = api.key("agent")
     post_batch(api, 9108, key, [posted(2), posted(1), posted(1)])
     logged = [line for line in api.served.events("commits.ingested") if line["github_id"] == 9108]
@@ -258,7 +337,7 @@ def test_each_batch_is_logged_once_with_its_counts_and_the_key_prefix_only(api: 
 
 
 def test_ingested_commits_are_not_audited(api: Api) -> None:
-    api.track(9109, "ingest/not-audited")
+    track_agents(api, 9109, "ingest/not-audited")
     post_batch(api, 9109, api.key("agent"), [posted(1)])
     entries = api.get("/audit", api.key("admin"), params={"per_page": 100}).json()["items"]
     assert not [entry for entry in entries if "9109" in str(entry)]

@@ -316,6 +316,14 @@ def test_an_unstar_the_server_refuses_is_reported_and_the_others_go_on(
         assert set(outcomes(agent.sync()).values()) == {"delivered"}
         switched = world.cli("method", "octo/theirs", "server")
         assert switched.returncode == 0, switched.stderr
+        world.github.commit("octo/theirs", "main", {"n.txt": b"n\n"})
+        posts = len(tap.requests("POST", "/commits"))
+
+        starred = agent.sync()  # the server answers its star with its sync method alone
+
+        assert outcomes(starred) == {"octo/theirs": "skipped", "octo/ours": "unchanged"}
+        assert "sync method server" in entry(starred, "octo/theirs")["detail"]
+        assert len(tap.requests("POST", "/commits")) == posts
         world.github.unstar(world.login, "octo/theirs")
         world.github.unstar(world.login, "octo/ours")
 

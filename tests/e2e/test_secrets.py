@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import http.server
+import json
 import os
 import shutil
 import stat
+import threading
 from pathlib import Path
+from typing import ClassVar
 
+from epicstar.state.models import Repository
 from tests.e2e.conftest import World
 
 
@@ -89,3 +94,61 @@ def test_postgres_or_sqlite_rows_hold_no_secret(world: World) -> None:
     assert b"octo/x" in text
     for secret in _forms(world):
         assert secret not in text
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A git host that is not GitHub's: records each request's headers, serves nothing."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append({name.lower(): value for name, value in self.headers.items()})
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_github_token_goes_to_githubs_git_host_alone(world: World) -> None:
+    """A clone URL naming another host (a changed row, a GitHub answer not to be trusted) is
+    fetched without the token, and a warning says so once."""
+    repo = world.github.create_repo("octo", "elsewhere", private=True)
+    world.add("octo/elsewhere")
+    assert world.sync().ok  # GitHub's own git host gets the token: it is private
+    recorder = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    foreign = f"http://127.0.0.1:{recorder.server_address[1]}"
+    database = world.db()
+    try:
+        with database.session() as session:
+            row = session.get(Repository, repo.id)
+            assert row is not None
+            row.clone_url = f"{foreign}/octo/elsewhere.git"
+    finally:
+        database.dispose()
+
+    try:
+        for _ in range(2):
+            world.cli("sync", "--force")
+    finally:
+        recorder.shutdown()
+        recorder.server_close()
+
+    assert world.row(repo.id).clone_url == f"{foreign}/octo/elsewhere.git"  # GitHub said 304
+    assert _Recorder.seen, "git asked the other host"
+    for headers in _Recorder.seen:
+        assert "authorization" not in headers
+        for secret in _forms(world):
+            assert secret.decode() not in repr(headers)
+    lines = [
+        json.loads(line)
+        for log in world.data_dir.rglob("epicstar.log")
+        for line in log.read_text().splitlines()
+    ]
+    withheld = [line for line in lines if line.get("event") == "github.token_withheld"]
+    assert [line["origin"] for line in withheld] == [foreign, foreign]  # once a process
+    assert withheld[0]["github_git_origin"] == world.sandbox.github_url

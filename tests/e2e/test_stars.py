@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from epicstar.state.models import Origin, RepoState
+from epicstar.state.models import Origin, Repository, RepoState, SyncMethod, SyncStatus
 from epicstar.sync.context import open_context
 from epicstar.sync.runner import run_sync
 from tests.e2e.conftest import World
@@ -346,3 +346,58 @@ def test_a_list_that_cannot_be_read_does_not_stop_mirroring(world: World) -> Non
     assert not summary.ok
     assert [report.github_id for report in summary.reports] == [repo.id]
     assert_exact_mirror(world, "octo/known", "github/octo/known")
+
+
+def test_the_servers_list_tells_an_agents_repositories_only_metadata_and_star_time(
+    world: World,
+) -> None:
+    """A repository in agent mode is the agent's: whether it is starred or left out is what the
+    agent reports (docs/agent.md). The server's own list, the same user's or another's, read
+    before or after the agent's report, only refreshes what GitHub says of it and its star time."""
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)
+    states = {
+        "agents/dropped": RepoState.UNSTARRED,  # the agent reported its unstar
+        "agents/left-out": RepoState.EXCLUDED,  # excluded when the agent registered it
+        "agents/kept": RepoState.ACTIVE,
+    }
+    ids = {}
+    for full_name in states:
+        owner, name = full_name.split("/")
+        ids[full_name] = world.github.create_repo(owner, name).id
+        world.github.set_description(full_name, f"{name}, as GitHub says now")
+    database = world.db()
+    try:
+        with database.session() as session:
+            for full_name, state in states.items():
+                session.add(
+                    Repository(
+                        github_id=ids[full_name],
+                        full_name=full_name,
+                        origin=Origin.STAR,
+                        sync_method=SyncMethod.AGENT,
+                        state=state,
+                        state_reason=None if state != RepoState.EXCLUDED else "filtered",
+                        sync_status=SyncStatus.COMPLETED,
+                        retry_count=0,
+                        description="as the agent said",
+                        starred_at=long_ago,
+                        unstarred_at=long_ago if state == RepoState.UNSTARRED else None,
+                        next_due_at=None,
+                    )
+                )
+    finally:
+        database.dispose()
+    world.star(*states)
+    world.overrides["EPICSTAR_EXCLUDE"] = "agents/kept"  # the server's filters changed since
+
+    polled = world.poll(full=True)
+
+    assert polled.changes == []  # no restar, include or exclude
+    for full_name, state in states.items():
+        row = world.row(ids[full_name])
+        assert (row.state, row.sync_method) == (state, SyncMethod.AGENT), full_name
+        assert row.description == f"{full_name.split('/')[1]}, as GitHub says now"
+        assert row.starred_at is not None
+        assert row.starred_at.replace(tzinfo=UTC) > long_ago
+    assert world.row(ids["agents/dropped"]).unstarred_at is not None
+    assert world.onedev.projects() == []

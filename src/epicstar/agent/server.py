@@ -59,12 +59,12 @@ class RepositoryRefused(ServerRejected):
 
 @dataclass(frozen=True)
 class ServerRepository:
-    """What the server answered for a registered repository."""
+    """What the server answered for a registered repository: its sync method, and its state
+    when it is the agent's (of one the server mirrors itself it says nothing more)."""
 
     github_id: int
-    full_name: str
     sync_method: str
-    state: str
+    state: str | None
 
     @property
     def for_the_agent(self) -> bool:
@@ -159,11 +159,11 @@ class AgentServer(PooledClient):
             raise self._error(response, what)
         data = _object(response)
         try:
+            state = data.get("state")
             return ServerRepository(
                 github_id=int(data["github_id"]),
-                full_name=str(data["full_name"]),
                 sync_method=str(data["sync_method"]),
-                state=str(data["state"]),
+                state=None if state is None else str(state),
             )
         except (KeyError, TypeError, ValueError):
             raise ServerError(

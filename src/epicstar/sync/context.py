@@ -10,12 +10,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import structlog
+
 from epicstar import __version__
 from epicstar.config import Settings, SourceSettings
 from epicstar.destination import OneDevClient
 from epicstar.discovery import GitHubClient
+from epicstar.discovery.hosts import same_origin
 from epicstar.mirror.cache import RepoCache
-from epicstar.mirror.credentials import HttpAuth
+from epicstar.mirror.credentials import HttpAuth, origin_of
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 from epicstar.state.database import Database, open_database
 from epicstar.state.models import utcnow
@@ -24,6 +27,8 @@ from epicstar.sync.placement import ProjectPlacer
 
 if TYPE_CHECKING:
     from epicstar.sync.mirror_pass import PassReport
+
+log = structlog.get_logger("epicstar.sync")
 
 
 class SyncEvents(Protocol):
@@ -58,6 +63,10 @@ class SyncContext:
     events: SyncEvents = field(default_factory=NoEvents)
     retry: RetryPolicy = DEFAULT_RETRY
     """How git steps are tried again after a failure that passes (the clients have their own)."""
+    _token_withheld_from: set[str] = field(default_factory=set, init=False, repr=False)
+    _token_withheld_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.placer = ProjectPlacer(self.onedev, self.settings.onedev_parent)
@@ -95,11 +104,33 @@ class SyncContext:
             cancel=self.stopping,
         )
 
-    def github_auth(self, clone_url: str) -> HttpAuth | None:
+    def github_auth(self, url: str) -> HttpAuth | None:
+        """The GitHub token for git or Git LFS at ``url`` (a clone URL), scoped to its origin;
+        None without a token, and None for a URL that is not on GitHub's git host
+        (``settings.github_git_origin``, derived from ``EPICSTAR_GITHUB_API_URL``): the token
+        goes to GitHub alone, whatever host a repository's clone URL names. Such a URL is
+        fetched without it, and a warning says so once per host."""
         token = self.settings.github_token
         if token is None:
             return None
-        return HttpAuth.basic(clone_url, token.get_secret_value())
+        origin = origin_of(url)
+        if not same_origin(origin, self.settings.github_git_origin):
+            self._token_withheld(origin)
+            return None
+        return HttpAuth.basic(url, token.get_secret_value())
+
+    def _token_withheld(self, origin: str) -> None:
+        with self._token_withheld_lock:
+            if origin in self._token_withheld_from:
+                return
+            self._token_withheld_from.add(origin)
+        log.warning(
+            "github.token_withheld",
+            origin=origin,
+            github_git_origin=self.settings.github_git_origin,
+            detail="a clone URL names a host other than GitHub's git host: it is fetched "
+            "without EPICSTAR_GITHUB_TOKEN (check EPICSTAR_GITHUB_API_URL)",
+        )
 
     def onedev_auth(self) -> HttpAuth:
         url, token = self.settings.require_onedev()

@@ -8,8 +8,11 @@ table is written (:func:`reconcile`), so no transaction waits on GitHub.
 
 A repository in ``agent`` mode is the agent's: its stars and unstars are reported by the agent
 (:mod:`epicstar.web.api.agent`), through :func:`apply_star` and :func:`mark_unstarred` as here,
-and the server never asks GitHub about it. Seen in the server's own list, it only gets the
-list's metadata and star time.
+and the server never asks GitHub about it. Seen in the server's own list (:func:`reconcile`),
+it only gets the list's metadata and star time: the list never tracks, excludes, includes or
+re-stars it, as a walk missing it never unstars it. The server's list may be another user's,
+or read before the agent's latest report; a re-star from it would undo an unstar the agent has
+reported once and will not report again.
 """
 
 from __future__ import annotations
@@ -157,7 +160,11 @@ def reconcile(
     """
     changes: list[Change] = []
     for star in walk.stars:
-        changes.extend(apply_star(session, star, filters, now, lookups))
+        row = session.get(Repository, star.repository.id)
+        if row is not None and row.sync_method == SyncMethod.AGENT:
+            changes.extend(_refresh(row, star))  # the agent's: its state is the agent's word
+        else:
+            changes.extend(apply_star(session, star, filters, now, lookups))
     if walk.complete:
         listed = {star.repository.id for star in walk.stars}
         missing = [github_id for github_id in lookups if github_id not in listed]
@@ -183,11 +190,7 @@ def apply_star(
         else:
             yield Change("track", source.id, source.full_name)
         return
-    if row.full_name != source.full_name:
-        yield Change("rename", source.id, source.full_name, f"was {row.full_name}")
-    etag = row.metadata_etag
-    apply_metadata(row, source, etag)
-    row.starred_at = star.starred_at or row.starred_at
+    yield from _refresh(row, star)
     if row.origin != Origin.STAR:
         return  # added by hand: stars do not govern it
     reason = filters.exclusion(source)
@@ -204,6 +207,15 @@ def apply_star(
     elif not reason and row.state in LOST_STATES and _reachable(lookups, row.github_id):
         activate(row, now)
         yield Change("back", row.github_id, row.full_name, "reachable on GitHub again")
+
+
+def _refresh(row: Repository, star: Star) -> Iterable[Change]:
+    """What GitHub says of a known repository, and when it was starred; a rename is said."""
+    source = star.repository
+    if row.full_name != source.full_name:
+        yield Change("rename", source.id, source.full_name, f"was {row.full_name}")
+    apply_metadata(row, source, row.metadata_etag)
+    row.starred_at = star.starred_at or row.starred_at
 
 
 def _missing(

@@ -36,6 +36,7 @@ from epicstar.sync.context import repository_cache
 from epicstar.web.api.context import ApiContext
 from epicstar.web.api.hand_off import due_time, hand_to_workers
 from epicstar.web.api.params import MAX_GITHUB_ID
+from epicstar.web.api.servers_own import mirrored_by_the_server
 from epicstar.web.authentication import Authenticator
 from epicstar.web.githttp import git_http_backend, requested_service, smart_suffix
 
@@ -163,12 +164,12 @@ def _agent_repository(api: ApiContext, text: str) -> _Target:
         if row is None:
             raise HTTPException(404, f"no tracked repository has the GitHub id {text}")
         if row.sync_method != SyncMethod.AGENT:
-            raise HTTPException(
-                403,
-                f"{row.full_name} is mirrored by the server, not by an agent "
-                f"(sync_method {row.sync_method}); switch it with `epicstar method "
-                f"{row.full_name} agent` to push it from an agent",
+            refusal = mirrored_by_the_server(
+                github_id,
+                "it takes no push from an agent until `epicstar method OWNER/NAME agent` "
+                "switches it",
             )
+            raise HTTPException(403, refusal)
         return _Target(row.github_id, row.full_name, row.size_kb)
 
 

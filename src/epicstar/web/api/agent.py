@@ -9,9 +9,11 @@ about it, and mirrors what the agent pushes (:mod:`epicstar.web.agent_git`).
 
 A repository in ``server`` mode is the server's alone: what GitHub says of it and whether it is
 starred come from the server's own requests and star polling. An agent's report changes none of
-it: a star is answered with the repository as it is, an unstar is refused (403). What an agent
-reports would otherwise reach the server's own fetch (``html_url`` becomes the clone URL it
-fetches from, with the server's GitHub token) and its unstar policy.
+it: a star is answered with its id, its sync method and that nothing changed, an unstar is
+refused (403) with the same, and neither answer shows more of it
+(:mod:`epicstar.web.api.servers_own`). What an agent reports would otherwise reach the server's
+own fetch (``html_url`` becomes the clone URL it fetches from, with the server's GitHub token)
+and its unstar policy.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from epicstar.sync.unstarred import settle
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.params import GitHubId
 from epicstar.web.api.repositories import not_tracked, repository_detail
+from epicstar.web.api.servers_own import refusal_response, servers_own
 from epicstar.web.authentication import Caller, require
 
 log = structlog.get_logger("epicstar.api")
@@ -113,24 +116,22 @@ class AgentRepository(BaseModel):
         return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
+_STAR_IGNORED = (
+    "its metadata and its star come from the server's own requests and star polling; "
+    "nothing was changed"
+)
+_UNSTAR_REFUSED = "its starred state follows the server's star polling; nothing was changed"
+
+
 @dataclass(frozen=True)
 class _Registered:
     created: bool
     onedev_side: str | None  # "unstar" or "restar": the unstar policy, or its undoing, follows
+    servers_own: bool = False  # in server mode: left as it was, and not shown
 
 
-class _ServersOwn(Exception):
+class _UnstarRefused(Exception):
     """An unstar reported for a repository the server mirrors itself."""
-
-    def __init__(self, github_id: int, full_name: str) -> None:
-        super().__init__(
-            f"repository {github_id} ({full_name}) is mirrored by the server, not by an agent: "
-            "its starred state follows the server's star polling"
-        )
-        self.github_id = github_id
-
-    def answer(self) -> dict[str, Any]:
-        return {"detail": str(self), "github_id": self.github_id, "sync_method": "server"}
 
 
 @dataclass(frozen=True)
@@ -146,20 +147,19 @@ class _OneDevSide:
     summary="Report a star or an unstar seen by the agent",
     status_code=200,
     responses={
-        201: {"description": "a new repository, tracked in agent mode (or excluded by filters)"},
-        403: {
-            "description": "an unstar of a repository in `server` mode: nothing was changed",
+        200: {
+            "description": "a known repository; in `server` mode only its id, its sync method "
+            "and that nothing changed",
             "content": {
                 "application/json": {
-                    "example": {
-                        "detail": "repository 1296269 (octo/hello) is mirrored by the server, "
-                        "not by an agent: its starred state follows the server's star polling",
-                        "github_id": 1296269,
-                        "sync_method": "server",
-                    }
+                    "example": {**servers_own(1296269, _STAR_IGNORED), "changed": False}
                 }
             },
         },
+        201: {"description": "a new repository, tracked in agent mode (or excluded by filters)"},
+        **refusal_response(
+            "an unstar of a repository in `server` mode: nothing was changed", _UNSTAR_REFUSED
+        ),
         404: {"description": "an unstar of a repository the server does not track"},
         422: {"description": "a field is missing or malformed"},
     },
@@ -170,16 +170,17 @@ def register_repository(
     """A star: a new repository is tracked in `agent` mode and due at once (201); a known
     one in `agent` mode gets the metadata (a rename is followed by id) and the star's
     consequences (200). An unstar (`"starred": false`) of a repository in `agent` mode is
-    handled as the server's star poller handles one. A repository in `server` mode is left as
-    it is: a star is answered with it unchanged (200), an unstar is refused (403). The answer
-    is the repository as `GET /repositories/{github_id}` shows it: the agent fetches and
-    pushes it only when its `sync_method` is `agent` and its `state` is `active`."""
+    handled as the server's star poller handles one. The answer is the repository as
+    `GET /repositories/{github_id}` shows it: the agent fetches and pushes it only when its
+    `sync_method` is `agent` and its `state` is `active`. A repository in `server` mode is
+    left as it is and not shown: a star is answered with its id, its `sync_method` and
+    `"changed": false` (200), an unstar is refused (403)."""
     try:
         try:
             registered = _register(api, github_id, body)
         except IntegrityError:  # created by another request meanwhile: now it is known
             registered = _register(api, github_id, body)
-    except _ServersOwn as refused:
+    except _UnstarRefused:
         log.warning(
             "agent.unstar_refused",
             github_id=github_id,
@@ -187,7 +188,9 @@ def register_repository(
             key_prefix=caller.principal.prefix,
         )
         response.status_code = 403
-        return refused.answer()
+        return servers_own(github_id, _UNSTAR_REFUSED)
+    if registered.servers_own:
+        return {**servers_own(github_id, _STAR_IGNORED), "changed": False}
     if registered.onedev_side is not None:
         url, token = api.settings.require_onedev()
         with OneDevClient(url, token, timeout=float(api.settings.http_timeout)) as onedev:
@@ -213,8 +216,8 @@ def _register(api: ApiContext, github_id: int, body: AgentRepository) -> _Regist
         row = repositories.locked(session, github_id)
         if row is not None and row.sync_method != SyncMethod.AGENT:
             if not body.starred:
-                raise _ServersOwn(github_id, row.full_name)
-            return _Registered(created=False, onedev_side=None)
+                raise _UnstarRefused
+            return _Registered(created=False, onedev_side=None, servers_own=True)
         if not body.starred:
             if row is None:
                 raise not_tracked(github_id)

@@ -1,6 +1,12 @@
 """``/api/v1/commits``: the feed of new commits, tags and first mirrors across all mirrors;
 ``/api/v1/repositories/{github_id}/commits`` and ``.../ingestion``: commit metadata posted by
-the agent (or any other tool) and what it has posted so far."""
+the agent (or any other tool) and what it has posted so far.
+
+Commits are posted only for repositories in ``agent`` mode. The feed of a repository in
+``server`` mode is what the server's own passes record: a posted commit would be stored next to
+them, and one posted with a real commit's sha before the pass found it would stand in for the
+real entry (a sha already in the feed is skipped). So every key is refused there, an ``admin``
+key too (:mod:`epicstar.web.api.servers_own`)."""
 
 from __future__ import annotations
 
@@ -17,13 +23,14 @@ from pydantic import BeforeValidator
 
 from epicstar.auth.scopes import Scope
 from epicstar.feed import FeedFilter, entry_view, ingestion_of, page_of, store
-from epicstar.state.models import FeedKind, FeedSource, utcnow
+from epicstar.state.models import FeedKind, FeedSource, SyncMethod, utcnow
 from epicstar.web.api.attempts import in_utc
 from epicstar.web.api.commit_batch import CommitBatch
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging, paging
 from epicstar.web.api.params import MAX_GITHUB_ID, NOT_FOUND, GitHubId
 from epicstar.web.api.repositories import tracked
+from epicstar.web.api.servers_own import refusal_response, servers_own
 from epicstar.web.authentication import Caller, require
 
 log = structlog.get_logger("epicstar.api")
@@ -33,6 +40,11 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 keeps them (16,384 characters) fit, JSON escapes included."""
 
 Api = Annotated[ApiContext, Depends(api_context)]
+
+_FEED_IS_THE_SERVERS = (
+    "the server records its commits from its own mirror passes; nothing of the batch was stored"
+)
+_POSTED_IS_THE_SERVERS = "what its feed holds is shown to keys of scope read only"
 
 
 def _iso_moment(value: object) -> object:
@@ -172,6 +184,10 @@ ingestion_router = APIRouter(tags=["commits"], route_class=BatchRoute)
     responses={
         **NOT_FOUND,
         201: {"description": "stored; commits already in the feed were skipped"},
+        **refusal_response(
+            "the repository is in `server` mode (for every key): nothing was stored",
+            _FEED_IS_THE_SERVERS,
+        ),
         413: {"description": f"the body is larger than {MAX_BATCH_BYTES} bytes"},
         422: {
             "description": "a commit is invalid: `detail` names the first one as "
@@ -198,12 +214,25 @@ def ingest_commits(
     api: Api,
     github_id: GitHubId,
     batch: CommitBatch,
+    response: Response,
 ) -> dict[str, Any]:
-    """Adds 1 to 1,000 commits, newest first, to the repository's feed, all or
-    none: one invalid commit refuses the batch. A commit already in the feed (by its sha)
-    is skipped. `last_ingested_sha` is the newest commit posted for the repository so far."""
+    """Adds 1 to 1,000 commits, newest first, to the feed of a repository in `agent` mode, all
+    or none: one invalid commit refuses the batch. A commit already in the feed (by its sha)
+    is skipped. `last_ingested_sha` is the newest commit posted for the repository so far.
+    A repository in `server` mode is refused (403) whatever the key: its feed is what the
+    server's own passes record."""
     with api.database.session() as session:
-        tracked(session, github_id)
+        row = tracked(session, github_id)
+        if row.sync_method != SyncMethod.AGENT:
+            log.warning(
+                "commits.refused",
+                github_id=github_id,
+                reason=f"sync_method {row.sync_method}",
+                total=len(batch.commits),
+                key_prefix=caller.principal.prefix,
+            )
+            response.status_code = 403
+            return servers_own(github_id, _FEED_IS_THE_SERVERS)
         stored = store(
             session, github_id, batch.rows(), source=FeedSource.INGESTED, seen_at=utcnow()
         )
@@ -228,17 +257,28 @@ def ingest_commits(
 @feed_router.get(
     "/repositories/{github_id}/ingestion",
     summary="What has been posted of a repository's commits",
-    responses=NOT_FOUND,
+    responses={
+        **NOT_FOUND,
+        **refusal_response(
+            "a key of scope `agent` (without `read`) asks about a repository in `server` mode",
+            _POSTED_IS_THE_SERVERS,
+        ),
+    },
 )
 def ingestion_summary(
-    _caller: Annotated[Caller, Depends(require(Scope.READ, Scope.AGENT))],
+    caller: Annotated[Caller, Depends(require(Scope.READ, Scope.AGENT))],
     api: Api,
     github_id: GitHubId,
+    response: Response,
 ) -> dict[str, Any]:
     """The repository's sync method, the commits its feed holds (posted or found by a
-    pass), and the newest commit posted, with when it was stored."""
+    pass), and the newest commit posted, with when it was stored. An `agent` key learns only
+    the sync method of a repository in `server` mode (403)."""
     with api.database.reading() as session:
         row = tracked(session, github_id)
+        if row.sync_method != SyncMethod.AGENT and not caller.principal.may(Scope.READ):
+            response.status_code = 403
+            return servers_own(github_id, _POSTED_IS_THE_SERVERS)
         summary = ingestion_of(session, github_id)
         return {
             "github_id": github_id,
