@@ -29,11 +29,7 @@ PUSH_LIMIT_MB = 1
 
 
 def create_key(world: World, *scopes: str) -> str:
-    options = [part for scope in scopes for part in ("--scope", scope)]
-    done = world.cli("keys", "create", "--name", "-".join(scopes), *options, "--json")
-    assert done.returncode == 0, done.stderr
-    key: str = json.loads(done.stdout)["key"]
-    return key
+    return world.key("-".join(scopes), *scopes)
 
 
 def bearer(key: str) -> dict[str, str]:
