@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from epicstar.auth.store import create_key
 from epicstar.config import Settings, load_settings
 from epicstar.sandbox import Role, Sandbox
+from epicstar.state.audit import CLI
 from epicstar.state.database import Database, open_database
 from epicstar.state.models import Repository, SyncAttempt
 from epicstar.sync.context import open_context
@@ -110,6 +112,19 @@ class World:
                 return sorted(row.attempts, key=lambda attempt: attempt.id)
         finally:
             database.dispose()
+
+    def key(self, name: str, *scopes: str) -> str:
+        """A new API key, made in the database as ``epicstar keys create`` makes it (without
+        the start of a process: tests that only need a key do not test the command)."""
+        database = self.db()
+        try:
+            with database.session() as session:
+                _row, new = create_key(
+                    session, name=name, scopes=scopes, expires_in=None, actor=CLI
+                )
+        finally:
+            database.dispose()
+        return new.full
 
     def cli(
         self, *args: str, env: dict[str, str] | None = None

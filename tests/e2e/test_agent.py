@@ -83,9 +83,7 @@ def entry(document: dict[str, Any], full_name: str) -> dict[str, Any]:
 
 
 def create_key(world: World, scope: str) -> str:
-    result = world.cli("keys", "create", "--name", f"{scope}-key", "--scope", scope, "--json")
-    assert result.returncode == 0, result.stderr
-    return str(json.loads(result.stdout)["key"])
+    return world.key(f"{scope}-key", scope)
 
 
 def mirrored(world: World, full_name: str) -> bool:

@@ -6,6 +6,7 @@ OneDev from its cache, refuses everything else before git runs, and never contac
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -19,6 +20,7 @@ import pytest
 
 from epicstar.sandbox import GitHubRepo
 from epicstar.state.models import AttemptOutcome, SyncMethod, SyncStatus
+from tests.api.conftest import api_world
 from tests.e2e.conftest import ONE_DATABASE, World
 from tests.e2e.helpers import assert_exact_mirror, heads_and_tags, wait_for
 from tests.e2e.served import Served
@@ -29,11 +31,7 @@ PUSH_LIMIT_MB = 1
 
 
 def create_key(world: World, *scopes: str) -> str:
-    options = [part for scope in scopes for part in ("--scope", scope)]
-    done = world.cli("keys", "create", "--name", "-".join(scopes), *options, "--json")
-    assert done.returncode == 0, done.stderr
-    key: str = json.loads(done.stdout)["key"]
-    return key
+    return world.key("-".join(scopes), *scopes)
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -113,8 +111,8 @@ class Agent:
         return {name: sha for sha, name in pairs if not name.endswith("^{}")}
 
 
-@pytest.fixture
-def served(world: World) -> Iterator[Served]:
+@contextlib.contextmanager
+def agents_server(world: World) -> Iterator[Served]:
     world.overrides["EPICSTAR_GITHUB_TOKEN"] = ""  # the server has no GitHub token
     server = Served(
         world,
@@ -130,6 +128,20 @@ def served(world: World) -> Iterator[Served]:
         server.stop()
 
 
+@pytest.fixture
+def served(world: World) -> Iterator[Served]:
+    with agents_server(world) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Served]]:
+    """One world and its server (SQLite) for the tests that each use repositories and keys of
+    their own, and look at nothing else the server holds or logged."""
+    with api_world("sqlite", tmp_path_factory) as world, agents_server(world) as server:
+        yield world, server
+
+
 def mirrored(world: World, repo: GitHubRepo) -> bool:
     try:
         mirror = world.onedev.refs(f"github/{repo.full_name}")
@@ -142,8 +154,8 @@ def agent_attempts(world: World, repo: GitHubRepo) -> list[Any]:
     return [a for a in world.attempts(repo.id) if a.trigger == "agent"]
 
 
-@ONE_DATABASE
-def test_pushed_branches_and_tags_end_up_exact_in_onedev(world: World, served: Served) -> None:
+def test_pushed_branches_and_tags_end_up_exact_in_onedev(shared: tuple[World, Served]) -> None:
+    world, served = shared
     repo = world.github.create_repo("octo", "hello", description="pushed by an agent")
     world.github.commit("octo/hello", "feature", {"f.txt": "feature\n"})
     world.github.tag("octo/hello", "v1.0", "main")
@@ -191,10 +203,10 @@ def test_pushed_branches_and_tags_end_up_exact_in_onedev(world: World, served: S
     assert agent.key not in served.log_text()
 
 
-@ONE_DATABASE
 def test_refs_other_than_branches_and_tags_are_refused_before_git_runs(
-    world: World, served: Served
+    shared: tuple[World, Served],
 ) -> None:
+    world, served = shared
     repo = world.github.create_repo("octo", "pulls")
     agent = Agent(served, create_key(world, "agent"))
     assert agent.register(repo).status_code == 201
@@ -232,10 +244,11 @@ def test_refs_other_than_branches_and_tags_are_refused_before_git_runs(
     connection.close()
 
 
-@ONE_DATABASE
 def test_other_keys_and_repositories_are_refused_before_git_runs(
-    world: World, served: Served
+    shared: tuple[World, Served],
 ) -> None:
+    world, served = shared
+    git_requests_before = len(served.events("agent.git"))  # the shared server's, so far
     repo = world.github.create_repo("octo", "guarded")
     server_side = world.github.create_repo("octo", "server-side")
     agent = Agent(served, create_key(world, "agent"))
@@ -276,9 +289,9 @@ def test_other_keys_and_repositories_are_refused_before_git_runs(
     assert server_push.returncode != 0
     assert "403" in server_push.stderr
     # git never ran for a refused request: the agent's repository has no cache yet, and
-    # the server logged no git request at all.
+    # the server logged no git request since this test began.
     assert not (world.data_dir / "cache" / f"{repo.id}.git").exists()
-    assert served.events("agent.git") == []
+    assert served.events("agent.git")[git_requests_before:] == []
     assert (
         refs_status(repo.id, basic(agent.key))
         .headers["content-type"]
@@ -298,8 +311,8 @@ def test_other_keys_and_repositories_are_refused_before_git_runs(
     assert patched.status_code == 403
 
 
-@ONE_DATABASE
-def test_registration_reports_unstars_and_checks_its_input(world: World, served: Served) -> None:
+def test_registration_reports_unstars_and_checks_its_input(shared: tuple[World, Served]) -> None:
+    world, served = shared
     repo = world.github.create_repo("octo", "fickle")
     agent = Agent(served, create_key(world, "agent"))
     assert agent.register(repo, description="one").status_code == 201

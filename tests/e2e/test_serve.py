@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from epicstar.state.models import AttemptOutcome, RepoState, SyncStatus
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 from tests.e2e.helpers import assert_exact_mirror, git_push_running, heads_and_tags, wait_for
 from tests.e2e.served import SECRET, Served, serving
 from tests.notify_endpoint import NotificationEndpoint
@@ -211,6 +211,7 @@ def test_a_stop_releases_a_pass_in_flight(world: World) -> None:
     assert_exact_mirror(world, "octo/big", "github/octo/big")
 
 
+@ONE_DATABASE  # the messages go out by HTTP; test_failures and test_lifecycle store the states
 def test_serve_notifies_what_needs_attention(world: World) -> None:
     endpoint = NotificationEndpoint()
     for name in ("kept", "doomed", "broken"):
@@ -254,6 +255,7 @@ def test_serve_notifies_what_needs_attention(world: World) -> None:
     no_secret_in(json.dumps(endpoint.received), world)
 
 
+@ONE_DATABASE  # the process and its HTTP; test_workers runs workers on both databases
 def test_a_worker_mirrors_serves_its_metrics_and_stops_cleanly(world: World) -> None:
     repo = world.github.create_repo("octo", "worked")
     world.add("octo/worked")
@@ -285,6 +287,7 @@ def test_a_worker_mirrors_serves_its_metrics_and_stops_cleanly(world: World) -> 
     assert_exact_mirror(world, "octo/worked", "github/octo/worked")
 
 
+@ONE_DATABASE  # the queue's; webhooks are recorded on both databases by the first test here
 def test_serve_with_no_workers_records_and_queues_for_workers_elsewhere(world: World) -> None:
     world.github.create_repo("octo", "queued")
     with serving(world, EPICSTAR_WORKERS="0") as served:
