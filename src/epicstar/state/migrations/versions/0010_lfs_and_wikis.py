@@ -26,25 +26,31 @@ _ATTEMPT_COUNTS = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("repositories", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("has_wiki", sa.Boolean(), nullable=True))
-        batch_op.add_column(
-            sa.Column("uses_lfs", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch_op.add_column(sa.Column("lfs_refs", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("lfs_missing", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("wiki_state", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("wiki_project_id", sa.BigInteger(), nullable=True))
-        batch_op.add_column(sa.Column("wiki_path", sa.String(length=1024), nullable=True))
-        batch_op.add_column(sa.Column("wiki_refs", sa.JSON(), nullable=True))
-        batch_op.add_column(
-            sa.Column("wiki_onedev_default_branch", sa.String(length=255), nullable=True)
-        )
-        batch_op.add_column(sa.Column("wiki_checked_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("wiki_synced_at", sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("sync_attempts", schema=None) as batch_op:
-        for name in _ATTEMPT_COUNTS:
-            batch_op.add_column(sa.Column(name, sa.BigInteger(), nullable=True))
+    # Plain ADD COLUMN (SQLite has it): a batch operation would reflect the table first, and
+    # SQLAlchemy cannot reflect the expression index ix_repositories_name_order.
+    op.add_column("repositories", sa.Column("has_wiki", sa.Boolean(), nullable=True))
+    op.add_column(
+        "repositories",
+        sa.Column("uses_lfs", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column("repositories", sa.Column("lfs_refs", sa.JSON(), nullable=True))
+    op.add_column("repositories", sa.Column("lfs_missing", sa.JSON(), nullable=True))
+    op.add_column("repositories", sa.Column("wiki_state", sa.String(length=16), nullable=True))
+    op.add_column("repositories", sa.Column("wiki_project_id", sa.BigInteger(), nullable=True))
+    op.add_column("repositories", sa.Column("wiki_path", sa.String(length=1024), nullable=True))
+    op.add_column("repositories", sa.Column("wiki_refs", sa.JSON(), nullable=True))
+    op.add_column(
+        "repositories",
+        sa.Column("wiki_onedev_default_branch", sa.String(length=255), nullable=True),
+    )
+    op.add_column(
+        "repositories", sa.Column("wiki_checked_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "repositories", sa.Column("wiki_synced_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    for name in _ATTEMPT_COUNTS:
+        op.add_column("sync_attempts", sa.Column(name, sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
