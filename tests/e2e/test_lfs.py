@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 from epicstar.state.models import AttemptOutcome, SyncAttempt
 from tests.e2e.conftest import ONE_DATABASE, World
 
@@ -188,11 +186,10 @@ def test_github_lfs_quota_is_reported_as_such(world: World) -> None:
     assert summary.reports[0].lfs.quota_exceeded
 
 
-@pytest.mark.parametrize("setting", ["off"])
-def test_with_lfs_off_no_lfs_request_is_made(world: World, setting: str) -> None:
+def test_with_lfs_off_no_lfs_request_is_made(world: World) -> None:
     repo = world.github.create_repo("octo", "models", default_branch="main")
     world.github.commit_lfs("octo/models", "main", {"a.bin": b"a" * 100})
-    world.overrides["EPICSTAR_LFS"] = setting
+    world.overrides["EPICSTAR_LFS"] = "off"
     world.add("octo/models")
     assert world.sync().ok
     assert lfs_requests(world) == (0, 0)

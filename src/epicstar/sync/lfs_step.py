@@ -99,7 +99,7 @@ def _transfer(
 ) -> tuple[LfsTally, list[Missing]]:
     limit = ctx.settings.lfs_max_object_mb
     too_large = [p for p in pointers if limit is not None and p.size > limit * _MIB]
-    wanted = [p for p in pointers if p not in too_large]
+    wanted = [p for p in pointers if limit is None or p.size <= limit * _MIB]
     missing = [
         Missing(p, f"larger than EPICSTAR_LFS_MAX_OBJECT_MB ({limit} MiB): skipped")
         for p in too_large

@@ -222,10 +222,7 @@ def _fetch(
         with client.http.stream("GET", action.href, headers=client.headers_for(action)) as answer:
             if answer.status_code != 200:
                 answer.read()
-                refusal = client.refusal(answer, "download")
-                if refusal.transient or refusal.status in (401, 403):
-                    raise refusal
-                moved.missing.append(Missing(pointer, str(refusal)))
+                _note_refusal(client, answer, "download", pointer, moved)
                 return False
             store.receive(pointer.oid, pointer.size, _chunks(answer, stopping))
     except ObjectMismatch:
@@ -258,10 +255,7 @@ def _send(
     except httpx.TransportError as error:
         raise LfsError(f"{client.server} could not be reached: {error}", transient=True) from error
     if answer.status_code not in (200, 201):
-        refusal = client.refusal(answer, "upload")
-        if refusal.transient or refusal.status in (401, 403):
-            raise refusal
-        moved.missing.append(Missing(pointer, str(refusal)))
+        _note_refusal(client, answer, "upload", pointer, moved)
         return False
     moved.count(pointer.size)
     return True
@@ -277,6 +271,17 @@ def _verify(client: BatchClient, pointer: Pointer, action: Action) -> None:
         raise LfsError(f"{client.server} could not be reached: {error}", transient=True) from error
     if answer.status_code != 200:
         raise client.refusal(answer, f"verification of {pointer.oid}")
+
+
+def _note_refusal(
+    client: BatchClient, answer: httpx.Response, what: str, pointer: Pointer, moved: Moved
+) -> None:
+    """A transfer the server refused: the object is missing, unless the refusal is the
+    server's or the credentials' as a whole, which is raised."""
+    refusal = client.refusal(answer, what)
+    if refusal.transient or refusal.status in (401, 403):
+        raise refusal
+    moved.missing.append(Missing(pointer, str(refusal)))
 
 
 def _by_oid(answers: Sequence[ObjectAnswer]) -> dict[str, ObjectAnswer]:
