@@ -37,6 +37,12 @@ CONFIG_FILE_VARIABLE = "EPICSTAR_CONFIG"
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 
 
+def default_jobs() -> int:
+    """Passes at once for ``epicstar sync``: mostly waiting on two servers, so several per
+    CPU, but few enough that a run of first mirrors does not swamp a small machine."""
+    return min(16, 4 * (os.cpu_count() or 1))
+
+
 class ConfigError(Exception):
     """The configuration is missing something or holds a malformed value."""
 
@@ -175,6 +181,12 @@ class Settings(SourceSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(
         default=2, ge=0, le=64, description="passes at once; 0: serve only records and queues"
+    )
+    jobs: int = Field(
+        default_factory=default_jobs,
+        ge=1,
+        le=64,
+        description="passes `epicstar sync` runs at once; default 4 per CPU, at most 16",
     )
     lease_seconds: int = Field(
         default=60, ge=2, description="lease of a pass, renewed while it runs"

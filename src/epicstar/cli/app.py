@@ -132,21 +132,27 @@ def sync(
         bool,
         typer.Option("--json", help="One JSON document on stdout (progress goes to stderr)."),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=64,
+            help="Passes at once (EPICSTAR_JOBS; default 4 per CPU, at most 16).",
+        ),
+    ] = None,
 ) -> None:
     """Poll your stars, then mirror every tracked repository; exit 0 only if all are up to date."""
     from epicstar.cli.sync_command import run_dry_run, run_sync_command
 
     settings = settings_and_logs()
-    run = run_dry_run if dry_run else run_sync_command
-    code = run(
-        settings,
-        force=force,
-        retry_failed=retry_failed,
-        full=full,
-        due_only=due_only,
-        as_json=as_json,
+    options = dict(
+        force=force, retry_failed=retry_failed, full=full, due_only=due_only, as_json=as_json
     )
-    raise typer.Exit(code)
+    if dry_run:
+        raise typer.Exit(run_dry_run(settings, **options))
+    raise typer.Exit(run_sync_command(settings, jobs=jobs, **options))
 
 
 @app.command()

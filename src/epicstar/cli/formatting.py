@@ -73,6 +73,18 @@ def _extras(report: PassReport) -> str:
     return "".join(f"; {part}" for part in parts)
 
 
+def failure_lines(summary: RunSummary) -> list[str]:
+    """The repositories that failed or were not done, again at the end of a long run; none
+    when a fatal error stopped it (that error is the one thing to say)."""
+    if summary.aborted:
+        return []
+    left = [report for report in summary.reports if report.failed or report.outcome is None]
+    if not left:
+        return []
+    heading = f"{plural(len(left), 'repository', 'repositories')} not mirrored this time:"
+    return [heading, *(f"  {report.full_name}: {describe_report(report)}" for report in left)]
+
+
 def summary_line(summary: RunSummary) -> str:
     if not summary.reports and not summary.skipped_permanent and not summary.poll_error:
         return "No repositories to mirror yet: `epicstar add OWNER/NAME`."

@@ -1,5 +1,6 @@
-"""``epicstar sync``: a Rich progress display on a terminal, plain lines otherwise; with
-``--json``, plain lines on stderr and one JSON document on stdout."""
+"""``epicstar sync``: a Rich progress bar over the whole run on a terminal, plain lines
+otherwise (one per repository, as each pass ends); with ``--json``, the plain lines on stderr
+and one JSON document on stdout. Failures are listed again at the end."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from epicstar.cli.formatting import (
     describe_change,
     describe_poll,
     describe_report,
+    failure_lines,
     plan_summary_line,
     summary_line,
 )
@@ -21,7 +23,7 @@ from epicstar.cli.sync_json import plan_document, run_document
 from epicstar.config import Settings
 from epicstar.notify import build_notifier
 from epicstar.service.events import ServiceEvents
-from epicstar.state.models import Repository
+from epicstar.state.models import AttemptOutcome, Repository
 from epicstar.sync.context import SyncContext, open_context
 from epicstar.sync.mirror_pass import PassReport
 from epicstar.sync.plan import plan_sync
@@ -37,6 +39,7 @@ def run_sync_command(
     full: bool,
     due_only: bool,
     as_json: bool = False,
+    jobs: int | None = None,
 ) -> int:
     # Closed last: the run's notifications are delivered (for a bounded time) before exit.
     with (
@@ -44,13 +47,20 @@ def run_sync_command(
         open_context(settings, events=ServiceEvents(None, notifier)) as ctx,
     ):
         options: dict[str, Any] = dict(
-            force=force, retry_failed=retry_failed, poll=True, full_walk=full, due_only=due_only
+            force=force,
+            retry_failed=retry_failed,
+            poll=True,
+            full_walk=full,
+            due_only=due_only,
+            jobs=jobs or settings.jobs,
         )
         if as_json:  # stdout holds the document alone
             summary = _with_lines(ctx, out=sys.stderr, **options)
         else:
             summary = sync_with_report(ctx, **options)
     code = 2 if summary.aborted else 0 if summary.ok else 1
+    for line in failure_lines(summary):
+        print(line, file=sys.stderr if as_json else sys.stdout)
     if summary.aborted:
         print(f"epicstar: error: {summary.aborted}", file=sys.stderr)
     if as_json:
@@ -103,17 +113,25 @@ def _with_lines(ctx: SyncContext, *, out: TextIO | None = None, **options: Any) 
         for change in report.changes:
             print(f"    {describe_change(change)}", file=out, flush=True)
 
-    def started(repo: Repository, index: int, total: int) -> None:
-        print(f"[{index}/{total}] {repo.full_name} ...", file=out, flush=True)
+    total = finished_count = 0
+
+    def started(repo: Repository, index: int, count: int) -> None:
+        nonlocal total
+        total = count
 
     def finished(report: PassReport) -> None:
+        nonlocal finished_count
+        finished_count += 1  # passes finish one at a time (the runner's lock)
         if not report.fatal:  # a fatal error is reported once, by the caller
-            print(f"    {describe_report(report)}", file=out, flush=True)
+            line = f"{report.full_name}: {describe_report(report)}"
+            print(f"[{finished_count}/{total}] {line}", file=out, flush=True)
 
     return run_sync(ctx, on_poll=polled, on_start=started, on_finish=finished, **options)
 
 
 def _with_progress(console: Console, ctx: SyncContext, **options: Any) -> RunSummary:
+    """One bar over the whole run; above it, each pass that changed something or failed
+    (an up-to-date repository only moves the bar)."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -125,17 +143,17 @@ def _with_progress(console: Console, ctx: SyncContext, **options: Any) -> RunSum
     task = progress.add_task("syncing", total=None)
 
     def started(repo: Repository, index: int, total: int) -> None:
-        progress.update(task, total=total, completed=index - 1, description=repo.full_name)
+        progress.update(task, total=total, description=f"syncing (last started: {repo.full_name})")
 
     def finished(report: PassReport) -> None:
-        if not report.fatal:
-            progress.console.print(f"{report.full_name}: {describe_report(report)}")
+        if not report.fatal and report.outcome != AttemptOutcome.UNCHANGED:
+            progress.console.print(f"{report.full_name}: {describe_report(report)}", markup=False)
         progress.advance(task)
 
     def polled(report: PollReport) -> None:
-        progress.console.print(describe_poll(report))
+        progress.console.print(describe_poll(report), markup=False)
         for change in report.changes:
-            progress.console.print(f"  {describe_change(change)}")
+            progress.console.print(f"  {describe_change(change)}", markup=False)
 
     with progress:
         return run_sync(ctx, on_poll=polled, on_start=started, on_finish=finished, **options)

@@ -56,8 +56,11 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, connections: int = 5) -> Engine:
+    """``connections``: how many threads may hold a session at once (the pool keeps that many,
+    and lets 10 more open when they all are busy)."""
     url = normalise_url(url)
+    pool = {"pool_size": max(5, connections), "max_overflow": 10}
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -68,10 +71,11 @@ def create_db_engine(url: str) -> Engine:
             except OSError as error:
                 reason = error.strerror or str(error)
                 raise DatabaseError(f"{SETTING}: cannot create {folder}: {reason}") from None
-        engine = create_engine(url, connect_args={"timeout": 30})
+        in_memory = not database or database == ":memory:"  # one connection per thread
+        engine = create_engine(url, connect_args={"timeout": 30}, **({} if in_memory else pool))
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def describe_url(url: str) -> str:
@@ -114,9 +118,9 @@ def current_revision(engine: Engine) -> str | None:
 class Database:
     """One engine and its session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connections: int = 5) -> None:
         self.url = url
-        self.engine = create_db_engine(url)
+        self.engine = create_db_engine(url, connections=connections)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:
@@ -152,6 +156,8 @@ class Database:
 def open_database(settings: Settings) -> Database:
     """The database the settings name, created or migrated to the newest schema."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    database = Database(settings.effective_database_url)
+    # Each pass running at once may hold two sessions: its own and its lease keeper's.
+    busy = max(settings.jobs, settings.workers)
+    database = Database(settings.effective_database_url, connections=2 * busy + 1)
     database.upgrade()
     return database

@@ -60,6 +60,8 @@ class SyncContext:
     worker_id: str = field(default_factory=new_worker_id)
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the service shuts down: running git is stopped and passes give way."""
+    stop_reason: str = "the service stopped"
+    """What set ``stopping``, in the words the interrupted passes record."""
     events: SyncEvents = field(default_factory=NoEvents)
     retry: RetryPolicy = DEFAULT_RETRY
     """How git steps are tried again after a failure that passes (the clients have their own)."""

@@ -222,7 +222,7 @@ def _carry_out(ctx: SyncContext, begun: _Pass, *, force: bool) -> PassReport:
         report.error = repo.error
     except Exception as error:  # every failure is recorded, then classified
         if ctx.stopping.is_set():
-            _mark_interrupted(ctx, repo, report, previous, "the service stopped")
+            _mark_interrupted(ctx, repo, report, previous, ctx.stop_reason)
         else:
             failure = classify(error)
             if failure.unexpected:

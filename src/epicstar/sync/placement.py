@@ -7,6 +7,7 @@ uses, or that holds someone else's content, is never reused.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,12 +41,19 @@ class Placement:
 
 
 class ProjectPlacer:
-    """Finds or creates OneDev projects; remembers parent ids for the length of a run."""
+    """Finds or creates OneDev projects; remembers parent ids for the length of a run.
+
+    Passes running at once share one placer: a new project is chosen and created by one pass
+    at a time, and a path chosen in this run is not chosen again by another repository's
+    pass before the first one has stored it.
+    """
 
     def __init__(self, onedev: OneDevClient, parent: str) -> None:
         self._onedev = onedev
         self._parent = parent
         self._parents: dict[str, int] = {}
+        self._creating = threading.Lock()
+        self._chosen: dict[str, int] = {}  # path -> the repository it was chosen for
 
     def place(
         self,
@@ -61,17 +69,30 @@ class ProjectPlacer:
     ) -> Placement:
         """``vet_parent`` is given the parent path before anything is created under it, and
         raises to create nothing."""
-        choice = self.choose(
-            github_id=github_id,
-            owner=owner,
-            name=name,
-            stored_id=stored_id,
-            stored_path=stored_path,
-            path_in_use=path_in_use,
-        )
-        if choice.project_id is None:
-            return self._create_at(choice.path, description, vet_parent)
-        return Placement(choice.project_id, choice.path, False)
+
+        def chosen_or_in_use(path: str) -> bool:
+            return self._chosen.get(path, github_id) != github_id or path_in_use(path)
+
+        def choose() -> Choice:
+            return self.choose(
+                github_id=github_id,
+                owner=owner,
+                name=name,
+                stored_id=stored_id,
+                stored_path=stored_path,
+                path_in_use=chosen_or_in_use,
+            )
+
+        if stored_id is not None:
+            choice = choose()
+            if choice.project_id is not None:
+                return Placement(choice.project_id, choice.path, False)
+        with self._creating:
+            choice = choose()
+            self._chosen[choice.path] = github_id
+            if choice.project_id is None:
+                return self._create_at(choice.path, description, vet_parent)
+            return Placement(choice.project_id, choice.path, False)
 
     def choose(
         self,

@@ -1,8 +1,9 @@
-"""One sync run: every repository that should be mirrored gets one pass, one at a time."""
+"""One sync run: every repository that should be mirrored gets one pass, ``jobs`` at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from epicstar.discovery import GitHubAuthError, GitHubError
@@ -47,11 +48,18 @@ def run_sync(
     trigger: str = "cli",
     poll: bool = False,
     full_walk: bool = False,
+    jobs: int = 1,
     on_poll: Callable[[PollReport], None] | None = None,
     on_start: Callable[[Repository, int, int], None] | None = None,
     on_finish: Callable[[PassReport], None] | None = None,
 ) -> RunSummary:
-    """Optionally poll the starred list first, then give every repository one pass."""
+    """Optionally poll the starred list first, then give every repository one pass, up to
+    ``jobs`` passes at once.
+
+    ``on_start`` and ``on_finish`` are called from the threads that run the passes, one call
+    at a time. A fatal failure (a wrong token, a full disk) starts no further pass; those
+    already running finish. ``summary.reports`` keeps the order of the selection.
+    """
     summary = RunSummary()
     preflight(ctx)
     if poll and stars_source(ctx) is not None:
@@ -70,19 +78,107 @@ def run_sync(
         )
         if retry_failed:
             reset_permanent_failures(session)
-    todo = selection.todo
     summary.skipped_permanent = selection.skipped_permanent
-    for index, repo in enumerate(todo, start=1):
-        if on_start is not None:
-            on_start(repo, index, len(todo))
-        report = mirror_once(ctx, repo.github_id, trigger=trigger, force=force, wait=ctx.lease_wait)
-        summary.reports.append(report)
-        if on_finish is not None:
-            on_finish(report)
-        if report.fatal:
-            summary.aborted = report.error
-            break
+    run = _Passes(ctx, selection.todo, trigger=trigger, force=force)
+    summary.reports, summary.aborted = run.all(jobs, on_start=on_start, on_finish=on_finish)
     return summary
+
+
+class _Passes:
+    """The passes of one run, handed out one repository at a time to ``jobs`` threads."""
+
+    def __init__(
+        self, ctx: SyncContext, todo: Sequence[Repository], *, trigger: str, force: bool
+    ) -> None:
+        self._ctx = ctx
+        self._todo = todo
+        self._trigger = trigger
+        self._force = force
+        self._lock = threading.Lock()
+        self._next = 0
+        self._started = 0
+        self._reports: dict[int, PassReport] = {}
+        self._aborted: str | None = None
+        self._stopped = False
+        self._error: BaseException | None = None
+
+    def all(
+        self,
+        jobs: int,
+        *,
+        on_start: Callable[[Repository, int, int], None] | None,
+        on_finish: Callable[[PassReport], None] | None,
+    ) -> tuple[list[PassReport], str | None]:
+        def work() -> None:
+            try:
+                for position, repo in self._handed_out():
+                    self._run_one(position, repo, on_start=on_start, on_finish=on_finish)
+            except BaseException as error:  # Ctrl+C, or a pass that could not even begin
+                self._give_way(error)
+
+        threads = [
+            threading.Thread(target=work, name=f"epicstar-pass-{number}", daemon=True)
+            for number in range(1, min(max(jobs, 1), len(self._todo)))
+        ]
+        for thread in threads:
+            thread.start()
+        work()  # this thread runs passes too: with one job, no thread is started
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException as error:  # Ctrl+C while the last passes run
+            self._give_way(error)
+            for thread in threads:
+                thread.join()
+        if self._error is not None:
+            raise self._error
+        return [self._reports[position] for position in sorted(self._reports)], self._aborted
+
+    def _give_way(self, error: BaseException) -> None:
+        """No further pass starts; on Ctrl+C the running ones stop their git and record
+        themselves as interrupted."""
+        with self._lock:
+            self._error = self._error or error
+            self._stopped = True
+        if not isinstance(error, Exception):
+            self._ctx.stop_reason = "interrupted"
+            self._ctx.stopping.set()
+
+    def _run_one(
+        self,
+        position: int,
+        repo: Repository,
+        *,
+        on_start: Callable[[Repository, int, int], None] | None,
+        on_finish: Callable[[PassReport], None] | None,
+    ) -> None:
+        with self._lock:
+            self._started += 1
+            if on_start is not None:
+                on_start(repo, self._started, len(self._todo))
+        report = mirror_once(
+            self._ctx,
+            repo.github_id,
+            trigger=self._trigger,
+            force=self._force,
+            wait=self._ctx.lease_wait,
+        )
+        with self._lock:
+            self._reports[position] = report
+            if report.fatal:
+                self._stopped = True
+                self._aborted = self._aborted or report.error
+            if on_finish is not None:
+                on_finish(report)
+
+    def _handed_out(self) -> Iterator[tuple[int, Repository]]:
+        while True:
+            with self._lock:
+                if self._stopped or self._next >= len(self._todo):
+                    return
+                position = self._next
+                self._next += 1
+            yield position, self._todo[position]
 
 
 def preflight(ctx: SyncContext) -> None:
