@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +16,65 @@ from sqlalchemy.exc import StatementError
 
 from epicstar.state import repositories
 from epicstar.state.database import Database, DatabaseError, current_revision, newest_revision
-from epicstar.state.migrating import alembic_config
+from epicstar.state.migrating import alembic_config, migrate
 from epicstar.state.models import Repository, SyncAttempt, SyncStatus
+from tests.conftest import postgres_schema_url
+
+
+@pytest.fixture
+def migrated(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    """A database built by replaying every migration, beside the test's own (``db``), which
+    a new database gets from the models at once."""
+    urls = (
+        iter([f"sqlite:///{tmp_path / 'migrated.db'}"])
+        if database_url.startswith("sqlite")
+        else postgres_schema_url()
+    )
+    database = Database(next(urls))
+    migrate(database.engine)
+    yield database
+    database.dispose()
+    for _ in urls:  # drops the PostgreSQL schema
+        pass
+
+
+def schema_of(database: Database) -> dict[str, object]:
+    """Every table's columns, keys, constraints and indexes, as the database describes them."""
+    inspector = inspect(database.engine)
+    described: dict[str, object] = {}
+    for table in sorted(inspector.get_table_names()):
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+            for c in inspector.get_columns(table)
+        ]
+        indexes = sorted(
+            (
+                str(index["name"]),
+                tuple(str(name) for name in index["column_names"]),
+                tuple(index.get("expressions") or ()),
+                bool(index["unique"]),
+            )
+            for index in inspector.get_indexes(table)
+        )
+        described[table] = {
+            "columns": sorted(columns),
+            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign keys": sorted(
+                (str(fk["constrained_columns"]), fk["referred_table"], str(fk["options"]))
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "unique": sorted(
+                str(unique["column_names"]) for unique in inspector.get_unique_constraints(table)
+            ),
+            "indexes": indexes,
+        }
+    if database.engine.dialect.name == "sqlite":  # its reflection skips expression indexes
+        with database.engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY name"
+            )
+            described["sqlite indexes"] = [tuple(row) for row in rows]
+    return described
 
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
@@ -181,14 +239,43 @@ def test_repositories_added_by_hand_and_lost_before_the_upgrade_become_due(
 # variant of this test compares it.
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based")
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
-def test_the_migrations_build_exactly_the_models_schema(db: Database) -> None:
+def test_the_migrations_build_exactly_the_models_schema(migrated: Database) -> None:
     """A column or index added to a model without a migration (or the reverse) shows here."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from epicstar.state.models import Base
 
-    with db.engine.connect() as connection:
+    with migrated.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based")
+def test_a_new_database_gets_at_once_the_schema_the_migrations_build(
+    db: Database, migrated: Database
+) -> None:
+    assert current_revision(db.engine) == current_revision(migrated.engine) == newest_revision()
+    assert schema_of(db) == schema_of(migrated)
+
+
+def test_a_new_database_is_created_without_loading_alembic(database_url: str) -> None:
+    probe = (
+        "import sys; from epicstar.state.database import Database; "
+        f"database = Database({database_url!r}); database.upgrade(); database.dispose(); "
+        "print('alembic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "False"
+    database = Database(database_url)
+    try:
+        assert current_revision(database.engine) == newest_revision()
+        with database.session() as session:
+            session.add(Repository(github_id=7, full_name="a/b"))
+        with database.session() as session:
+            assert repositories.listing(session)[0].full_name == "a/b"
+    finally:
+        database.dispose()
