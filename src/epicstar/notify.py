@@ -16,14 +16,16 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-import apprise
 import structlog
 
 from epicstar.closing import Closeable
 from epicstar.config import ConfigError, Settings
 from epicstar.logs import SecretMasker
+
+if TYPE_CHECKING:  # Apprise is loaded only when a notification service is configured
+    import apprise
 
 log = structlog.get_logger("epicstar.notify")
 
@@ -40,7 +42,7 @@ class _Message:
     full_name: str
     title: str
     body: str
-    notify_type: apprise.NotifyType
+    notify_type: str  # an apprise.NotifyType value
 
 
 class Notifier(Closeable):
@@ -52,7 +54,7 @@ class Notifier(Closeable):
 
     def __init__(
         self,
-        services: apprise.Apprise,
+        services: apprise.Apprise | None,
         *,
         secrets: Iterable[str] = (),
         notify_new_mirrors: bool = False,
@@ -72,14 +74,14 @@ class Notifier(Closeable):
         self._closed = False
         self._abandon = threading.Event()
         self._thread: threading.Thread | None = None
-        if len(services) > 0:
+        if services is not None and len(services) > 0:
             self._thread = threading.Thread(target=self._run, name="epicstar-notify", daemon=True)
             self._thread.start()
 
     @classmethod
     def disabled(cls) -> Self:
         """A notifier that sends nothing."""
-        return cls(apprise.Apprise())
+        return cls(None)
 
     @property
     def enabled(self) -> bool:
@@ -111,7 +113,7 @@ class Notifier(Closeable):
             full_name,
             f"epicstar: {full_name} failed permanently",
             f"{first}\n{second}",
-            apprise.NotifyType.FAILURE,
+            "failure",
         )
 
     def source_lost(
@@ -140,9 +142,7 @@ class Notifier(Closeable):
             first = f"{first}: {self._error_text(reason)}"
         where = f" at {self._where(onedev_path)}" if onedev_path else ""
         second = f"The mirror in OneDev{where} is kept."
-        self._send(
-            "source_lost", full_name, title, f"{first}\n{second}", apprise.NotifyType.WARNING
-        )
+        self._send("source_lost", full_name, title, f"{first}\n{second}", "warning")
 
     def new_mirror(self, full_name: str, github_id: int, onedev_path: str) -> None:
         """A repository was mirrored for the first time (only with EPICSTAR_NOTIFY_NEW_MIRRORS)."""
@@ -154,7 +154,7 @@ class Notifier(Closeable):
             f"epicstar: {full_name} mirrored",
             f"{full_name} (GitHub id {github_id}) is now mirrored in OneDev at "
             f"{self._where(onedev_path)}.",
-            apprise.NotifyType.SUCCESS,
+            "success",
         )
 
     # Lifecycle
@@ -197,9 +197,7 @@ class Notifier(Closeable):
             line = line[: _MAX_ERROR_CHARS - 1] + "…"
         return line
 
-    def _send(
-        self, kind: str, full_name: str, title: str, body: str, notify_type: apprise.NotifyType
-    ) -> None:
+    def _send(self, kind: str, full_name: str, title: str, body: str, notify_type: str) -> None:
         if self._thread is None:
             return
         message = _Message(
@@ -251,11 +249,14 @@ class Notifier(Closeable):
     def _deliver(self, message: _Message) -> None:
         # An exception (a broken plugin) is logged by _run with its type only: the message
         # of a network error can quote the service's URL.
+        import apprise
+
+        assert self._apprise is not None  # no thread delivers without services
         started = time.monotonic()
         result = self._apprise.notify(
             body=message.body,
             title=message.title,
-            notify_type=message.notify_type,
+            notify_type=apprise.NotifyType(message.notify_type),
             body_format=apprise.NotifyFormat.TEXT,
         )
         seconds = round(time.monotonic() - started, 3)
@@ -282,6 +283,8 @@ def build_notifier(settings: Settings) -> Notifier:
     urls = settings.notify_urls
     if not urls:
         return Notifier.disabled()
+    import apprise
+
     apprise_logger = logging.getLogger("apprise")
     if apprise_logger.level == logging.NOTSET:
         # Apprise's INFO is chatter and its DEBUG quotes the endpoints (tokens included);

@@ -5,11 +5,9 @@ and one JSON document on stdout. Failures are listed again at the end."""
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any, TextIO
 
 from epicstar.cli.formatting import (
     describe_change,
@@ -29,6 +27,9 @@ from epicstar.sync.mirror_pass import PassReport
 from epicstar.sync.plan import plan_sync
 from epicstar.sync.poll import PollReport
 from epicstar.sync.runner import RunSummary, run_sync
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def run_sync_command(
@@ -99,9 +100,12 @@ def run_dry_run(
 
 def sync_with_report(ctx: SyncContext, **options: Any) -> RunSummary:
     """Run a sync, showing the poll and each repository as it finishes."""
-    console = Console(highlight=False)
-    if console.is_terminal:
-        return _with_progress(console, ctx, **options)
+    if sys.stdout.isatty() or os.environ.get("FORCE_TERMINAL"):  # else no need to load Rich
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        if console.is_terminal:
+            return _with_progress(console, ctx, **options)
     return _with_lines(ctx, **options)
 
 
@@ -132,6 +136,8 @@ def _with_lines(ctx: SyncContext, *, out: TextIO | None = None, **options: Any) 
 def _with_progress(console: Console, ctx: SyncContext, **options: Any) -> RunSummary:
     """One bar over the whole run; above it, each pass that changed something or failed
     (an up-to-date repository only moves the bar)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

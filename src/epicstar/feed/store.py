@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Insert, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from epicstar.state.models import (
@@ -96,7 +95,11 @@ def _already_stored(
 def _insert_ignoring_duplicates(session: Session) -> Insert:
     """An insert that skips a row another writer stored meanwhile instead of failing."""
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # the dialect in use is loaded already
+
         return postgresql.insert(Commit).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(Commit).on_conflict_do_nothing()
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import structlog
 
-from epicstar.metrics import Metrics
-from epicstar.notify import Notifier
 from epicstar.state.models import AttemptOutcome, SyncStatus
-from epicstar.sync.mirror_pass import PassReport
+
+if TYPE_CHECKING:  # `epicstar sync` has no metrics, so loads no Prometheus client
+    from epicstar.metrics import Metrics
+    from epicstar.notify import Notifier
+    from epicstar.sync.mirror_pass import PassReport
 
 log = structlog.get_logger("epicstar.service")
 

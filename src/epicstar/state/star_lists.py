@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Executable, Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from epicstar.state.models import StarListState
 
 _TABLE: Table = StarListState.__table__  # type: ignore[assignment]
-_CREATE_ONCE: dict[str, Executable] = {
-    name: dialect.insert(_TABLE)
-    .values(key=bindparam("b_key"), stars=0)
-    .on_conflict_do_nothing(index_elements=["key"])
-    .returning(_TABLE.c.key)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+
+
+@functools.cache
+def _create_once(dialect_name: str) -> Executable | None:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING key`` in the dialect in use (only its own
+    module is loaded); None for a backend without it."""
+    if dialect_name not in ("postgresql", "sqlite"):
+        return None
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{dialect_name}")
+    insert = dialect.insert(_TABLE).values(key=bindparam("b_key"), stars=0)
+    statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.key)
+    return cast(Executable, statement)
 
 
 def locked(session: Session, list_key: str) -> tuple[StarListState, bool]:
@@ -27,7 +34,7 @@ def locked(session: Session, list_key: str) -> tuple[StarListState, bool]:
     The row is created with ``ON CONFLICT DO NOTHING`` first, so two first polls (or a
     poll and an unstar's webhook) never both insert it: the second waits for the first.
     """
-    statement = _CREATE_ONCE.get(session.get_bind().dialect.name)
+    statement = _create_once(session.get_bind().dialect.name)
     if statement is not None:
         created = session.execute(statement, {"b_key": list_key}).first() is not None
     else:  # any other backend: a savepoint around a plain insert
