@@ -92,16 +92,21 @@ def test_upgrade_creates_the_schema_once(db: Database) -> None:
     assert expected | {"alembic_version"} <= tables
 
 
-def test_a_current_schema_is_opened_without_loading_alembic(db: Database) -> None:
+def upgrade_loads_alembic(url: str) -> bool:
+    """Whether opening ``url`` (and upgrading it as needed) in a new process loads Alembic."""
     probe = (
         "import sys; from epicstar.state.database import Database; "
-        f"database = Database({db.url!r}); database.upgrade(); database.dispose(); "
+        f"database = Database({url!r}); database.upgrade(); database.dispose(); "
         "print('alembic' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
-    assert result.stdout.strip() == "False"
+    return result.stdout.strip() == "True"
+
+
+def test_a_current_schema_is_opened_without_loading_alembic(db: Database) -> None:
+    assert not upgrade_loads_alembic(db.url)
 
 
 def test_the_newest_migration_file_names_alembics_head(db: Database) -> None:
@@ -261,15 +266,7 @@ def test_a_new_database_gets_at_once_the_schema_the_migrations_build(
 
 
 def test_a_new_database_is_created_without_loading_alembic(database_url: str) -> None:
-    probe = (
-        "import sys; from epicstar.state.database import Database; "
-        f"database = Database({database_url!r}); database.upgrade(); database.dispose(); "
-        "print('alembic' in sys.modules)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == "False"
+    assert not upgrade_loads_alembic(database_url)
     database = Database(database_url)
     try:
         assert current_revision(database.engine) == newest_revision()
