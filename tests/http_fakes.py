@@ -1,8 +1,11 @@
-"""A scripted httpx MockTransport handler shared by the REST client tests."""
+"""A scripted httpx MockTransport handler shared by the REST client tests, and a port where
+nobody answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -30,3 +33,13 @@ class Recorder:
     @property
     def last(self) -> httpx.Request:
         return self.requests[-1]
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A local port where every connection is refused for the whole block: bound, never
+    listening, so no other test's server can take it meanwhile (a port bound and released
+    at once can be)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])

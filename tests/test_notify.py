@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from structlog.testing import capture_logs
 
 from epicstar.config import ConfigError, load_settings
 from epicstar.notify import Notifier, build_notifier
+from tests.http_fakes import refused_port
 from tests.notify_endpoint import NotificationEndpoint
 
 
@@ -23,13 +23,6 @@ def service() -> Iterator[NotificationEndpoint]:
     endpoint = NotificationEndpoint()
     yield endpoint
     endpoint.stop()
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def test_each_event_arrives_with_the_repository_and_its_details(
@@ -110,26 +103,27 @@ def test_new_mirrors_are_not_announced_unless_asked(service: NotificationEndpoin
 def test_a_failing_service_is_logged_and_never_raises(
     service: NotificationEndpoint, where: str
 ) -> None:
-    service.status = 500
-    url = (
-        service.url("/hook/tok3n")
-        if where == "answers_500"
-        else f"json://127.0.0.1:{_closed_port()}/hook/tok3n"
-    )
-    notifier = build_notifier(load_settings(notify_urls=[url]))
-    with capture_logs() as logs:
-        started = time.monotonic()
-        notifier.permanent_failure("octo/broken", 101, "boom", 8)
-        assert time.monotonic() - started < 0.1
-        assert notifier.flush(3.0)
-        notifier.close()
-    failed = [entry for entry in logs if entry["event"] == "notify.failed"]
-    assert len(failed) == 1
-    assert failed[0]["repository"] == "octo/broken"
-    assert failed[0]["status"] == "FAILURE"
-    assert failed[0]["services"] == ["JSON"]
-    assert "tok3n" not in repr(logs)
-    assert len(service.received) == (1 if where == "answers_500" else 0)
+    with refused_port() as port:  # used when the service is not listening
+        service.status = 500
+        url = (
+            service.url("/hook/tok3n")
+            if where == "answers_500"
+            else f"json://127.0.0.1:{port}/hook/tok3n"
+        )
+        notifier = build_notifier(load_settings(notify_urls=[url]))
+        with capture_logs() as logs:
+            started = time.monotonic()
+            notifier.permanent_failure("octo/broken", 101, "boom", 8)
+            assert time.monotonic() - started < 0.1
+            assert notifier.flush(3.0)
+            notifier.close()
+        failed = [entry for entry in logs if entry["event"] == "notify.failed"]
+        assert len(failed) == 1
+        assert failed[0]["repository"] == "octo/broken"
+        assert failed[0]["status"] == "FAILURE"
+        assert failed[0]["services"] == ["JSON"]
+        assert "tok3n" not in repr(logs)
+        assert len(service.received) == (1 if where == "answers_500" else 0)
 
 
 def test_a_slow_service_never_blocks_the_caller(service: NotificationEndpoint) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import World, sandbox_world
+from tests.http_fakes import refused_port
 
 
 @pytest.fixture
@@ -24,33 +24,29 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield world
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def agent(world: World, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``epicstar agent sync`` whose server refuses every connection."""
     base = {name: value for name, value in os.environ.items() if not name.startswith("EPICSTAR_")}
-    base.update(
-        {
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "EPICSTAR_DATA_DIR": str(tmp_path / "agent"),
-            "EPICSTAR_GITHUB_API_URL": world.sandbox.github_api_url,
-            "EPICSTAR_GITHUB_TOKEN": world.github_token,
-            "EPICSTAR_SERVER_URL": f"http://127.0.0.1:{closed_port()}",
-            "EPICSTAR_API_KEY": "esk_unused_key",
-        }
-    )
-    base.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "epicstar", "agent", "sync", *args],
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with refused_port() as port:
+        base.update(
+            {
+                "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                "EPICSTAR_DATA_DIR": str(tmp_path / "agent"),
+                "EPICSTAR_GITHUB_API_URL": world.sandbox.github_api_url,
+                "EPICSTAR_GITHUB_TOKEN": world.github_token,
+                "EPICSTAR_SERVER_URL": f"http://127.0.0.1:{port}",
+                "EPICSTAR_API_KEY": "esk_unused_key",
+            }
+        )
+        base.update(env)
+        return subprocess.run(
+            [sys.executable, "-m", "epicstar", "agent", "sync", *args],
+            env=base,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
 
 def test_missing_settings_are_named(world: World, tmp_path: Path) -> None:
