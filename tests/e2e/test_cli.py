@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 
 STATUS_FIELDS = {
     "github_id",
@@ -63,6 +63,7 @@ def test_sync_exit_code_is_non_zero_while_anything_is_not_up_to_date(world: Worl
     assert "1 in permanent failure not retried" in second.stdout
 
 
+@ONE_DATABASE  # what it checks lives in the CLI, git or HTTP, not the database
 def test_bad_input_is_one_line_without_traceback(world: World) -> None:
     cases = [
         (("add", "not a name"), {}, "expected OWNER/NAME"),
@@ -82,6 +83,7 @@ def test_bad_input_is_one_line_without_traceback(world: World) -> None:
         assert expected in lines[0], (args, lines[0])
 
 
+@ONE_DATABASE  # what it checks lives in the CLI, git or HTTP, not the database
 def test_sync_json_reports_the_run_and_the_dry_run_predicts_it(world: World) -> None:
     kept = world.github.create_repo("octo", "kept")
     world.star("octo/kept")

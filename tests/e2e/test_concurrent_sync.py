@@ -49,6 +49,7 @@ def _pushes(world: World, full_name: str) -> int:
     return int(world.onedev.count("POST", f"/github/{full_name}.git/", "git-receive-pack"))
 
 
+@ONE_DATABASE  # what it checks lives in the CLI, git or HTTP, not the database
 def test_passes_run_at_once_and_the_output_stays_one_line_per_repository(world: World) -> None:
     names = _starred(world, REPOSITORIES)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 
 
 def snapshot(world: World) -> dict[str, Any]:
@@ -66,6 +66,7 @@ def test_dry_run_changes_nothing(world: World) -> None:
     assert world.onedev.project("github/octo/newcomer") is not None
 
 
+@ONE_DATABASE  # what it checks lives in the CLI, git or HTTP, not the database
 def test_a_full_walk_of_1000_stars_costs_10_requests(world: World) -> None:
     names = [f"r{number:04}" for number in range(1000)]
     world.github.create_repos("bulk", names)

@@ -106,6 +106,16 @@ def test_a_star_reaches_onedev_through_the_workers(
     assert_exact_mirror(world, "octo/via-queue", "github/octo/via-queue")
 
 
+# Each database and each queue once: the lease is the database's, the job's redelivery the
+# queue's, and neither depends on the other.
+@pytest.mark.parametrize(
+    ("database_url", "queue_url"),
+    [
+        ("sqlite", "redis"),
+        pytest.param("postgresql", "postgresql", marks=pytest.mark.postgres),
+    ],
+    indirect=True,
+)
 def test_a_worker_killed_mid_push_loses_nothing(world: World, queue_url: str) -> None:
     world.overrides.update({"EPICSTAR_QUEUE_URL": queue_url, "EPICSTAR_LEASE_SECONDS": "2"})
     repo = world.github.create_repo("octo", "killed")
