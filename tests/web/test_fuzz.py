@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import hypothesis
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from epicstar.web.signatures import sign
-from tests.web.conftest import SECRET, MakeWeb, payload, push_event, repository_event
+from tests.web.conftest import SECRET, MakeWeb, Web, payload, push_event, repository_event
 
 BASES = [
     *(
@@ -132,6 +133,13 @@ def delivery_ids() -> st.SearchStrategy[str]:
     return st.sampled_from(kinds).flatmap(lambda kind: kind)
 
 
+@pytest.fixture
+def delivery_apps(make_sqlite_web: MakeWeb) -> dict[bool, Web]:
+    """One app with a webhook secret and one without, made once for all the examples (making
+    an app per example was most of this test's time)."""
+    return {True: make_sqlite_web(), False: make_sqlite_web(webhook_secret=None)}
+
+
 @settings(
     max_examples=200,
     deadline=None,
@@ -139,11 +147,11 @@ def delivery_ids() -> st.SearchStrategy[str]:
 )
 @given(delivery=deliveries(), configured=st.sampled_from([True] * 14 + [False]))
 def test_no_delivery_is_answered_with_a_5xx(
-    make_sqlite_web: MakeWeb,
+    delivery_apps: dict[bool, Web],
     delivery: tuple[bytes, list[tuple[str, str]], bool],
     configured: bool,
 ) -> None:
-    web = make_sqlite_web() if configured else make_sqlite_web(webhook_secret=None)
+    web = delivery_apps[configured]
     body, headers, signed = delivery
     headers = [(name, str(uuid.uuid4()) if value == FRESH else value) for name, value in headers]
     response = web.post(body, headers)
