@@ -4,8 +4,10 @@ nobody answers."""
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
 from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 import httpx
 
@@ -43,3 +45,20 @@ def refused_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
         yield int(holder.getsockname()[1])
+
+
+class HeaderRecorder(http.server.BaseHTTPRequestHandler):
+    """A git host that is not GitHub's: records each request's headers, serves nothing."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append({name.lower(): value for name, value in self.headers.items()})
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass

@@ -8,19 +8,24 @@ password, as the server does; the commits the agent would post are kept to be lo
 
 from __future__ import annotations
 
+import dataclasses
+import http.server
 import shutil
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from epicstar.agent.config import AgentSettings
-from epicstar.agent.delivery import Deliverer, Outcome
+from epicstar.agent.delivery import Deliverer, Outcome, StepFailed
 from epicstar.agent.server import AgentServer, Ingested
 from epicstar.agent.state import Star
 from tests.e2e.conftest import World, sandbox_world
 from tests.e2e.helpers import heads_and_tags
+from tests.http_fakes import HeaderRecorder
 
 
 class GitOnlyServer(AgentServer):
@@ -56,6 +61,7 @@ def settings_for(world: World, tmp_path: Path, server: AgentServer) -> AgentSett
         server_url=server.url,
         api_key=world.onedev_token,
         github_token=world.github_token,
+        github_api_url=world.sandbox.github_api_url,
     )
 
 
@@ -167,3 +173,35 @@ def test_dry_run_pushes_and_posts_nothing(
     never_seen = Deliverer(settings, server, dry_run=True).deliver(star, first_time=True)
     assert never_seen.detail == "first mirror"
     assert never_seen.refs_changed == len(on_github(world, star))
+
+
+def test_the_github_token_goes_to_githubs_git_host_alone(
+    world: World, tmp_path: Path, server: GitOnlyServer
+) -> None:
+    """A clone URL on another host (a GitHub answer not to be trusted) is fetched without
+    the token, with one warning; GitHub's own host gets it (the repository is private)."""
+    world.github.create_repo("octo", "secret", private=True)
+    star = star_of(world, "octo/secret")
+    deliverer = Deliverer(settings_for(world, tmp_path, server), server)
+    assert deliverer.deliver(star).outcome == Outcome.DELIVERED
+    assert on_server(world, star) == on_github(world, star)
+
+    recorder = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeaderRecorder)
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    foreign = f"http://127.0.0.1:{recorder.server_address[1]}"
+    moved = dataclasses.replace(star, clone_url=f"{foreign}/octo/secret.git")
+    try:
+        with capture_logs() as logs:
+            for _ in range(2):
+                with pytest.raises(StepFailed, match="not found"):  # the other host has nothing
+                    deliverer.deliver(moved)
+    finally:
+        recorder.shutdown()
+        recorder.server_close()
+
+    assert HeaderRecorder.seen, "git asked the other host"
+    for headers in HeaderRecorder.seen:
+        assert "authorization" not in headers
+        assert world.github_token not in repr(headers)
+    withheld = [entry for entry in logs if entry["event"] == "github.token_withheld"]
+    assert [entry["origin"] for entry in withheld] == [foreign]  # once per host and run

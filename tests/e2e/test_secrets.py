@@ -10,10 +10,10 @@ import shutil
 import stat
 import threading
 from pathlib import Path
-from typing import ClassVar
 
 from epicstar.state.models import Repository
 from tests.e2e.conftest import World
+from tests.http_fakes import HeaderRecorder
 
 
 def _argv_logging_git(directory: Path, log: Path) -> Path:
@@ -96,30 +96,13 @@ def test_postgres_or_sqlite_rows_hold_no_secret(world: World) -> None:
         assert secret not in text
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    """A git host that is not GitHub's: records each request's headers, serves nothing."""
-
-    seen: ClassVar[list[dict[str, str]]] = []
-
-    def do_GET(self) -> None:
-        self.seen.append({name.lower(): value for name, value in self.headers.items()})
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def test_the_github_token_goes_to_githubs_git_host_alone(world: World) -> None:
     """A clone URL naming another host (a changed row, a GitHub answer not to be trusted) is
     fetched without the token, and a warning says so once."""
     repo = world.github.create_repo("octo", "elsewhere", private=True)
     world.add("octo/elsewhere")
     assert world.sync().ok  # GitHub's own git host gets the token: it is private
-    recorder = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    recorder = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeaderRecorder)
     threading.Thread(target=recorder.serve_forever, daemon=True).start()
     foreign = f"http://127.0.0.1:{recorder.server_address[1]}"
     database = world.db()
@@ -139,8 +122,8 @@ def test_the_github_token_goes_to_githubs_git_host_alone(world: World) -> None:
         recorder.server_close()
 
     assert world.row(repo.id).clone_url == f"{foreign}/octo/elsewhere.git"  # GitHub said 304
-    assert _Recorder.seen, "git asked the other host"
-    for headers in _Recorder.seen:
+    assert HeaderRecorder.seen, "git asked the other host"
+    for headers in HeaderRecorder.seen:
         assert "authorization" not in headers
         for secret in _forms(world):
             assert secret.decode() not in repr(headers)

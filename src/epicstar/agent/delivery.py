@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import structlog
+
 from epicstar.agent.config import AgentSettings
 from epicstar.agent.server import AgentServer
 from epicstar.agent.state import Star
+from epicstar.discovery.hosts import same_origin
 from epicstar.feed.store import BODY_LIMIT, TITLE_LIMIT
 from epicstar.mirror.cache import RepoCache, diff_refs
-from epicstar.mirror.credentials import HttpAuth
+from epicstar.mirror.credentials import HttpAuth, origin_of
 from epicstar.mirror.history import MAX_COMMITS_READ, CommitInfo, new_commits
 from epicstar.mirror.process import GitError
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
@@ -31,6 +34,7 @@ from epicstar.state.models import COMMIT_EMAIL_LIMIT, COMMIT_NAME_LIMIT
 from epicstar.sync.context import repository_cache
 
 T = TypeVar("T")
+log = structlog.get_logger("epicstar.agent")
 
 BATCH_COMMITS = 1_000
 """The most commits the server takes in one request."""
@@ -96,6 +100,7 @@ class Deliverer:
         self._retry = retry
         self._sleep = sleep
         self._token = settings.require_github_token()
+        self._token_withheld_from: set[str] = set()
 
     def deliver(self, star: Star, *, first_time: bool = False) -> Delivery:
         """Bring the server's copy of ``star`` up to GitHub's. ``first_time`` (dry runs only):
@@ -151,11 +156,28 @@ class Deliverer:
 
     def _fetch_github(self, cache: RepoCache, star: Star) -> dict[str, str]:
         """GitHub's branches and tags, in the cache (fetched only when they moved)."""
-        auth = HttpAuth.basic(star.clone_url, self._token)
+        auth = self._github_auth(star.clone_url)
         upstream = self._step("ls-remote GitHub", lambda: cache.remote_refs(star.clone_url, auth))
         if upstream != cache.local_refs():
             self._step("fetch from GitHub", lambda: cache.fetch(star.clone_url, auth))
         return cache.local_refs()
+
+    def _github_auth(self, clone_url: str) -> HttpAuth | None:
+        """The GitHub token, for GitHub's git host alone (derived from
+        ``EPICSTAR_GITHUB_API_URL``): a clone URL on any other host is fetched without it."""
+        origin = origin_of(clone_url)
+        if same_origin(origin, self.settings.github_git_origin):
+            return HttpAuth.basic(clone_url, self._token)
+        if origin not in self._token_withheld_from:
+            self._token_withheld_from.add(origin)
+            log.warning(
+                "github.token_withheld",
+                origin=origin,
+                github_git_origin=self.settings.github_git_origin,
+                detail="a clone URL names a host other than GitHub's git host: it is fetched "
+                "without EPICSTAR_GITHUB_TOKEN (check EPICSTAR_GITHUB_API_URL)",
+            )
+        return None
 
     def _new_commits(
         self,
