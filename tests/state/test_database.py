@@ -276,3 +276,17 @@ def test_a_new_database_is_created_without_loading_alembic(database_url: str) ->
             assert repositories.listing(session)[0].full_name == "a/b"
     finally:
         database.dispose()
+
+
+def test_the_pool_holds_two_sessions_for_each_pass_at_once(tmp_path: Path) -> None:
+    """A pass and its lease keeper each hold a session: with 40 passes at once (``--jobs``
+    or ``--workers``) none waits for a connection."""
+    from epicstar.config import load_settings
+    from epicstar.state.database import open_database
+
+    for busy in ({"jobs": 40, "workers": 2}, {"jobs": 1, "workers": 40}):
+        database = open_database(load_settings(data_dir=tmp_path, **busy))
+        try:
+            assert database.engine.pool.size() == 81  # type: ignore[attr-defined]
+        finally:
+            database.dispose()

@@ -147,12 +147,18 @@ def sync(
     from epicstar.cli.sync_command import run_dry_run, run_sync_command
 
     settings = settings_and_logs()
-    options = dict(
-        force=force, retry_failed=retry_failed, full=full, due_only=due_only, as_json=as_json
+    if jobs is not None:  # in the settings, so the database's pool is sized for them too
+        settings = settings.model_copy(update={"jobs": jobs})
+    run = run_dry_run if dry_run else run_sync_command
+    code = run(
+        settings,
+        force=force,
+        retry_failed=retry_failed,
+        full=full,
+        due_only=due_only,
+        as_json=as_json,
     )
-    if dry_run:
-        raise typer.Exit(run_dry_run(settings, **options))
-    raise typer.Exit(run_sync_command(settings, jobs=jobs, **options))
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -184,7 +190,8 @@ def worker(
     count = workers or settings.workers
     if count < 1:
         fail("epicstar worker needs at least one worker (EPICSTAR_WORKERS or --workers)")
-    run_worker(settings, workers=count)
+    # In the settings, as `serve` does, so the database's pool is sized for them too.
+    run_worker(settings.model_copy(update={"workers": count}), workers=count)
 
 
 @app.command()

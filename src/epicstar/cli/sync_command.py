@@ -40,7 +40,6 @@ def run_sync_command(
     full: bool,
     due_only: bool,
     as_json: bool = False,
-    jobs: int | None = None,
 ) -> int:
     # Closed last: the run's notifications are delivered (for a bounded time) before exit.
     with (
@@ -53,7 +52,7 @@ def run_sync_command(
             poll=True,
             full_walk=full,
             due_only=due_only,
-            jobs=jobs or settings.jobs,
+            jobs=settings.jobs,
         )
         if as_json:  # stdout holds the document alone
             summary = _with_lines(ctx, out=sys.stderr, **options)
