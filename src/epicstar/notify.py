@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 import structlog
 
@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # Apprise is loaded only when a notification service is confi
     import apprise
 
 log = structlog.get_logger("epicstar.notify")
+
+NotifyKind = Literal["success", "warning", "failure"]
+"""An ``apprise.NotifyType`` value, named without loading Apprise."""
 
 DEFAULT_MAX_QUEUED = 1000
 """Messages waiting beyond this many are dropped (and logged) rather than held."""
@@ -42,7 +45,7 @@ class _Message:
     full_name: str
     title: str
     body: str
-    notify_type: str  # an apprise.NotifyType value
+    notify_type: NotifyKind
 
 
 class Notifier(Closeable):
@@ -197,7 +200,9 @@ class Notifier(Closeable):
             line = line[: _MAX_ERROR_CHARS - 1] + "…"
         return line
 
-    def _send(self, kind: str, full_name: str, title: str, body: str, notify_type: str) -> None:
+    def _send(
+        self, kind: str, full_name: str, title: str, body: str, notify_type: NotifyKind
+    ) -> None:
         if self._thread is None:
             return
         message = _Message(

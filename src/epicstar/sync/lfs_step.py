@@ -98,12 +98,14 @@ def _transfer(
     ctx: SyncContext, repo: Repository, cache: RepoCache, source: str, pointers: list[Pointer]
 ) -> tuple[LfsTally, list[Missing]]:
     limit = ctx.settings.lfs_max_object_mb
-    too_large = [p for p in pointers if limit is not None and p.size > limit * _MIB]
-    wanted = [p for p in pointers if limit is None or p.size <= limit * _MIB]
-    missing = [
-        Missing(p, f"larger than EPICSTAR_LFS_MAX_OBJECT_MB ({limit} MiB): skipped")
-        for p in too_large
-    ]
+    wanted: list[Pointer] = []
+    missing: list[Missing] = []
+    for pointer in pointers:
+        if limit is not None and pointer.size > limit * _MIB:
+            reason = f"larger than EPICSTAR_LFS_MAX_OBJECT_MB ({limit} MiB): skipped"
+            missing.append(Missing(pointer, reason))
+        else:
+            wanted.append(pointer)
     store = LfsStore(cache.path)
     timeout = httpx.Timeout(float(ctx.settings.http_timeout))
     with httpx.Client(
