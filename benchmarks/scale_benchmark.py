@@ -69,6 +69,7 @@ class Run:
     git_cpu: float  # the git processes epicstar ran
     sandbox_cpu: float  # the stand-ins' process and the git http-backend it ran
     max_rss_mib: float
+    list_requests: int  # requests the poll of the starred list made
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Bench:
             git_cpu=usage["children"],
             sandbox_cpu=(own_cpu() - sandbox_before) + children - usage["self"] - usage["children"],
             max_rss_mib=usage["max_rss_kib"] / 1024,
+            list_requests=int((document.get("poll") or {}).get("requests", 0)),
         )
 
 
@@ -173,7 +175,8 @@ def describe(run: Run) -> str:
     return (
         f"{run.seconds:7.2f} s  (CPU: epicstar {run.epicstar_cpu:.1f} s, its git "
         f"{run.git_cpu:.1f} s, sandbox {run.sandbox_cpu:.1f} s; epicstar RSS "
-        f"{run.max_rss_mib:.0f} MiB)  {outcomes}"
+        f"{run.max_rss_mib:.0f} MiB)  {outcomes}; starred list read in "
+        f"{run.list_requests} requests"
     )
 
 
