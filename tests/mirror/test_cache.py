@@ -126,11 +126,31 @@ def test_stale_locks_from_a_killed_git_are_cleared(tmp_path: Path, upstream: Pat
     (cache.path / "refs" / "heads" / "main.lock").write_text("x")
     (cache.path / "packed-refs.lock").write_text("x")
     (cache.path / "objects" / "pack" / "tmp_pack_abc").write_bytes(b"partial")
+    (cache.path / "objects" / "incoming-x1y2").mkdir()
+    (cache.path / "objects" / "incoming-x1y2" / "pack").write_bytes(b"partial")
     commit_on(upstream, "main", "after crash")
     cache.ensure()
     cache.fetch(str(upstream), None)
     assert cache.local_refs()["refs/heads/main"] == refs(upstream)["refs/heads/main"]
     assert not (cache.path / "objects" / "pack" / "tmp_pack_abc").exists()
+    assert not (cache.path / "objects" / "incoming-x1y2").exists()
+    assert not (cache.path / "refs" / "heads" / "main.lock").exists()
+
+
+def test_refs_a_fetch_wrote_one_file_each_are_packed_once_there_are_many(
+    tmp_path: Path, upstream: Path
+) -> None:
+    cache = RepoCache(tmp_path / "cache.git", timeout=60)
+    cache.ensure()
+    cache.fetch(str(upstream), None)
+    names = "".join(f"create refs/tags/t{number} refs/heads/main\n" for number in range(150))
+    subprocess.run(
+        ["git", "update-ref", "--stdin"], cwd=upstream, input=names, check=True, text=True
+    )
+    cache.fetch(str(upstream), None)
+    assert [path for path in (cache.path / "refs").rglob("*") if path.is_file()] == []
+    assert "refs/tags/t149" in (cache.path / "packed-refs").read_text()
+    assert len(cache.local_refs()) == 154
 
 
 @pytest.fixture
@@ -249,3 +269,67 @@ def test_the_advertisement_names_branches_tags_and_heads_branch(
     wanted = {k: v for k, v in refs(upstream).items() if not k.startswith("refs/pull/")}
     assert advertised.refs == wanted
     assert advertised.head == "feature"
+
+
+def packs(repo: Path) -> set[str]:
+    return {path.name for path in (repo / "objects" / "pack").glob("*.pack")}
+
+
+def pack_one_blob(repo: Path, text: str) -> str:
+    """A new blob in a pack of its own, as each fetch of many objects leaves one."""
+    sha = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=repo,
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "pack-objects", "-q", "objects/pack/pack"],
+        cwd=repo,
+        input=f"{sha}\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    git("prune-packed", cwd=repo)
+    return sha
+
+
+def test_a_fetch_never_lets_gits_automatic_gc_repack_everything(
+    tmp_path: Path, upstream: Path
+) -> None:
+    cache = RepoCache(tmp_path / "cache.git", timeout=60)
+    cache.ensure()
+    cache.fetch(str(upstream), None)
+    # A cache whose own config would have git gc at every chance.
+    git("config", "gc.auto", "1", cwd=cache.path)
+    git("config", "gc.autoPackLimit", "2", cwd=cache.path)
+    git("config", "gc.autoDetach", "false", cwd=cache.path)
+    for number in range(3):
+        pack_one_blob(cache.path, f"blob {number}\n")
+    before = packs(cache.path)
+    assert len(before) >= 3
+    commit_on(upstream, "main", "one more")
+    cache.fetch(str(upstream), None)
+    assert packs(cache.path) == before, "the fetch repacked the cache"
+    assert cache.local_refs()["refs/heads/main"] == refs(upstream)["refs/heads/main"]
+
+
+def test_many_packs_are_merged_by_size_and_nothing_is_lost(tmp_path: Path, upstream: Path) -> None:
+    cache = RepoCache(tmp_path / "cache.git", timeout=60)
+    cache.ensure()
+    cache.fetch(str(upstream), None)
+    blobs = [pack_one_blob(cache.path, f"blob {number}\n" * (number + 1)) for number in range(30)]
+    assert len(packs(cache.path)) >= 30
+    commit_on(upstream, "main", "one more")
+    cache.fetch(str(upstream), None)
+    assert len(packs(cache.path)) < 10
+    for sha in blobs:  # unreferenced, yet kept: only git gc would drop them
+        git("cat-file", "-e", sha, cwd=cache.path)
+    git("fsck", "--connectivity-only", "--no-progress", cwd=cache.path)
+    assert cache.local_refs() == {
+        k: v for k, v in refs(upstream).items() if not k.startswith("refs/pull/")
+    }
+    assert not cache.tidy(), "a tidy cache is left alone"

@@ -27,8 +27,10 @@ REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 # Settings for every git command epicstar runs, passed in the environment so the cache's
 # config file stays git's default. No credential helper may store or offer anything;
-# stalled transfers abort instead of hanging until the deadline; garbage collection runs in
-# the foreground, inside the command's deadline and process group, never detached.
+# stalled transfers abort instead of hanging until the deadline. git's automatic gc is off:
+# once a repository has 50 packs it repacks everything into one, a cost that grows with the
+# whole history, inside whichever fetch happened to cross the line. The cache tidies itself
+# instead (:meth:`RepoCache.tidy`), at a cost that grows with what was fetched.
 _COMMON_CONFIG = {
     "credential.helper": "",
     "core.askPass": "",
@@ -36,9 +38,18 @@ _COMMON_CONFIG = {
     "http.lowSpeedTime": "120",
     "protocol.version": "2",
     "core.logAllRefUpdates": "false",
-    "gc.autoDetach": "false",
+    "gc.auto": "0",
+    "maintenance.auto": "false",
     "fetch.writeCommitGraph": "false",
 }
+PACKS_BEFORE_TIDYING = 24
+"""Packs a cache may hold before :meth:`RepoCache.tidy` merges the small ones."""
+LOOSE_REFS_BEFORE_PACKING = 100
+"""Refs a cache may hold as files of their own before :meth:`RepoCache.tidy` packs them (a
+fetch writes each new branch or tag as a file; git's gc would pack them)."""
+LOOSE_BEFORE_TIDYING = 27
+"""Loose objects in one of the 256 object directories (``objects/17``, as git samples it)
+before :meth:`RepoCache.tidy` packs them: about 6,900 in all, git's own ``gc.auto`` line."""
 _FOREIGN = "refs/epicstar-foreign/"
 """Where :meth:`RepoCache.fetch_objects` puts another remote's refs for a moment."""
 _LOCK_FILES = ("packed-refs.lock", "shallow.lock", "config.lock", "HEAD.lock", "index.lock")
@@ -138,16 +149,24 @@ class RepoCache:
         """
         for name in _LOCK_FILES:
             (self.path / name).unlink(missing_ok=True)
-        refs = self.path / "refs"
-        if refs.is_dir():
-            for lock in refs.rglob("*.lock"):
-                lock.unlink(missing_ok=True)
-        pack_dir = self.path / "objects" / "pack"
-        if pack_dir.is_dir():
-            for temporary in pack_dir.glob("tmp_*"):
-                temporary.unlink(missing_ok=True)
-        for quarantine in (self.path / "objects").glob("incoming-*"):
-            shutil.rmtree(quarantine, ignore_errors=True)
+        # os.walk and os.scandir: this runs before every pass, and pathlib's globbing costs
+        # more than the ls-remote of an unchanged repository.
+        for directory, _, files in os.walk(self.path / "refs"):
+            for name in files:
+                if name.endswith(".lock"):
+                    os.unlink(os.path.join(directory, name))
+        for directory, prefix in (("objects/pack", "tmp_"), ("objects", "incoming-")):
+            try:
+                entries = list(os.scandir(self.path / directory))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if not entry.name.startswith(prefix):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -281,6 +300,29 @@ class RepoCache:
             ],
             auth=auth,
         )
+        self.tidy()
+
+    def tidy(self) -> bool:
+        """Merge the small packs (and the loose objects) once there are many, and pack the
+        refs once many are files of their own; whether it did anything.
+
+        A geometric repack leaves the big packs alone and rolls small ones together until
+        each pack is at least twice the size of the next smaller one, so each fetch's objects
+        are rewritten a few times in all, never the whole history at once.
+        """
+        pack_dir = self.path / "objects" / "pack"
+        packs = sum(1 for _ in pack_dir.glob("*.pack")) if pack_dir.is_dir() else 0
+        sample = self.path / "objects" / "17"
+        loose = sum(1 for _ in sample.iterdir()) if sample.is_dir() else 0
+        loose_refs = sum(len(files) for _, _, files in os.walk(self.path / "refs"))
+        tidied = False
+        if loose_refs > LOOSE_REFS_BEFORE_PACKING:
+            self._git(["pack-refs", "--all", "--prune"])
+            tidied = True
+        if packs > PACKS_BEFORE_TIDYING or loose > LOOSE_BEFORE_TIDYING:
+            self._git(["repack", "--geometric=2", "-d", "--quiet"])  # -d: loose copies go too
+            tidied = True
+        return tidied
 
     def push(self, url: str, auth: HttpAuth | None, *, prune: bool = True) -> PushResult:
         """Make ``url``'s branches and tags exactly the cache's, leaving other refs alone.

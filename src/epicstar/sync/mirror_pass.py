@@ -403,6 +403,7 @@ def _mirror_cache(
     empties the mirror)."""
     mirrored = repo.mirrored_refs
     after = cache.local_refs()
+    cache.tidy()
     if not after or (after == mirrored and not force):
         report.outcome = AttemptOutcome.UNCHANGED
         return

@@ -47,10 +47,12 @@ REALM = 'Basic realm="epicstar agent"'
 UNAUTHENTICATED = "a valid agent key is required, as the password of HTTP Basic authentication"
 
 # Settings for http-backend and the git it runs, in its environment (never the cache's
-# config file): git gc runs inside the request and the lock, never detached.
+# config file). No automatic gc after a push: the pass that mirrors it tidies the cache
+# (epicstar.mirror.cache.RepoCache.tidy), never repacking the whole history at once.
 _CONFIG = {
     "core.logAllRefUpdates": "false",
-    "gc.autoDetach": "false",
+    "gc.auto": "0",
+    "receive.autoGc": "false",
     "http.getanyfile": "false",
 }
 
