@@ -59,7 +59,7 @@ def generate(path: Path, *, objects: int, seed: int = 7) -> int:
     objects (one commit, three blobs, up to six trees).
     """
     rng = random.Random(seed)
-    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
     commits = max(10, objects // 11)
     process = subprocess.Popen(
         ["git", "fast-import", "--quiet", "--done"],

@@ -48,6 +48,8 @@ class LoggedRequest:
     duration: float
     lfs: str | None = None
     """The Git LFS request this was (see :func:`lfs_request_of`), None for anything else."""
+    request_bytes: int = 0
+    """Bytes of request body the stand-in read (a push's pack, say)."""
 
     @property
     def is_git(self) -> bool:
@@ -270,6 +272,7 @@ def lfs_request_of(method: str, path: str, query: str) -> str | None:
 @dataclass
 class _Capture:
     status: int = 0
+    request_bytes: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -303,6 +306,12 @@ class RecordingMiddleware:
         fault = self.faults.take(method, path)
         logged = False
 
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                capture.request_bytes += len(message.get("body", b""))
+            return message
+
         def record() -> None:
             nonlocal logged
             if logged:
@@ -320,6 +329,7 @@ class RecordingMiddleware:
                     started=started,
                     duration=self.clock() - t0,
                     lfs=lfs_request_of(method, path, query),
+                    request_bytes=capture.request_bytes,
                 )
             )
 
@@ -339,14 +349,14 @@ class RecordingMiddleware:
 
         try:
             if fault is None:
-                await self.app(scope, receive, send_wrapper)
+                await self.app(scope, counting_receive, send_wrapper)
             elif fault.kind == "delay":
-                await self.app(scope, await _slow(receive, fault.seconds), send_wrapper)
+                await self.app(scope, await _slow(counting_receive, fault.seconds), send_wrapper)
             else:
                 if fault.take_effect:
-                    await self.app(scope, receive, _discard)
+                    await self.app(scope, counting_receive, _discard)
                 if fault.kind == "reset":
-                    await _reset(scope, receive)
+                    await _reset(scope, counting_receive)
                 else:
                     await _send_fault(fault, send_wrapper)
         finally:
