@@ -32,7 +32,8 @@ def test_command_benchmark_on_a_small_repository(tmp_path: Path) -> None:
         "serve memory",
     ]
     first = parts["first mirror"]["figures"]
-    assert first["epicstar sync"][0] > 0 and first["plain-git floor"][0] > 0
+    assert first["epicstar sync"][0] > 0
+    assert first["plain-git floor"][0] > 0
     assert len(figures["verified"]) == 4  # warm-up and run 1, epicstar and the floor
     assert all("heads+tags equal to GitHub's" in line for line in figures["verified"])
     startup = parts["start-up"]
@@ -48,5 +49,6 @@ def test_command_benchmark_on_a_small_repository(tmp_path: Path) -> None:
     assert 30 < memory["figures"]["peak RSS (MiB)"][0] < 1000
     assert memory["facts"]["samples"] > 10
     for part in parts.values():
-        assert part["targets"] and all(isinstance(met, bool) for met in part["targets"].values())
+        assert part["targets"]
+        assert all(isinstance(met, bool) for met in part["targets"].values())
     assert ("TARGETS MET" in result.stdout) == (result.returncode == 0)

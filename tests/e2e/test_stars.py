@@ -9,7 +9,7 @@ import pytest
 from epicstar.state.models import Origin, Repository, RepoState, SyncMethod, SyncStatus
 from epicstar.sync.context import open_context
 from epicstar.sync.runner import run_sync
-from tests.e2e.conftest import World
+from tests.e2e.conftest import ONE_DATABASE, World
 from tests.e2e.helpers import assert_exact_mirror
 
 
@@ -34,13 +34,58 @@ def test_stars_become_mirrors_and_an_idle_poll_is_one_free_request(world: World)
     for name in ("one", "two", "three"):
         assert_exact_mirror(world, f"octo/{name}", f"github/octo/{name}")
 
+    # The first sync took each repository's metadata from the list, which gives no ETag of
+    # its own: the next pass to ask about one asks unconditionally, once.
     world.github.clear_log()
     budget = world.github.rate_limit(world.github_token).remaining
     idle = world.sync(poll=True)
     assert idle.poll is not None
     assert idle.poll.not_modified
     assert starred_requests(world) == [("/user/starred", 304)]
+    assert world.github.rate_limit(world.github_token).remaining == budget - 3
+
+    world.github.clear_log()
+    budget = world.github.rate_limit(world.github_token).remaining
+    idle = world.sync(poll=True)
+    assert idle.poll is not None
+    assert idle.poll.not_modified
+    assert starred_requests(world) == [("/user/starred", 304)]
+    assert {request.status for request in world.github.requests(path_prefix="/repos/")} == {304}
     assert world.github.rate_limit(world.github_token).remaining == budget
+
+
+@ONE_DATABASE  # what it checks lives in the requests made to GitHub
+def test_a_sync_of_many_stars_reads_the_list_whole_instead_of_asking_for_each(
+    world: World,
+) -> None:
+    names = [f"many/repo-{number:03}" for number in range(130)]
+    world.github.create_repos("many", [name.partition("/")[2] for name in names])
+    world.star(*names)
+    assert world.sync(poll=True, jobs=4).ok
+    world.github.set_description("many/repo-000", "described since")  # the list's last page
+    world.github.clear_log()
+
+    again = world.sync(poll=True, jobs=4)
+
+    assert again.ok
+    assert again.poll is not None
+    assert (again.poll.full_walk, again.poll.requests) == (True, 2)
+    assert len(again.reports) == 130
+    asked = world.github.requests(path_prefix="/repos/") + world.github.requests(
+        path_prefix="/repositories/"
+    )
+    assert asked == [], "each repository's metadata came with the list"
+    project = world.onedev.project("github/many/repo-000")
+    assert project is not None
+    assert "described since" in str(project["description"])
+
+    world.github.set_description("many/repo-001", "described again")
+    world.github.clear_log()
+    assert world.sync(poll=False).ok  # no list read: each pass asks GitHub itself
+    assert len(world.github.requests(path_prefix="/repos/")) == 130
+    project = world.onedev.project("github/many/repo-001")
+    assert project is not None
+    assert "described again" in str(project["description"])
 
 
 def test_a_new_star_among_250_is_found_with_one_or_two_requests(world: World) -> None:

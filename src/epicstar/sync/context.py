@@ -62,6 +62,9 @@ class SyncContext:
     """Set when the service shuts down: running git is stopped and passes give way."""
     stop_reason: str = "the service stopped"
     """What set ``stopping``, in the words the interrupted passes record."""
+    described: frozenset[int] = frozenset()
+    """Repositories the starred list described during this run's poll: their passes take
+    that for GitHub's word, as fresh as asking again would be, and do not ask."""
     events: SyncEvents = field(default_factory=NoEvents)
     retry: RetryPolicy = DEFAULT_RETRY
     """How git steps are tried again after a failure that passes (the clients have their own)."""

@@ -249,7 +249,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
         if _awaits_agent(ctx, repo):
             _wait_for_agent(ctx, repo, report)
             return
-    else:
+    elif repo.state in repositories.LOST_STATES or repo.github_id not in ctx.described:
         report.renamed_from = refresh_metadata(ctx.github, repo)
         if repo.state in repositories.LOST_STATES:
             # Added by hand and looked at again on its schedule: GitHub serves it again.

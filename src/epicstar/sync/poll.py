@@ -15,7 +15,7 @@ from epicstar.state import star_lists
 from epicstar.state.models import StarListState
 from epicstar.sync.context import SyncContext
 from epicstar.sync.filters import Filters
-from epicstar.sync.star_walk import ListMarks, StarWalk, walk_stars
+from epicstar.sync.star_walk import PAGE_SIZE, ListMarks, StarWalk, pages_of, walk_stars
 from epicstar.sync.stars import (
     Change,
     Lookups,
@@ -43,6 +43,8 @@ class PollReport:
     full_walk: bool = False
     stars_seen: int = 0
     dry_run: bool = False
+    described: frozenset[int] = frozenset()
+    """The repositories the list read described (their metadata is written to the table)."""
 
 
 def stars_source(ctx: SyncContext) -> str | None:
@@ -66,14 +68,18 @@ class _Reading:
     walked_at: datetime | None  # its last complete walk then
 
 
-def poll_stars(ctx: SyncContext, *, full: bool = False) -> PollReport:
+def poll_stars(ctx: SyncContext, *, full: bool = False, metadata_wanted: int = 0) -> PollReport:
     """Read the list, ask GitHub what became of missing stars, then write the table.
+
+    ``metadata_wanted``: how many starred repositories the passes that follow would ask
+    GitHub about one by one; when reading the whole list takes fewer requests, it is read
+    whole, and those passes ask nothing.
 
     GitHub is only asked between transactions: a poll waiting on it (a rate limit can last
     up to ``EPICSTAR_GITHUB_MAX_WAIT``) holds no lock a webhook would wait for.
     """
     report = PollReport(source=stars_source(ctx) or "")
-    reading = _read(ctx, report, full=full)
+    reading = _read(ctx, report, full=full, metadata_wanted=metadata_wanted)
     walk, now = reading.walk, reading.now
     with ctx.db.session() as session:
         state, created = star_lists.locked(session, list_key(ctx.settings.github_user))
@@ -113,7 +119,9 @@ def dry_poll(ctx: SyncContext, *, full: bool = False) -> Iterator[tuple[PollRepo
             session.rollback()
 
 
-def _read(ctx: SyncContext, report: PollReport, *, full: bool) -> _Reading:
+def _read(
+    ctx: SyncContext, report: PollReport, *, full: bool, metadata_wanted: int = 0
+) -> _Reading:
     """Walk the starred list as far as needed and look up the stars it misses, each database
     read in a transaction of its own."""
     user = ctx.settings.github_user
@@ -125,7 +133,11 @@ def _read(ctx: SyncContext, report: PollReport, *, full: bool) -> _Reading:
         marks = marks_of(state) if state is not None else ListMarks()
         walked_at = state.last_full_walk_at if state is not None else None
         known = newest_known_stars(session)
-    full = full or full_walk_due(walked_at, now, ctx.settings.full_walk_interval)
+    full = (
+        full
+        or full_walk_due(walked_at, now, ctx.settings.full_walk_interval)
+        or walking_is_cheaper(metadata_wanted, marks)
+    )
     walk = walk_stars(ctx.github, user, marks=marks, newest_known=known, full=full)
     with ctx.db.session() as session:
         wanted = to_look_up(session, walk, filters, known)
@@ -134,7 +146,19 @@ def _read(ctx: SyncContext, report: PollReport, *, full: bool) -> _Reading:
     report.not_modified = walk.not_modified
     report.full_walk = walk.complete
     report.stars_seen = len(walk.stars)
+    report.described = frozenset(star.repository.id for star in walk.stars)
     return _Reading(walk, lookups, filters, now, existed, walked_at)
+
+
+def walking_is_cheaper(metadata_wanted: int, marks: ListMarks) -> bool:
+    """Whether reading the whole list beats asking for each repository's metadata.
+
+    The list's pages cost one counted request per hundred stars; a repository asked for
+    alone usually answers 304, which is free but takes a round trip, one at a time. Up to a
+    page's worth of repositories is asked for alone (an idle sync then costs nothing); more,
+    and the list is read whole: a thousand stars in ten requests, not a thousand.
+    """
+    return metadata_wanted > max(PAGE_SIZE, pages_of(marks))
 
 
 def _reconcile(ctx: SyncContext, session: Session, reading: _Reading) -> list[Change]:

@@ -11,7 +11,11 @@ from epicstar.state.models import Repository
 from epicstar.sync.context import SyncContext
 from epicstar.sync.mirror_pass import PassReport, mirror_once
 from epicstar.sync.poll import PollReport, poll_stars, stars_source
-from epicstar.sync.selection import reset_permanent_failures, select_repositories
+from epicstar.sync.selection import (
+    needing_metadata,
+    reset_permanent_failures,
+    select_repositories,
+)
 
 
 @dataclass
@@ -63,8 +67,12 @@ def run_sync(
     summary = RunSummary()
     preflight(ctx)
     if poll and stars_source(ctx) is not None:
+        with ctx.db.session() as session:
+            wanted = needing_metadata(
+                session, retry_failed=retry_failed, due_only=due_only, now=ctx.clock()
+            )
         try:
-            summary.poll = poll_stars(ctx, full=full_walk)
+            summary.poll = poll_stars(ctx, full=full_walk, metadata_wanted=wanted)
         except GitHubAuthError:
             raise
         except GitHubError as error:
@@ -80,7 +88,11 @@ def run_sync(
             reset_permanent_failures(session)
     summary.skipped_permanent = selection.skipped_permanent
     run = _Passes(ctx, selection.todo, trigger=trigger, force=force)
-    summary.reports, summary.aborted = run.all(jobs, on_start=on_start, on_finish=on_finish)
+    ctx.described = summary.poll.described if summary.poll is not None else frozenset()
+    try:
+        summary.reports, summary.aborted = run.all(jobs, on_start=on_start, on_finish=on_finish)
+    finally:
+        ctx.described = frozenset()
     return summary
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from epicstar.state import repositories
-from epicstar.state.models import Repository, RepoState, SyncStatus
+from epicstar.state.models import Origin, Repository, RepoState, SyncMethod, SyncStatus
 
 _PERMANENTLY_FAILED = (
     Repository.state == RepoState.ACTIVE,
@@ -43,6 +43,18 @@ def select_repositories(
         counted = select(func.count()).select_from(Repository).where(*_PERMANENTLY_FAILED)
         skipped = session.scalar(counted) or 0
     return Selection(todo, skipped)
+
+
+def needing_metadata(session: Session, *, retry_failed: bool, due_only: bool, now: datetime) -> int:
+    """How many of the repositories a run would give a pass are starred ones, whose metadata
+    the starred list holds (the others' passes ask GitHub for it, one request each)."""
+    wanted = repositories.wanted(
+        include_permanent_failures=retry_failed, due_at=now if due_only else None
+    )
+    condition = and_(
+        wanted, Repository.origin == Origin.STAR, Repository.sync_method != SyncMethod.AGENT
+    )
+    return session.scalar(select(func.count()).select_from(Repository).where(condition)) or 0
 
 
 def reset_permanent_failures(session: Session) -> None:

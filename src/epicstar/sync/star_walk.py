@@ -34,6 +34,11 @@ class ListMarks:
     newest_star_id: int | None = None
 
 
+def pages_of(marks: ListMarks) -> int:
+    """The requests a complete walk of the list takes, as far as the marks tell."""
+    return max(1, -(-marks.stars // PAGE_SIZE))
+
+
 @dataclass
 class StarWalk:
     marks: ListMarks
