@@ -3,6 +3,8 @@ requests tried again within seconds after a network error or a server's passing 
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC
@@ -13,6 +15,15 @@ import httpx
 
 from epicstar.closing import Closeable
 from epicstar.retry import RetryPolicy, Transient
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings every HTTP client of the process shares (httpx's defaults: certifi's
+    CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``). Loading the CA bundle is most of the
+    cost of making a client: 20-30 ms each, paid once."""
+    return httpx.create_ssl_context()
+
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 """Answers of a server (or the proxy before it) that is failing or restarting right now."""

@@ -17,7 +17,7 @@ import httpx
 from pydantic import SecretStr
 
 from epicstar import __version__
-from epicstar.http_client import PooledClient, retry_after_seconds
+from epicstar.http_client import PooledClient, retry_after_seconds, tls_context
 from epicstar.mirror.credentials import HttpAuth
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -99,6 +99,7 @@ class AgentServer(PooledClient):
         self._sleep = sleep
         self.max_wait = max_wait
         self._client = httpx.Client(
+            verify=tls_context(),
             base_url=self.url,
             timeout=timeout,
             transport=transport,

@@ -28,7 +28,7 @@ from epicstar.destination.errors import (
     ProjectNameTaken,
 )
 from epicstar.destination.naming import is_valid_name
-from epicstar.http_client import TRANSIENT_STATUSES, PooledClient
+from epicstar.http_client import TRANSIENT_STATUSES, PooledClient, tls_context
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 
 __all__ = [
@@ -114,6 +114,7 @@ class OneDevClient(PooledClient):
         self._retry = retry
         self._sleep = sleep
         self._client = httpx.Client(
+            verify=tls_context(),
             base_url=root + API_PREFIX + "/",
             transport=transport,
             timeout=timeout,

@@ -43,7 +43,7 @@ from epicstar.discovery.starred import (
     page_links,
     stars_from_body,
 )
-from epicstar.http_client import PooledClient
+from epicstar.http_client import PooledClient, tls_context
 from epicstar.retry import DEFAULT_RETRY, RetryPolicy
 
 __all__ = [
@@ -164,6 +164,7 @@ class GitHubClient(PooledClient):
         self.rate_limit: RateLimit | None = None
         """The last ``x-ratelimit-*`` values GitHub sent, or ``None`` before any."""
         self._client = httpx.Client(
+            verify=tls_context(),
             transport=transport,
             timeout=timeout,
             follow_redirects=False,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import structlog
 
+from epicstar.http_client import tls_context
 from epicstar.mirror.cache import RepoCache
 from epicstar.mirror.lfs.batch import BatchClient, LfsError
 from epicstar.mirror.lfs.pointers import Pointer, scan_pointers, tracks_lfs
@@ -109,7 +110,10 @@ def _transfer(
     store = LfsStore(cache.path)
     timeout = httpx.Timeout(float(ctx.settings.http_timeout))
     with httpx.Client(
-        timeout=timeout, follow_redirects=True, headers={"User-Agent": user_agent()}
+        verify=tls_context(),
+        timeout=timeout,
+        follow_redirects=True,
+        headers={"User-Agent": user_agent()},
     ) as http:
         github = BatchClient(http, source, ctx.github_auth(source), server="GitHub")
         onedev = BatchClient(

@@ -19,6 +19,7 @@ import structlog
 from pydantic import SecretStr
 
 from epicstar.discovery import API_VERSION, DEFAULT_USER_AGENT
+from epicstar.http_client import tls_context
 
 __all__ = ["FixedIdentity", "GitHubTokenIdentity", "WebhookIdentity"]
 
@@ -95,7 +96,9 @@ class GitHubTokenIdentity:
             "User-Agent": DEFAULT_USER_AGENT,
             "X-GitHub-Api-Version": API_VERSION,
         }
-        with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
+        with httpx.Client(
+            verify=tls_context(), transport=self._transport, timeout=self._timeout
+        ) as client:
             response = client.get(self._url, headers=headers)
         if response.status_code != 200:
             raise ValueError(f"GitHub answered {response.status_code}")
