@@ -99,7 +99,10 @@ def _own_mounts_possible() -> bool:
     return probe.returncode == 0
 
 
-def _run(world: World, case: Case, args: tuple[str, ...], tmp_path: Path) -> tuple[int, str]:
+def _start(
+    world: World, case: Case, args: tuple[str, ...], tmp_path: Path
+) -> subprocess.Popen[str]:
+    """The command started with the case's setting, in a folder of its own (``tmp_path``)."""
     tmp_path.mkdir()
     env = {**os.environ, **world.env(), **case.env}
     command = [sys.executable, "-m", "epicstar", *args]
@@ -118,10 +121,24 @@ def _run(world: World, case: Case, args: tuple[str, ...], tmp_path: Path) -> tup
         fill = 'cat /dev/zero > "$0/filler" 2>/dev/null; ' if case.fill else ""
         script = f'mount -t tmpfs -o {case.data_dir} tmpfs "$0" && {{ {fill}exec "$@"; }}'
         command = ["unshare", "--mount", "sh", "-c", script, str(mount_point), *command]
-    result = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=60, check=False
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    return result.returncode, result.stderr
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """The exit status and standard error of a command :func:`_start` started."""
+    try:
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stderr
+
+
+def _run(world: World, case: Case, args: tuple[str, ...], tmp_path: Path) -> tuple[int, str]:
+    return _finish(_start(world, case, args, tmp_path))
 
 
 def _state(world: World) -> list[tuple[object, ...]]:
@@ -150,11 +167,22 @@ def test_an_unusable_setting_is_one_line_naming_it_and_nothing_changes(
     assert world.sync().ok
     before = _state(world)
 
-    for command, args in COMMANDS.items():
-        if case.services_only and command not in SERVICES:
-            continue  # only the services use the queue
-        code, stderr = _run(world, case, args, tmp_path / command)
+    # only the services use the queue
+    commands = [c for c in COMMANDS if not case.services_only or c in SERVICES]
+    # The commands run at the same time, each in a folder (and mount) of its own: each stops
+    # at its check of the setting, before anything it could share with the others.
+    started: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for command in commands:
+            started[command] = _start(world, case, COMMANDS[command], tmp_path / command)
+        finished = {command: _finish(process) for command, process in started.items()}
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
+    for command, (code, stderr) in finished.items():
         lines = stderr.strip().splitlines()
         assert len(lines) == 1, (command, stderr)
         assert lines[0].startswith(f"epicstar: error: {case.setting}: "), (command, lines[0])
