@@ -11,13 +11,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from epicstar.state.models import Repository, SyncAttempt
-from tests.e2e.conftest import ONE_DATABASE, World
+from tests.api.conftest import api_world
+from tests.e2e.conftest import World
 
 COMMANDS = {
     "status": ("status",),
@@ -155,17 +157,26 @@ def _state(world: World) -> list[tuple[object, ...]]:
         database.dispose()
 
 
-@ONE_DATABASE  # each check runs before the database is used, or replaces its URL
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The matrix's world, made once: ``octo/kept`` tracked and mirrored, ``octo/new`` not
+    tracked. No case may change it (each checks that), and each compares with what it finds.
+    SQLite only: each check runs before the database is used, or replaces its URL."""
+    with api_world("sqlite", tmp_path_factory) as world:
+        world.github.create_repo("octo", "kept")
+        world.github.create_repo("octo", "new")
+        world.add("octo/kept")
+        assert world.sync().ok
+        yield world
+
+
 @pytest.mark.parametrize("case_name", list(CASES))
 def test_an_unusable_setting_is_one_line_naming_it_and_nothing_changes(
-    world: World, tmp_path: Path, case_name: str
+    kept: World, tmp_path: Path, case_name: str
 ) -> None:
-    case = CASES[case_name]
-    world.github.create_repo("octo", "kept")
-    world.github.create_repo("octo", "new")
-    world.add("octo/kept")
-    assert world.sync().ok
+    case, world = CASES[case_name], kept
     before = _state(world)
+    assert [row[1] for row in before] == ["completed"], "octo/kept alone, mirrored"
 
     # only the services use the queue
     commands = [c for c in COMMANDS if not case.services_only or c in SERVICES]
