@@ -244,32 +244,29 @@ def test_the_agent_keeps_the_server_current_and_its_token_at_home(
                 assert agent.key.encode() not in content, path
 
 
-@ONE_DATABASE
-def test_dry_run_changes_nothing_on_the_server(world: World, tmp_path: Path) -> None:
-    world.github.create_repo("octo", "one")
-    world.star("octo/one")
-    with agent_world(world, tmp_path) as (_served, tap, agent):
-        dry = agent.sync("--dry-run")
-        assert dry["dry_run"] is True
-        assert outcomes(dry) == {"octo/one": "would deliver"}
-        assert entry(dry, "octo/one")["refs_changed"] == len(
-            heads_and_tags(world.github.refs("octo/one"))
-        )
-        assert tap.captured == [], "a first dry run asks the server nothing"
-        assert agent.sync("--dry-run")["stars"]["changes"] == dry["stars"]["changes"]
+def dry_run_changes_nothing_on_the_server(world: World, tap: Tap, agent: Agent) -> None:
+    """On a server the tap has seen nothing of yet, with ``octo/one`` starred only."""
+    dry = agent.sync("--dry-run")
+    assert dry["dry_run"] is True
+    assert outcomes(dry) == {"octo/one": "would deliver"}
+    assert entry(dry, "octo/one")["refs_changed"] == len(
+        heads_and_tags(world.github.refs("octo/one"))
+    )
+    assert tap.captured == [], "a first dry run asks the server nothing"
+    assert agent.sync("--dry-run")["stars"]["changes"] == dry["stars"]["changes"]
 
-        agent.sync()
-        new = world.github.commit("octo/one", "main", {"n.txt": b"n\n"})
-        seen = len(tap.captured)
-        again = agent.sync("--dry-run")
-        assert entry(again, "octo/one")["outcome"] == "would deliver"
-        assert entry(again, "octo/one")["commits_posted"] == 1
-        asked = tap.captured[seen:]
-        assert asked, "the server's refs were read"
-        assert {c.method for c in asked if "/api/" in c.path} == set()  # no PUT, no POST
-        assert all("git-upload-pack" in c.path + c.query for c in asked), "refs only read"
-        assert new not in world.onedev.refs("github/octo/one").values()
-        assert entry(agent.sync(), "octo/one")["commits_posted"] == 1
+    agent.sync()
+    new = world.github.commit("octo/one", "main", {"n.txt": b"n\n"})
+    seen = len(tap.captured)
+    again = agent.sync("--dry-run")
+    assert entry(again, "octo/one")["outcome"] == "would deliver"
+    assert entry(again, "octo/one")["commits_posted"] == 1
+    asked = tap.captured[seen:]
+    assert asked, "the server's refs were read"
+    assert {c.method for c in asked if "/api/" in c.path} == set()  # no PUT, no POST
+    assert all("git-upload-pack" in c.path + c.query for c in asked), "refs only read"
+    assert new not in world.onedev.refs("github/octo/one").values()
+    assert entry(agent.sync(), "octo/one")["commits_posted"] == 1
 
 
 @ONE_DATABASE
@@ -342,8 +339,16 @@ def test_an_unstar_the_server_refuses_is_reported_and_the_others_go_on(
 
 
 @ONE_DATABASE
-def test_agent_test_checks_server_key_and_token(world: World, tmp_path: Path) -> None:
-    with agent_world(world, tmp_path) as (_served, _tap, agent):
+def test_dry_run_changes_nothing_and_agent_test_checks_server_key_and_token(
+    world: World, tmp_path: Path
+) -> None:
+    """A dry run changes nothing, then ``epicstar agent test`` checks the server, the key and
+    the token: two checks of one served world, so one server start instead of two."""
+    world.github.create_repo("octo", "one")
+    world.star("octo/one")
+    with agent_world(world, tmp_path) as (_served, tap, agent):
+        dry_run_changes_nothing_on_the_server(world, tap, agent)
+
         passed = agent.run("test")
         assert passed.returncode == 0, passed.stdout + passed.stderr
         lines = passed.stdout.splitlines()

@@ -11,13 +11,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from epicstar.state.models import Repository, SyncAttempt
-from tests.e2e.conftest import ONE_DATABASE, World
+from tests.api.conftest import api_world
+from tests.e2e.conftest import World
 
 COMMANDS = {
     "status": ("status",),
@@ -99,7 +101,10 @@ def _own_mounts_possible() -> bool:
     return probe.returncode == 0
 
 
-def _run(world: World, case: Case, args: tuple[str, ...], tmp_path: Path) -> tuple[int, str]:
+def _start(
+    world: World, case: Case, args: tuple[str, ...], tmp_path: Path
+) -> subprocess.Popen[str]:
+    """The command started with the case's setting, in a folder of its own (``tmp_path``)."""
     tmp_path.mkdir()
     env = {**os.environ, **world.env(), **case.env}
     command = [sys.executable, "-m", "epicstar", *args]
@@ -118,10 +123,24 @@ def _run(world: World, case: Case, args: tuple[str, ...], tmp_path: Path) -> tup
         fill = 'cat /dev/zero > "$0/filler" 2>/dev/null; ' if case.fill else ""
         script = f'mount -t tmpfs -o {case.data_dir} tmpfs "$0" && {{ {fill}exec "$@"; }}'
         command = ["unshare", "--mount", "sh", "-c", script, str(mount_point), *command]
-    result = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=60, check=False
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    return result.returncode, result.stderr
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """The exit status and standard error of a command :func:`_start` started."""
+    try:
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stderr
+
+
+def _run(world: World, case: Case, args: tuple[str, ...], tmp_path: Path) -> tuple[int, str]:
+    return _finish(_start(world, case, args, tmp_path))
 
 
 def _state(world: World) -> list[tuple[object, ...]]:
@@ -138,23 +157,43 @@ def _state(world: World) -> list[tuple[object, ...]]:
         database.dispose()
 
 
-@ONE_DATABASE  # each check runs before the database is used, or replaces its URL
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The matrix's world, made once: ``octo/kept`` tracked and mirrored, ``octo/new`` not
+    tracked. No case may change it (each checks that), and each compares with what it finds.
+    SQLite only: each check runs before the database is used, or replaces its URL."""
+    with api_world("sqlite", tmp_path_factory) as world:
+        world.github.create_repo("octo", "kept")
+        world.github.create_repo("octo", "new")
+        world.add("octo/kept")
+        assert world.sync().ok
+        yield world
+
+
 @pytest.mark.parametrize("case_name", list(CASES))
 def test_an_unusable_setting_is_one_line_naming_it_and_nothing_changes(
-    world: World, tmp_path: Path, case_name: str
+    kept: World, tmp_path: Path, case_name: str
 ) -> None:
-    case = CASES[case_name]
-    world.github.create_repo("octo", "kept")
-    world.github.create_repo("octo", "new")
-    world.add("octo/kept")
-    assert world.sync().ok
+    case, world = CASES[case_name], kept
     before = _state(world)
+    assert [row[1] for row in before] == ["completed"], "octo/kept alone, mirrored"
 
-    for command, args in COMMANDS.items():
-        if case.services_only and command not in SERVICES:
-            continue  # only the services use the queue
-        code, stderr = _run(world, case, args, tmp_path / command)
+    # only the services use the queue
+    commands = [c for c in COMMANDS if not case.services_only or c in SERVICES]
+    # The commands run at the same time, each in a folder (and mount) of its own: each stops
+    # at its check of the setting, before anything it could share with the others.
+    started: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for command in commands:
+            started[command] = _start(world, case, COMMANDS[command], tmp_path / command)
+        finished = {command: _finish(process) for command, process in started.items()}
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
+    for command, (code, stderr) in finished.items():
         lines = stderr.strip().splitlines()
         assert len(lines) == 1, (command, stderr)
         assert lines[0].startswith(f"epicstar: error: {case.setting}: "), (command, lines[0])
