@@ -140,6 +140,8 @@ class FakeOneDev(ObservableServer):
             self.principals[token] = Principal(token, role, f"{role.value.replace('_', '-')}{i}")
         self._projects: dict[int, Project] = {}
         self._paths: dict[str, int] = {}
+        self._named: dict[tuple[int | None, str], int] = {}
+        """(parent id, lower-case name) -> the first project so named there."""
         self._next_id = 1
         self._base_authorizations: dict[int, BaseAuthorization] = {}
         self._next_base_authorization_id = 1
@@ -206,10 +208,8 @@ class FakeOneDev(ObservableServer):
     def find_child(self, parent_id: int | None, name: str) -> Project | None:
         """Same parent, name equal ignoring case (DefaultProjectService.find)."""
         with self.lock:
-            for project in self._projects.values():
-                if project.parent_id == parent_id and project.name.lower() == name.lower():
-                    return project
-            return None
+            project_id = self._named.get((parent_id, name.lower()))
+            return self._projects.get(project_id) if project_id is not None else None
 
     def descendant_ids(self, project_id: int) -> list[int]:
         with self.lock:
@@ -219,20 +219,22 @@ class FakeOneDev(ObservableServer):
             return found
 
     def refresh_paths(self) -> None:
+        """Every project's path, and the look-ups by path and by name, after any change."""
         with self.lock:
-
-            def path_of(project: Project) -> str:
-                names = [project.name]
-                current = project
-                while current.parent_id is not None:
-                    current = self._projects[current.parent_id]
-                    names.append(current.name)
-                return "/".join(reversed(names))
-
             self._paths.clear()
+            self._named.clear()
             for project in self._projects.values():
-                project.path = path_of(project)
-                self._paths.setdefault(project.path.lower(), project.id)
+                self._index(project)
+
+    def _index(self, project: Project) -> None:
+        names = [project.name]
+        current = project
+        while current.parent_id is not None:
+            current = self._projects[current.parent_id]
+            names.append(current.name)
+        project.path = "/".join(reversed(names))
+        self._paths.setdefault(project.path.lower(), project.id)
+        self._named.setdefault((project.parent_id, project.name.lower()), project.id)
 
     def reserve(self, project: Project) -> Project:
         """Insert a new project record (id allocated here)."""
@@ -240,7 +242,7 @@ class FakeOneDev(ObservableServer):
             project.id = self._next_id
             self._next_id += 1
             self._projects[project.id] = project
-            self.refresh_paths()
+            self._index(project)  # a new project has no children: no other path changes
             return project
 
     def discard(self, project_ids: Sequence[int]) -> None:
