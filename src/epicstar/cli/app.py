@@ -10,12 +10,16 @@ import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
     from epicstar.config import Settings
+
+# Plain help and usage errors, as click prints them: Typer's Rich panels load Rich and
+# markdown-it, 80 ms of every `--help` and every mistyped option.
+PLAIN: dict[str, Any] = {"rich_markup_mode": None}
 
 app = typer.Typer(
     name="epicstar",
@@ -23,17 +27,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    **PLAIN,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, **PLAIN)
 app.add_typer(db_app, name="db")
 keys_app = typer.Typer(
     help="API keys for the REST API (work with or without the server running).",
     no_args_is_help=True,
+    **PLAIN,
 )
 app.add_typer(keys_app, name="keys")
 agent_app = typer.Typer(
     help="Run where your GitHub token lives: fetch your stars here, deliver them to a server.",
     no_args_is_help=True,
+    **PLAIN,
 )
 app.add_typer(agent_app, name="agent")
 
