@@ -31,17 +31,13 @@ See docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import platform
 import secrets
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,8 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
-
+from benchmarks.cli_run import run_main
 from benchmarks.command_runs import (
     BenchmarkError,
     EpicstarCommand,
@@ -181,7 +176,7 @@ def first_mirror(bench: Bench, runs: int, verified: list[str]) -> Part:
     part = Part()
 
     def epicstar(run: int) -> float:
-        seconds, report = bench.epicstar.sync(bench.env(f"first-{run}"), expected="mirrored")
+        seconds, report = bench.epicstar.sync_in(bench.env(f"first-{run}"), expected="mirrored")
         verified.append(bench.verify(report["onedev_path"]))
         return seconds
 
@@ -209,7 +204,7 @@ def unchanged(bench: Bench, runs: int) -> Part:
     env = bench.env("first-1")
 
     def epicstar(run: int) -> float:
-        return bench.epicstar.sync(env, expected="unchanged")[0]
+        return bench.epicstar.sync_in(env, expected="unchanged")[0]
 
     def reference(run: int) -> float:
         return python_pass() + ls_remote(bench.clone_url, bench.github_token)
@@ -304,7 +299,7 @@ def one_new_commit(bench: Bench, runs: int, a_file: str) -> Part:
         trace = bench.scratch / f"trace-{run}.txt"
         bench.sandbox.onedev.log.clear()
         env = bench.env("first-1", GIT_TRACE=str(trace))
-        seconds, report = bench.epicstar.sync(env, expected="mirrored")
+        seconds, report = bench.epicstar.sync_in(env, expected="mirrored")
         sent = sum(
             entry.request_bytes
             for entry in bench.sandbox.onedev.log.entries("POST", git_service="git-receive-pack")
@@ -518,19 +513,12 @@ def _fact(value: Any) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    scratch = Path(tempfile.mkdtemp(prefix="epicstar-command-bench-"))
-    try:
-        results = run_benchmark(options, scratch)
-    except Exception as error:
-        print(f"benchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    print(format_results(results))
-    if options.json_path is not None:
-        options.json_path.write_text(json.dumps(results, indent=2) + "\n")
-    return 0 if results["targets_met"] else 1
+    return run_main(
+        "epicstar-command-bench-",
+        lambda scratch: run_benchmark(options, scratch),
+        format_results,
+        options.json_path,
+    )
 
 
 if __name__ == "__main__":

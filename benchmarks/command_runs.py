@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.gitplain import bearer_env
+from benchmarks.lfs_contenders import EpicstarCli
 
 
 class BenchmarkError(RuntimeError):
@@ -71,33 +71,16 @@ def import_milliseconds(args: Sequence[str], env: Mapping[str, str]) -> float:
 
 
 @dataclass(frozen=True)
-class EpicstarCommand:
-    """``epicstar`` run as a user runs it: ``python -m epicstar``, configured by ``EPICSTAR_*``
-    variables (any of the caller's own are set aside)."""
-
-    github_api_url: str
-    github_token: str
-    onedev_url: str
-    onedev_token: str
+class EpicstarCommand(EpicstarCli):
+    """``epicstar`` run as a user runs it (see :class:`EpicstarCli`), any command."""
 
     def env(self, data_dir: Path, onedev_parent: str, **extra: str) -> dict[str, str]:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("EPICSTAR_")}
-        return {
-            **inherited,
-            "EPICSTAR_DATA_DIR": str(data_dir),
-            "EPICSTAR_DATABASE_URL": f"sqlite:///{data_dir / 'epicstar.db'}",
-            "EPICSTAR_GITHUB_API_URL": self.github_api_url,
-            "EPICSTAR_GITHUB_TOKEN": self.github_token,
-            "EPICSTAR_ONEDEV_URL": self.onedev_url,
-            "EPICSTAR_ONEDEV_TOKEN": self.onedev_token,
-            "EPICSTAR_ONEDEV_PARENT": onedev_parent,
-            **extra,
-        }
+        return {**super().env(data_dir, onedev_parent), **extra}
 
     def run(self, args: Sequence[str], env: Mapping[str, str]) -> Timed:
         return timed([sys.executable, "-m", "epicstar", *args], env)
 
-    def sync(self, env: Mapping[str, str], *, expected: str) -> tuple[float, dict[str, Any]]:
+    def sync_in(self, env: Mapping[str, str], *, expected: str) -> tuple[float, dict[str, Any]]:
         """``epicstar sync --json``: its seconds and its one repository's report, which must
         have ended ``expected``."""
         run = self.run(["sync", "--json"], env)

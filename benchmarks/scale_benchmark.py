@@ -19,24 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import resource
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import structlog
-
+from benchmarks.cli_run import run_main
 from benchmarks.gitplain import git_version, hermetic_git
 from epicstar.config import default_jobs
 from epicstar.sandbox import Role, Sandbox
@@ -248,19 +244,12 @@ def format_summary(results: dict[str, object]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    scratch = Path(tempfile.mkdtemp(prefix="epicstar-scale-bench-"))
-    try:
-        results = run_benchmark(options, scratch)
-    except Exception as error:
-        print(f"benchmark failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    print(format_summary(results))
-    if options.json_path is not None:
-        options.json_path.write_text(json.dumps(results, indent=2) + "\n")
-    return 0 if results["target_met"] else 1
+    return run_main(
+        "epicstar-scale-bench-",
+        lambda scratch: run_benchmark(options, scratch),
+        format_summary,
+        options.json_path,
+    )
 
 
 if __name__ == "__main__":
