@@ -97,3 +97,39 @@ def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("EPICSTAR_TRUSTED_PROXIES", text)
         with pytest.raises(ConfigError, match=r"^EPICSTAR_TRUSTED_PROXIES: '.*' is not an IP"):
             load_settings()
+
+
+def test_every_setting_that_can_hold_a_secret_is_read_from_a_file_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    files = {
+        "GITHUB_TOKEN": "ghp_from_a_file",
+        "ONEDEV_TOKEN": "od_from_a_file",
+        "WEBHOOK_SECRET": "hook secret from a file",
+        "DATABASE_URL": "postgresql+psycopg://epicstar:pg-password@db/epicstar",
+        "QUEUE_URL": "redis://:redis-password@cache:6379/0",
+        "NOTIFY_URLS": "ntfy://ntfy-token@ntfy.example/topic, tgram://bot-token/chat",
+    }
+    for name, value in files.items():
+        path = tmp_path / name.lower()
+        path.write_text(value + "\n")  # as `echo ... > file` leaves it
+        monkeypatch.setenv(f"EPICSTAR_{name}_FILE", str(path))
+
+    settings = load_settings()
+
+    assert settings.github_token is not None
+    assert settings.github_token.get_secret_value() == "ghp_from_a_file"
+    assert settings.database_url == files["DATABASE_URL"]
+    assert settings.queue_url == files["QUEUE_URL"]
+    assert settings.notify_urls == [
+        "ntfy://ntfy-token@ntfy.example/topic",
+        "tgram://bot-token/chat",
+    ]
+    assert "hook secret from a file" in settings.secrets()
+
+    monkeypatch.setenv("EPICSTAR_DATABASE_URL", "sqlite:///from-the-environment.db")
+    assert load_settings().database_url == "sqlite:///from-the-environment.db"  # env wins
+
+    monkeypatch.setenv("EPICSTAR_QUEUE_URL_FILE", str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match="EPICSTAR_QUEUE_URL_FILE: cannot read"):
+        load_settings()

@@ -43,6 +43,11 @@ def default_jobs() -> int:
     return min(16, 4 * (os.cpu_count() or 1))
 
 
+SECRET_BEARING = frozenset({"database_url", "queue_url", "notify_urls"})
+"""Settings that are no secret as such but whose values often hold one (a database's
+password, a notification service's token): they are read from files too."""
+
+
 class ConfigError(Exception):
     """The configuration is missing something or holds a malformed value."""
 
@@ -135,10 +140,12 @@ class SourceSettings(BaseSettings):
 
     @classmethod
     def secret_fields(cls) -> list[str]:
+        """The settings that also accept ``EPICSTAR_<NAME>_FILE``: the secrets, and the
+        settings whose values may carry one (:data:`SECRET_BEARING`)."""
         return [
             name
             for name, field in cls.model_fields.items()
-            if field.annotation in (SecretStr, SecretStr | None)
+            if field.annotation in (SecretStr, SecretStr | None) or name in SECRET_BEARING
         ]
 
     @property
