@@ -133,3 +133,33 @@ def test_sync_json_reports_the_run_and_the_dry_run_predicts_it(world: World) -> 
     again = json.loads(world.cli("sync", "--json").stdout)
     assert {item["outcome"] for item in again["repositories"]} == {"unchanged"}
     assert again["summary"]["skipped_permanent"] == 1
+
+
+@ONE_DATABASE  # SQLite's copy; PostgreSQL is pointed to pg_dump (tests/state/test_backup.py)
+def test_a_backup_restored_as_a_user_runs_it(world: World, tmp_path: Any) -> None:
+    world.github.create_repo("octo", "kept")
+    assert world.cli("add", "octo/kept").returncode == 0
+    assert world.cli("sync").returncode == 0
+    copy = tmp_path / "backups" / "before.db"
+
+    made = world.cli("db", "backup", str(copy))
+    assert made.returncode == 0, made.stderr
+    assert "Backed up 1 repositories (schema " in made.stdout
+    refused = world.cli("db", "backup", str(copy))
+    assert (refused.returncode, refused.stderr.count("\n")) == (2, 1)
+    assert "exists: name a new file" in refused.stderr
+
+    world.github.create_repo("octo", "later")
+    assert world.cli("add", "octo/later").returncode == 0
+    restored = world.cli("db", "restore", str(copy))
+    assert restored.returncode == 0, restored.stderr
+    assert "Restored 1 repositories from" in restored.stdout
+    assert "the database it replaced is kept as" in restored.stdout
+
+    status = json.loads(world.cli("status", "--json").stdout)
+    assert [(item["full_name"], item["sync_status"]) for item in status] == [
+        ("octo/kept", "completed")
+    ]
+    again = world.cli("sync")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 repository: 0 mirrored, 1 up to date" in again.stdout

@@ -238,6 +238,28 @@ def db_upgrade() -> None:
     run_db_upgrade(settings_and_logs())
 
 
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="The new file to write the copy to.")],
+) -> None:
+    """Copy the SQLite database to PATH, consistent even while the service runs (PostgreSQL:
+    the pg_dump command to use is printed)."""
+    from epicstar.cli.db_command import run_db_backup
+
+    run_db_backup(settings_and_logs(), path)
+
+
+@db_app.command("restore")
+def db_restore(
+    path: Annotated[Path, typer.Argument(help="A copy made by `epicstar db backup`.")],
+) -> None:
+    """Put a backup in place of the SQLite database, keeping the replaced one beside it, and
+    bring its schema up to date. Stop the service first."""
+    from epicstar.cli.db_command import run_db_restore
+
+    run_db_restore(settings_and_logs(), path)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option("--name", help="What the key is for, e.g. 'phone'.")],
