@@ -47,6 +47,13 @@ def refused_port() -> Iterator[int]:
         yield int(holder.getsockname()[1])
 
 
+def free_port() -> int:
+    """A local port free a moment ago, for a server started by another process."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class HeaderRecorder(http.server.BaseHTTPRequestHandler):
     """A git host that is not GitHub's: records each request's headers, serves nothing."""
 

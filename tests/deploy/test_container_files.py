@@ -4,10 +4,15 @@ steps outside a container)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from epicstar.config import Settings
@@ -95,3 +100,29 @@ def test_compose_starts_epicstar_after_a_healthy_postgresql_with_secrets_from_fi
                 assert not re.search(r"TOKEN|SECRET|PASSWORD", variable), variable
     assert all(set(secret) == {"file"} for secret in declared.values())
     assert set(document["volumes"]) == {"postgres", "redis", "data"}
+
+
+def test_podman_compose_reads_compose_yaml_as_a_user_would_have_it(tmp_path: Path) -> None:
+    if shutil.which("podman") is None:  # podman-compose asks podman for its version first
+        if os.environ.get("CI"):
+            pytest.fail("podman must be installed in CI (.ci/run installs it)")
+        pytest.skip("podman is not installed (Debian package podman)")
+    for name in ("compose.yaml", "Containerfile"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "deploy" / "epicstar.env.example", tmp_path / ".env")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name in compose()["secrets"]:
+        (secrets / name).write_text("placeholder\n")
+    tool = Path(sys.executable).with_name("podman-compose")
+    result = subprocess.run(
+        [str(tool), "-f", "compose.yaml", "config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert set(resolved["services"]) >= {"postgres", "epicstar"}
+    assert resolved["services"]["epicstar"]["environment"]["EPICSTAR_DATA_DIR"] == "/data"

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import pytest
 
 from tests.conftest import postgres_schema_url
 from tests.e2e.conftest import ONE_DATABASE, World
+from tests.http_fakes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 UNPRIVILEGED = "nobody"
@@ -121,12 +121,6 @@ def system_python() -> str:
             pytest.fail("the system's python3 (Debian packages python3, python3-venv) is missing")
         pytest.skip("no system python3 in /usr/bin")
     return python
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, process: subprocess.Popen[str]) -> httpx.Response:
