@@ -109,7 +109,7 @@ def test_podman_compose_reads_compose_yaml_as_a_user_would_have_it(tmp_path: Pat
         pytest.skip("podman is not installed (Debian package podman)")
     for name in ("compose.yaml", "Containerfile"):
         shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "deploy" / "epicstar.env.example", tmp_path / ".env")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     for name in compose()["secrets"]:

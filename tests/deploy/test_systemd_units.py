@@ -18,7 +18,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("epicstar*.service")) + sorted(
     (DEPLOY / "systemd").glob("*.timer")
 )
-ENV_EXAMPLE = DEPLOY / "epicstar.env.example"
+ENV_EXAMPLE = DEPLOY.parent / ".env.example"
 HARDENING = (
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
