@@ -274,6 +274,12 @@ class RepoCache:
         if names:
             self._git(["update-ref", "--stdin"], stdin=names)
 
+    def create_refs(self, refs: Mapping[str, str]) -> None:
+        """Create ``refs`` (name: object) at once, all or none; an existing name is an error."""
+        if refs:
+            commands = "".join(f"create {name} {sha}\n" for name, sha in refs.items())
+            self._git(["update-ref", "--stdin"], stdin=commands)
+
     def git_output(self, args: Sequence[str], *, stdin: str | None = None) -> str:
         """What a read-only git command prints in this cache."""
         return self._git(args, stdin=stdin).stdout

@@ -25,6 +25,7 @@ from epicstar import feed
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
 from epicstar.mirror.process import GitError
+from epicstar.mirror.rewrites import Rewrite, find_rewrites, preserve
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
@@ -79,6 +80,8 @@ class PassReport:
     """What the LFS part did; None when it had nothing to do."""
     wiki_refs_changed: int | None = None
     """Refs of the wiki mirror that changed; None when the wiki was not looked at."""
+    rewrites: list[Rewrite] = field(default_factory=list)
+    """Branches and tags GitHub overwrote or deleted, their old tips kept in the cache."""
 
     @property
     def failed(self) -> bool:
@@ -377,6 +380,7 @@ def _transfer(
     bytes_before = cache.object_bytes()
     git_step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
     after = cache.local_refs()
+    report.rewrites = _preserve_rewrites(ctx, cache, before, after)
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
     report.feed_rows = _feed_rows(repo, cache, mirrored, after)
@@ -386,6 +390,18 @@ def _transfer(
     repo.mirrored_refs = after
     report.outcome = AttemptOutcome.MIRRORED
     report.lfs = mirror_lfs(ctx, repo, cache, source, force=force)
+
+
+def _preserve_rewrites(
+    ctx: SyncContext, cache: RepoCache, before: Refs, after: Refs
+) -> list[Rewrite]:
+    """Keep in the cache what the fetch overwrote or deleted (the mirror follows GitHub)."""
+    kept = preserve(cache, find_rewrites(cache, before, after), f"{ctx.clock():%Y%m%dT%H%M%S%fZ}")
+    for rewrite in kept:
+        log.info(
+            "pass.rewritten", ref=rewrite.ref, kind=rewrite.kind, old=rewrite.old, new=rewrite.new
+        )
+    return kept
 
 
 def _cache_lacks_lfs_refs(ctx: SyncContext, repo: Repository, cache: RepoCache) -> bool:
