@@ -273,6 +273,8 @@ def lfs_request_of(method: str, path: str, query: str) -> str | None:
 class _Capture:
     status: int = 0
     request_bytes: int = 0
+    length: int | None = None  # the response's Content-Length, when it has one
+    sent: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -336,15 +338,21 @@ class RecordingMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 capture.status = int(message["status"])
+                capture.length = _content_length(message)
                 if capture.status >= 400:
                     # An error is final with its status line: git (curl with FAILONERROR)
                     # returns as soon as it has the headers, without reading the body.
                     record()
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                # Recorded *before* the client can see the response end, so whoever made the
-                # request finds it in the log as soon as the request returns (the app may
-                # still be cleaning up, e.g. reaping ``git http-backend``).
-                record()
+            elif message["type"] == "http.response.body":
+                capture.sent += len(message.get("body", b""))
+                complete = capture.length is not None and capture.sent >= capture.length
+                if complete or not message.get("more_body"):
+                    # Recorded *before* the client can see the response end, so whoever made
+                    # the request finds it in the log as soon as the request returns (the app
+                    # may still be cleaning up, e.g. reaping ``git http-backend``). A body of
+                    # known length ends with its last byte: a client (git-lfs) may be done
+                    # before the app sends the empty message that closes the stream.
+                    record()
             await send(message)
 
         try:
@@ -361,6 +369,16 @@ class RecordingMiddleware:
                     await _send_fault(fault, send_wrapper)
         finally:
             record()  # a response that never completed (error, client gone)
+
+
+def _content_length(start: Message) -> int | None:
+    for name, value in start.get("headers", []):
+        if bytes(name).lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 async def _slow(receive: Receive, seconds: float) -> Receive:
