@@ -212,6 +212,12 @@ class RepoCache:
                     continue
         return total
 
+    def leaves_behind(self, old: str, new: str) -> bool:
+        """Whether moving a branch from ``old`` to ``new`` leaves commits behind (not a fast
+        forward). One git process, which stops at the first such commit: its cost is that of
+        the commits between them, never of a whole rewritten history."""
+        return bool(self._git(["rev-list", "--max-count=1", old, "--not", new]).stdout.strip())
+
     def count_commits(self, tips: Sequence[str], exclude: Sequence[str]) -> int:
         """Commits reachable from ``tips`` but not from ``exclude``.
 

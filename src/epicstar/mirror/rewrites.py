@@ -33,7 +33,7 @@ def find_rewrites(cache: RepoCache, before: Refs, after: Refs) -> list[Rewrite]:
             found.append(Rewrite(ref, old, None, "deleted"))
         elif ref.startswith("refs/tags/"):
             found.append(Rewrite(ref, old, new, "tag moved"))
-        elif cache.count_commits([old], [new]) > 0:
+        elif cache.leaves_behind(old, new):
             found.append(Rewrite(ref, old, new, "forced"))
     return found
 
