@@ -222,6 +222,11 @@ class Settings(SourceSettings):
     archived_refresh_interval: int = Field(default=7 * 86400, ge=60)
     unstar_policy: Literal["keep", "move", "delete"] = "keep"
     unstarred_parent: str | None = None
+    rewrite_policy: Literal["mirror", "hold"] = Field(
+        default="mirror",
+        description="a force-push or deletion upstream: mirror it (keeping the old tip), "
+        "or hold it back in OneDev until approved",
+    )
 
     notify_urls: Annotated[list[str], NoDecode] = Field(
         default=[], repr=False, description="Apprise URLs; they hold tokens, so never shown"

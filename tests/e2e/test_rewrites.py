@@ -60,7 +60,7 @@ def test_what_github_overwrote_is_mirrored_exactly_and_kept_in_the_cache(world: 
         ("refs/heads/main", "forced"),
         ("refs/heads/feature", "deleted"),
         ("refs/tags/v1", "deleted"),
-        ("refs/tags/v2", "tag moved"),
+        ("refs/tags/v2", "tag_moved"),
     }
     now = mirrored_part(world.github.refs(full_name))
     assert mirrored_part(world.onedev.refs(f"github/{full_name}")) == now

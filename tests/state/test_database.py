@@ -79,7 +79,7 @@ def schema_of(database: Database) -> dict[str, object]:
 
 def test_upgrade_creates_the_schema_once(db: Database) -> None:
     db.upgrade()  # a second upgrade is a no-op
-    assert current_revision(db.engine) == "0010"
+    assert current_revision(db.engine) == "0011"
     tables = set(inspect(db.engine).get_table_names())
     expected = {
         "repositories",

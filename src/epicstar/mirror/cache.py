@@ -218,6 +218,14 @@ class RepoCache:
         the commits between them, never of a whole rewritten history."""
         return bool(self._git(["rev-list", "--max-count=1", old, "--not", new]).stdout.strip())
 
+    def count_only_in(self, tip: str, others: Sequence[str], *, limit: int) -> int:
+        """Commits reachable from ``tip`` but from none of ``others``, counted up to ``limit``."""
+        revisions = f"{tip}\n" + "".join(f"^{sha}\n" for sha in others if sha != tip)
+        result = self._git(
+            ["rev-list", "--count", f"--max-count={limit}", "--stdin"], stdin=revisions
+        )
+        return int(result.stdout.strip() or 0)
+
     def count_commits(self, tips: Sequence[str], exclude: Sequence[str]) -> int:
         """Commits reachable from ``tips`` but not from ``exclude``.
 
@@ -286,6 +294,12 @@ class RepoCache:
             commands = "".join(f"create {name} {sha}\n" for name, sha in refs.items())
             self._git(["update-ref", "--stdin"], stdin=commands)
 
+    def set_refs(self, refs: Mapping[str, str]) -> None:
+        """Point each of ``refs`` (name: object) at its object, created or moved, all at once."""
+        if refs:
+            commands = "".join(f"update {name} {sha}\n" for name, sha in refs.items())
+            self._git(["update-ref", "--stdin"], stdin=commands)
+
     def git_output(self, args: Sequence[str], *, stdin: str | None = None) -> str:
         """What a read-only git command prints in this cache."""
         return self._git(args, stdin=stdin).stdout
@@ -336,21 +350,41 @@ class RepoCache:
             tidied = True
         return tidied
 
-    def push(self, url: str, auth: HttpAuth | None, *, prune: bool = True) -> PushResult:
-        """Make ``url``'s branches and tags exactly the cache's, leaving other refs alone.
+    def push(
+        self,
+        url: str,
+        auth: HttpAuth | None,
+        *,
+        prune: bool = True,
+        keep: Sequence[str] = (),
+    ) -> PushResult:
+        """Make ``url``'s branches and tags exactly the cache's, leaving other refs alone, and
+        the branches named in ``keep`` too (restored history lives there).
 
         Without ``prune`` only creations and updates are pushed. Raises :class:`PushRejected`
         when the remote refuses refs (those it accepted stay updated).
         """
         options = ["--porcelain", "--force", "--no-verify", *(["--prune"] if prune else [])]
+        spared = [f"^refs/heads/{branch}" for branch in keep]
         try:
-            result = self._git(["push", *options, url, *REFSPECS], auth=auth)
+            result = self._git(["push", *options, url, *REFSPECS, *spared], auth=auth)
         except GitError as error:
             refused = rejected(error)
             if refused is None:
                 raise
             raise refused from error
         return PushResult(changed=_count_pushed(result.stdout), output=result.stdout)
+
+    def push_branch(self, url: str, auth: HttpAuth | None, branch: str, sha: str | None) -> None:
+        """Point ``branch`` at ``url`` to ``sha`` (created or moved); delete it for None."""
+        spec = f"+{sha}:refs/heads/{branch}" if sha else f":refs/heads/{branch}"
+        try:
+            self._git(["push", "--porcelain", "--no-verify", url, spec], auth=auth)
+        except GitError as error:
+            refused = rejected(error)
+            if refused is None:
+                raise
+            raise refused from error
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -20,6 +20,9 @@ ACTIONS = (
     "repository.sync_requested",
     "repository.retry_requested",
     "repository.sync_method_changed",
+    "repository.rewrites_approved",
+    "repository.rewrite_restored",
+    "repository.restored_branch_removed",
     "stars.poll_requested",
     "webhook.replayed",
 )

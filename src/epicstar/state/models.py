@@ -1,5 +1,5 @@
 """The tables: repositories, their sync attempts and new commits, starred lists, webhook
-deliveries, API keys, the audit log and dashboard sessions."""
+deliveries, API keys, the audit log, dashboard sessions and rewritten refs."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ class SyncStatus(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     PERMANENT_FAILURE = "permanent_failure"
+    HELD = "held"  # EPICSTAR_REWRITE_POLICY=hold kept rewritten refs back; waits for approval
 
 
 class Origin(enum.StrEnum):
@@ -117,6 +118,21 @@ class AttemptOutcome(enum.StrEnum):
     INTERRUPTED = "interrupted"  # stopped by a shutdown or Ctrl+C; due again at once
 
 
+class RewriteKind(enum.StrEnum):
+    """How GitHub overwrote a branch or tag the mirror held."""
+
+    FORCED = "forced"  # a branch moved other than forward
+    DELETED = "deleted"  # a branch or tag deleted
+    TAG_MOVED = "tag_moved"  # a tag pointed at another object
+
+
+class RewriteStatus(enum.StrEnum):
+    APPLIED = "applied"  # mirrored to OneDev; the old tip kept in the cache
+    HELD = "held"  # EPICSTAR_REWRITE_POLICY=hold: OneDev keeps the old tip until approved
+    APPROVED = "approved"  # approved; the next pass applies it
+    WITHDRAWN = "withdrawn"  # held, then GitHub put the ref back (or moved it from elsewhere)
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
@@ -154,6 +170,9 @@ class Repository(Base):
     onedev_description: Mapped[str | None] = mapped_column(Text)
     onedev_default_branch: Mapped[str | None] = mapped_column(String(255))
     mirrored_refs: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    held_refs: Mapped[dict[str, str | None] | None] = mapped_column(JSON)
+    """Rewrites held back (EPICSTAR_REWRITE_POLICY=hold): ref → GitHub's tip (None: deleted
+    there). ``mirrored_refs`` keeps the old tips OneDev still holds."""
 
     has_wiki: Mapped[bool | None] = mapped_column(Boolean)
     uses_lfs: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -212,6 +231,7 @@ class Repository(Base):
             "next_due_at": _iso(self.next_due_at),
             "retry_count": self.retry_count,
             "refs": len(self.mirrored_refs or {}),
+            "held_refs": sorted(self.held_refs or {}),
             "error": self.error,
             "warning": mirror_parts.warning(self),
             "lfs": mirror_parts.lfs_status(self),
@@ -257,6 +277,38 @@ class SyncAttempt(Base):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class RefRewrite(Base):
+    """A branch or tag GitHub overwrote or deleted; its old tip is kept in the cache."""
+
+    __tablename__ = "rewrites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repository_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("repositories.github_id", ondelete="CASCADE")
+    )
+    attempt_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("sync_attempts.id", ondelete="SET NULL")
+    )
+    ref: Mapped[str] = mapped_column(String(1024))
+    old_sha: Mapped[str] = mapped_column(String(64))
+    new_sha: Mapped[str | None] = mapped_column(String(64))  # None: deleted
+    kind: Mapped[str] = mapped_column(String(16))
+    commits_lost: Mapped[int | None] = mapped_column(Integer)
+    """Commits of the old tip no branch or tag of the mirror reaches any more, counted up to
+    :data:`epicstar.mirror.rewrites.COUNT_LIMIT`; None when they could not be counted."""
+    kept_as: Mapped[str] = mapped_column(String(1200))  # the ref in the cache
+    whole_repository: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Found by a pass that saw every branch rewritten: one history rewrite, not many."""
+    status: Mapped[str] = mapped_column(String(16), default=RewriteStatus.APPLIED)
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    restored_as: Mapped[str | None] = mapped_column(String(1024))  # a branch in OneDev
+    restored_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_rewrites_repository", "repository_id", "found_at"),)
 
 
 class Commit(Base):

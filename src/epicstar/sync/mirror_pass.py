@@ -18,21 +18,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from epicstar import feed
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
 from epicstar.mirror.process import GitError
-from epicstar.mirror.rewrites import Rewrite, find_rewrites, preserve
+from epicstar.mirror.rewrites import Rewrite
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
     FeedSource,
     Origin,
+    RefRewrite,
     Repository,
     RepoState,
+    RewriteStatus,
     SyncAttempt,
     SyncMethod,
     SyncStatus,
@@ -44,6 +46,7 @@ from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.lfs_step import LfsTally, lfs_due, mirror_lfs
 from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import mirror_description
+from epicstar.sync.rewrite_step import RewriteStep, settle_rewrites, upstream_refs
 from epicstar.sync.steps import PushTarget, ensure_default_branch, git_step, push_refs
 from epicstar.sync.unstarred import restore_from_holding
 from epicstar.sync.visibility import check_private_mirror, check_private_parents
@@ -81,7 +84,12 @@ class PassReport:
     wiki_refs_changed: int | None = None
     """Refs of the wiki mirror that changed; None when the wiki was not looked at."""
     rewrites: list[Rewrite] = field(default_factory=list)
-    """Branches and tags GitHub overwrote or deleted, their old tips kept in the cache."""
+    """Branches and tags GitHub overwrote or deleted, first seen by this pass, their old tips
+    kept in the cache."""
+    held: dict[str, str | None] = field(default_factory=dict)
+    """Refs held back by EPICSTAR_REWRITE_POLICY=hold: ref → GitHub's tip."""
+    settled: dict[int, tuple[str, str | None]] = field(default_factory=dict, repr=False)
+    """Rewrites recorded by earlier passes whose status this pass changed."""
 
     @property
     def failed(self) -> bool:
@@ -314,7 +322,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     report.wiki_refs_changed = mirror_wiki(ctx, repo, force=force)
     if report.wiki_refs_changed and report.outcome == AttemptOutcome.UNCHANGED:
         report.outcome = AttemptOutcome.MIRRORED
-    repo.sync_status = SyncStatus.COMPLETED
+    repo.sync_status = SyncStatus.HELD if repo.held_refs else SyncStatus.COMPLETED
     repo.retry_count = 0
     repo.error = None
     repo.last_synced_at = ctx.clock()
@@ -371,7 +379,7 @@ def _transfer(
     mirrored = repo.mirrored_refs
     if mirrored is not None and not force:
         advertised = git_step(ctx, "ls-remote", lambda: cache.remote_refs(source, source_auth))
-        if advertised == mirrored and not _cache_lacks_lfs_refs(ctx, repo, cache):
+        if advertised == upstream_refs(repo) and not _cache_lacks_lfs_refs(ctx, repo, cache):
             report.outcome = AttemptOutcome.UNCHANGED
             report.lfs = mirror_lfs(ctx, repo, cache, source)
             return
@@ -379,8 +387,7 @@ def _transfer(
     before = cache.local_refs()
     bytes_before = cache.object_bytes()
     git_step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
-    after = cache.local_refs()
-    report.rewrites = _preserve_rewrites(ctx, cache, before, after)
+    after = _settle(report, repo, settle_rewrites(ctx, repo, cache, before, cache.local_refs()))
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
     report.feed_rows = _feed_rows(repo, cache, mirrored, after)
@@ -392,16 +399,11 @@ def _transfer(
     report.lfs = mirror_lfs(ctx, repo, cache, source, force=force)
 
 
-def _preserve_rewrites(
-    ctx: SyncContext, cache: RepoCache, before: Refs, after: Refs
-) -> list[Rewrite]:
-    """Keep in the cache what the fetch overwrote or deleted (the mirror follows GitHub)."""
-    kept = preserve(cache, find_rewrites(cache, before, after), f"{ctx.clock():%Y%m%dT%H%M%S%fZ}")
-    for rewrite in kept:
-        log.info(
-            "pass.rewritten", ref=rewrite.ref, kind=rewrite.kind, old=rewrite.old, new=rewrite.new
-        )
-    return kept
+def _settle(report: PassReport, repo: Repository, step: RewriteStep) -> Refs:
+    """Take what :func:`settle_rewrites` decided; the refs the mirror is to hold."""
+    report.rewrites, report.held, report.settled = step.found, step.held, step.settled
+    repo.held_refs = step.held or None
+    return step.refs
 
 
 def _cache_lacks_lfs_refs(ctx: SyncContext, repo: Repository, cache: RepoCache) -> bool:
@@ -423,7 +425,11 @@ def _mirror_cache(
     if not after or (after == mirrored and not force):
         report.outcome = AttemptOutcome.UNCHANGED
         return
-    report.new_commits = _new_commits(cache, mirrored or {}, after)
+    before = mirrored or {}
+    after = _settle(
+        report, repo, settle_rewrites(ctx, repo, cache, before, after, check_present=True)
+    )
+    report.new_commits = _new_commits(cache, before, after)
     report.feed_rows = _feed_rows(repo, cache, mirrored, after)
     report.refs_changed = _push(ctx, repo, report, cache, after)
     repo.mirrored_refs = after
@@ -435,10 +441,22 @@ def _push(
 ) -> int:
     """Make OneDev's branches and tags ``after`` (:func:`push_refs`); how many changed."""
     target = _push_target(repo, report)
+    target.keep = _restored_branches(ctx, repo.github_id)
     try:
         return push_refs(ctx, cache, target, after)
     finally:
         repo.onedev_default_branch = target.head
+
+
+def _restored_branches(ctx: SyncContext, github_id: int) -> tuple[str, ...]:
+    """The branches `epicstar restore` made in the project: no push prunes them."""
+    with ctx.db.session() as session:
+        names = session.scalars(
+            select(RefRewrite.restored_as).where(
+                RefRewrite.repository_id == github_id, RefRewrite.restored_as.is_not(None)
+            )
+        ).all()
+    return tuple(sorted({name for name in names if name}))
 
 
 def _push_target(repo: Repository, report: PassReport | None = None) -> PushTarget:
@@ -584,6 +602,7 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             report.error = "; ".join(
                 filter(None, [report.error, "the lease was lost: its outcome was not kept"])
             )
+        _record_rewrites(session, repo.github_id, begun.attempt_id, report, finished)
         attempt = session.get(SyncAttempt, begun.attempt_id)
         if attempt is not None:
             attempt.finished_at = finished
@@ -599,6 +618,33 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
                 attempt.lfs_bytes_pushed = report.lfs.bytes_pushed
                 attempt.lfs_missing = report.lfs.missing
             attempt.error = report.error
+
+
+def _record_rewrites(
+    session: Session, github_id: int, attempt_id: int, report: PassReport, now: datetime
+) -> None:
+    """Store the rewrites the pass found, and the new status of those it settled; kept even
+    when the lease was lost (their old tips are in the cache)."""
+    for rewrite in report.rewrites:
+        session.add(
+            RefRewrite(
+                repository_id=github_id,
+                attempt_id=attempt_id,
+                ref=rewrite.ref,
+                old_sha=rewrite.old,
+                new_sha=rewrite.new,
+                kind=rewrite.kind,
+                commits_lost=rewrite.commits_lost,
+                kept_as=rewrite.kept_as,
+                whole_repository=rewrite.whole_repository,
+                status=RewriteStatus.HELD if rewrite.ref in report.held else RewriteStatus.APPLIED,
+                found_at=now,
+            )
+        )
+    for rewrite_id, (status, new) in report.settled.items():
+        row = session.get(RefRewrite, rewrite_id)
+        if row is not None:
+            row.status, row.new_sha = status, new
 
 
 def _decision_of(repo: Repository) -> tuple[object, ...]:

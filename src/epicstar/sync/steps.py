@@ -43,6 +43,8 @@ class PushTarget:
     """The branch OneDev's HEAD is known to name; None when unknown."""
     created: bool = False
     """Created by this pass: it holds nothing to prune."""
+    keep: tuple[str, ...] = ()
+    """Branches outside the mirror (restored history) that no prune may delete."""
 
 
 def push_refs(
@@ -58,9 +60,13 @@ def push_refs(
     destination = ctx.onedev.git_url(target.path)
     auth = ctx.onedev_auth()
     head = target.head
+
+    def push_pruning() -> int:
+        return git_step(ctx, step, lambda: cache.push(destination, auth, keep=target.keep)).changed
+
     if head is not None and f"refs/heads/{head}" in after:
         try:
-            return git_step(ctx, step, lambda: cache.push(destination, auth)).changed
+            return push_pruning()
         except StepFailed as failed:
             if not (
                 isinstance(failed.error, PushRejected) and failed.error.only_current_branch_kept
@@ -72,7 +78,7 @@ def push_refs(
         changed += git_step(ctx, step, lambda: cache.push(destination, auth, prune=False)).changed
     ensure_default_branch(ctx, target, after)
     if not target.created:
-        changed += git_step(ctx, step, lambda: cache.push(destination, auth)).changed
+        changed += push_pruning()
     return changed
 
 

@@ -1,0 +1,77 @@
+"""The rewrites table: what GitHub overwrote or deleted, held back, approved or restored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from epicstar.mirror.rewrites import COUNT_LIMIT
+from epicstar.state.models import RefRewrite, Repository, RewriteStatus, SyncStatus
+
+
+def of_repository(session: Session, github_id: int) -> list[RefRewrite]:
+    """A repository's rewrites, newest first."""
+    return list(
+        session.scalars(
+            select(RefRewrite)
+            .where(RefRewrite.repository_id == github_id)
+            .order_by(RefRewrite.found_at.desc(), RefRewrite.id.desc())
+        )
+    )
+
+
+def counts(session: Session, github_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """How many rewrites each repository has (those with none are left out)."""
+    query = select(RefRewrite.repository_id, func.count()).group_by(RefRewrite.repository_id)
+    if github_ids is not None:
+        query = query.where(RefRewrite.repository_id.in_(list(github_ids)))
+    return {github_id: count for github_id, count in session.execute(query).tuples()}
+
+
+def rewrite_view(row: RefRewrite) -> dict[str, Any]:
+    """One rewrite as ``epicstar history --json`` and the API show it."""
+    return {
+        "id": row.id,
+        "ref": row.ref,
+        "kind": row.kind,
+        "old": row.old_sha,
+        "new": row.new_sha,
+        "commits_lost": row.commits_lost,
+        "commits_lost_at_least": row.commits_lost is not None and row.commits_lost >= COUNT_LIMIT,
+        "whole_repository": row.whole_repository,
+        "status": row.status,
+        "found_at": _iso(row.found_at),
+        "attempt_id": row.attempt_id,
+        "kept_as": row.kept_as,
+        "approved_at": _iso(row.approved_at),
+        "approved_by": row.approved_by,
+        "restored_as": row.restored_as,
+        "restored_at": _iso(row.restored_at),
+    }
+
+
+def held(session: Session, github_id: int) -> list[RefRewrite]:
+    return [row for row in of_repository(session, github_id) if row.status == RewriteStatus.HELD]
+
+
+def approve(session: Session, repo: Repository, *, by: str, now: datetime) -> list[RefRewrite]:
+    """Let the next pass apply every rewrite held back for ``repo``; the ones approved.
+
+    The repository is due at once; its held refs are forgotten, so that pass fetches."""
+    rows = held(session, repo.github_id)
+    for row in rows:
+        row.status = RewriteStatus.APPROVED
+        row.approved_at, row.approved_by = now, by
+    repo.held_refs = None
+    if repo.sync_status == SyncStatus.HELD:
+        repo.sync_status = SyncStatus.PENDING
+    repo.next_due_at = now
+    return rows
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
