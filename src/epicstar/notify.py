@@ -13,7 +13,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Self
@@ -27,6 +27,8 @@ from epicstar.logs import SecretMasker
 if TYPE_CHECKING:  # Apprise is loaded only when a notification service is configured
     import apprise
 
+    from epicstar.mirror.rewrites import Rewrite
+
 log = structlog.get_logger("epicstar.notify")
 
 NotifyKind = Literal["success", "warning", "failure"]
@@ -36,6 +38,7 @@ DEFAULT_MAX_QUEUED = 1000
 """Messages waiting beyond this many are dropped (and logged) rather than held."""
 
 _MAX_ERROR_CHARS = 500
+_REWRITES_LISTED = 20
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 
 
@@ -160,6 +163,42 @@ class Notifier(Closeable):
             "success",
         )
 
+    def rewritten(
+        self,
+        full_name: str,
+        github_id: int,
+        rewrites: Sequence[Rewrite],
+        *,
+        held: bool,
+        onedev_path: str | None = None,
+    ) -> None:
+        """A pass found branches or tags GitHub overwrote or deleted: one message per pass."""
+        count = "1 ref" if len(rewrites) == 1 else f"{len(rewrites)} refs"
+        if rewrites and rewrites[0].whole_repository:
+            title = f"epicstar: GitHub rewrote the whole history of {full_name}"
+            first = f"Every branch of {full_name} (GitHub id {github_id}) was rewritten: {count}."
+        else:
+            title = f"epicstar: {count} of {full_name} rewritten on GitHub"
+            first = f"GitHub overwrote or deleted {count} of {full_name} (GitHub id {github_id})."
+        lines = [first]
+        lines += [f"- {_describe_rewrite(r)}" for r in rewrites[:_REWRITES_LISTED]]
+        if len(rewrites) > _REWRITES_LISTED:
+            lines.append(f"- and {len(rewrites) - _REWRITES_LISTED} more")
+        where = f" at {self._where(onedev_path)}" if onedev_path else ""
+        if held:
+            lines.append(
+                f"The mirror in OneDev{where} keeps them as they were (EPICSTAR_REWRITE_POLICY="
+                f"hold) until `epicstar approve {full_name}`."
+            )
+        else:
+            lines.append(f"The mirror in OneDev{where} follows GitHub.")
+        lines.append(
+            f"The old tips are kept: `epicstar history {full_name}` lists them, "
+            f"`epicstar restore {full_name} ID` brings one back as a branch."
+        )
+        self._send("rewritten", full_name, title, "\n".join(lines), "warning")
+
+    # Lifecycle
     # Lifecycle
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -348,3 +387,14 @@ def _apprise_silenced() -> Iterator[None]:
         yield
     finally:
         apprise_logger.removeFilter(drop)
+
+
+def _describe_rewrite(rewrite: Rewrite) -> str:
+    old = rewrite.old[:12]
+    if rewrite.new is None:
+        change = f"deleted (was {old})"
+    else:
+        change = f"{rewrite.kind.replace('_', ' ')}: {old} -> {rewrite.new[:12]}"
+    if rewrite.commits_lost:
+        change += f", {rewrite.commits_lost} commits on no other branch or tag"
+    return f"{rewrite.ref} {change}"

@@ -190,6 +190,13 @@ def test_pushed_branches_and_tags_end_up_exact_in_onedev(shared: tuple[World, Se
     assert_exact_mirror(world, "octo/hello", "github/octo/hello")
     assert "refs/heads/feature" not in world.onedev.refs("github/octo/hello")
     wait_for(lambda: len(agent_attempts(world, repo)) == 2)
+    # What the agent's push deleted is kept in the cache and recorded, as a fetch's would be.
+    history = world.cli("history", "octo/hello", "--json")
+    assert history.returncode == 0, history.stderr
+    assert {(row["ref"], row["kind"]) for row in json.loads(history.stdout)} == {
+        ("refs/heads/feature", "deleted"),
+        ("refs/tags/v1.0", "deleted"),
+    }
 
     # Pushing what the server has already changes nothing and asks for no pass.
     again = agent.push(repo)

@@ -3,13 +3,18 @@ a moved tag are mirrored exactly, and each old tip stays in the cache, safe from
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from benchmarks.gitplain import mirrored_part
+from sqlalchemy import select
 
 from epicstar.mirror.rewrites import NAMESPACE
+from epicstar.state.models import AttemptOutcome, AuditEntry
 from tests.e2e.conftest import ONE_DATABASE, World
+from tests.notify_endpoint import NotificationEndpoint
 
 
 def git(repo: Path, *args: str) -> str:
@@ -80,3 +85,206 @@ def test_what_github_overwrote_is_mirrored_exactly_and_kept_in_the_cache(world: 
     assert again.ok
     assert [r.rewrites for r in again.reports] == [[]]
     assert len(kept(cache)) == 4
+
+
+def history(world: World, full_name: str) -> list[dict[str, Any]]:
+    result = world.cli("history", full_name, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def status_of(world: World, github_id: int) -> dict[str, Any]:
+    result = world.cli("status", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return next(row for row in json.loads(result.stdout) if row["github_id"] == github_id)
+
+
+def audit_actions(world: World) -> list[tuple[str, dict[str, Any] | None]]:
+    database = world.db()
+    try:
+        with database.session() as session:
+            entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+            return [(entry.action, entry.details) for entry in entries]
+    finally:
+        database.dispose()
+
+
+def rewritten_repo(world: World, full_name: str) -> tuple[int, dict[str, str]]:
+    """A mirrored repository whose main was then force-pushed and whose feature branch was
+    deleted on GitHub; its id and its refs before."""
+    owner, name = full_name.split("/")
+    repo = world.github.create_repo(owner, name)
+    world.github.tag(full_name, "v1", "main", annotated=True)
+    first = world.github.commit(full_name, "main", {"a.txt": "a\n"}, "kept only in the cache")
+    world.github.commit(full_name, "feature", {"f.txt": "f\n"}, "feature work")
+    world.cli("add", full_name)
+    assert world.sync().ok
+    old = world.github.refs(full_name)
+    parent = git(repo.path, "rev-parse", f"{first}^").strip()
+    world.github.commit(full_name, "main", {"b.txt": "b\n"}, "rewritten", parent=parent)
+    world.github.delete_branch(full_name, "feature")
+    return repo.id, old
+
+
+@ONE_DATABASE
+def test_rewrites_are_recorded_counted_and_cost_nothing_once_mirrored(world: World) -> None:
+    full_name = "octo/recorded"
+    github_id, old = rewritten_repo(world, full_name)
+    world.github.commit(full_name, "dev", {"d.txt": "d\n"}, "dev work")
+
+    assert world.sync().ok
+
+    rows = history(world, full_name)
+    by_ref = {row["ref"]: row for row in rows}
+    assert set(by_ref) == {"refs/heads/main", "refs/heads/feature"}
+    main, feature = by_ref["refs/heads/main"], by_ref["refs/heads/feature"]
+    assert (main["kind"], main["old"], main["status"]) == (
+        "forced",
+        old["refs/heads/main"],
+        "applied",
+    )
+    assert main["new"] == world.github.refs(full_name)["refs/heads/main"]
+    assert main["commits_lost"] == 1  # "kept only in the cache": v1 tags its parent
+    assert (feature["kind"], feature["new"], feature["commits_lost"]) == ("deleted", None, 2)
+    assert not any(row["whole_repository"] for row in rows)
+    assert main["attempt_id"] == world.attempts(github_id)[-1].id
+    assert status_of(world, github_id)["rewrites"] == 2
+    table = world.cli("history", full_name)
+    assert "refs/heads/feature" in table.stdout
+    assert "epicstar restore" in table.stdout
+
+    world.github.clear_log()
+    world.onedev.clear_log()
+    unchanged = world.sync()
+    assert [r.outcome for r in unchanged.reports] == [AttemptOutcome.UNCHANGED]
+    assert len(world.github.requests(git=True)) == 2, "one ls-remote, as without rewrites"
+    assert world.onedev.count(git=True) == 0, "nothing is pushed"
+    assert world.onedev.count(method="POST") == 0, "nothing is created or updated"
+    assert len(history(world, full_name)) == 2
+
+
+@ONE_DATABASE
+def test_a_whole_history_rewrite_is_one_event(world: World) -> None:
+    full_name = "octo/purged"
+    repo = world.github.create_repo("octo", "purged")
+    world.github.commit(full_name, "main", {"secret.txt": "oops\n"}, "a secret")
+    world.github.commit(full_name, "dev", {"d.txt": "d\n"}, "dev")
+    world.github.tag(full_name, "v1", "main", annotated=False)
+    world.cli("add", full_name)
+    assert world.sync().ok
+    for branch in ("main", "dev"):  # new roots, as git filter-repo leaves them
+        tree = git(repo.path, "rev-parse", f"refs/heads/{branch}^{{tree}}").strip()
+        root = git(repo.path, "commit-tree", tree, "-m", f"{branch}, purged").strip()
+        world.github.reset_branch(full_name, branch, root)
+    world.github.delete_tag(full_name, "v1")
+
+    synced = world.sync()
+
+    [report] = synced.reports
+    assert len(report.rewrites) == 3
+    assert all(r.whole_repository for r in report.rewrites)
+    assert all(row["whole_repository"] for row in history(world, full_name))
+    assert mirrored_part(world.onedev.refs(f"github/{full_name}")) == mirrored_part(
+        world.github.refs(full_name)
+    )
+
+
+@ONE_DATABASE
+def test_restore_makes_old_history_a_branch_that_passes_leave_alone(world: World) -> None:
+    full_name = "octo/restored"
+    _github_id, old = rewritten_repo(world, full_name)
+    assert world.sync().ok
+    ids = {row["ref"]: row["id"] for row in history(world, full_name)}
+    project = f"github/{full_name}"
+
+    done = world.cli("restore", full_name, str(ids["refs/heads/main"]))
+    assert done.returncode == 0, done.stdout + done.stderr
+    [row] = [r for r in history(world, full_name) if r["ref"] == "refs/heads/main"]
+    branch = row["restored_as"]
+    assert branch.startswith("epicstar/rewritten/")
+    assert branch.endswith("/heads/main")
+    assert world.onedev.refs(project)[f"refs/heads/{branch}"] == old["refs/heads/main"]
+    named = world.cli("restore", full_name, str(ids["refs/heads/feature"]), "--as", "old-feature")
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert world.onedev.refs(project)["refs/heads/old-feature"] == old["refs/heads/feature"]
+
+    clash = world.cli("restore", full_name, str(ids["refs/heads/feature"]), "--as", "other")
+    assert clash.returncode != 0
+    assert "already restored" in clash.stderr
+    taken = world.cli("restore", full_name, str(ids["refs/heads/main"]), "--as", "main")
+    assert taken.returncode != 0
+    unknown = world.cli("restore", full_name, "999999")
+    assert unknown.returncode != 0
+    assert "no rewrite 999999" in unknown.stderr
+
+    world.github.commit(full_name, "main", {"c.txt": "c\n"}, "moves on")
+    world.github.commit(full_name, "other", {"o.txt": "o\n"}, "a new branch")
+    assert world.sync(force=True).ok
+    refs = world.onedev.refs(project)
+    assert refs["refs/heads/main"] == world.github.refs(full_name)["refs/heads/main"]
+    assert refs[f"refs/heads/{branch}"] == old["refs/heads/main"]
+    assert refs["refs/heads/old-feature"] == old["refs/heads/feature"]
+
+    removed = world.cli("restore", "--remove", full_name, str(ids["refs/heads/feature"]))
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "refs/heads/old-feature" not in world.onedev.refs(project)
+    assert world.sync(force=True).ok
+    assert "refs/heads/old-feature" not in world.onedev.refs(project)
+    assert f"refs/heads/{branch}" in world.onedev.refs(project)
+    actions = [action for action, _ in audit_actions(world)]
+    assert actions.count("repository.rewrite_restored") == 2
+    assert actions.count("repository.restored_branch_removed") == 1
+
+
+@ONE_DATABASE
+def test_hold_keeps_rewritten_refs_until_approved_and_notifies_once(world: World) -> None:
+    endpoint = NotificationEndpoint()
+    world.overrides.update(EPICSTAR_REWRITE_POLICY="hold", EPICSTAR_NOTIFY_URLS=endpoint.url())
+    full_name = "octo/held"
+    project = f"github/{full_name}"
+    try:
+        github_id, old = rewritten_repo(world, full_name)
+        world.github.commit(full_name, "dev", {"d.txt": "d\n"}, "moves forward")
+        endpoint.received.clear()
+
+        held = world.cli("sync")
+        assert held.returncode == 0, held.stdout + held.stderr
+        assert "HELD" in held.stdout
+        refs = world.onedev.refs(project)
+        assert refs["refs/heads/main"] == old["refs/heads/main"]
+        assert refs["refs/heads/feature"] == old["refs/heads/feature"]
+        assert refs["refs/heads/dev"] == world.github.refs(full_name)["refs/heads/dev"]
+        status = status_of(world, github_id)
+        assert status["sync_status"] == "held"
+        assert status["held_refs"] == ["refs/heads/feature", "refs/heads/main"]
+        assert {row["status"] for row in history(world, full_name)} == {"held"}
+        [message] = endpoint.received
+        assert "2 refs of octo/held" in message["title"]
+        assert "epicstar approve octo/held" in message["message"]
+
+        world.github.clear_log()
+        again = world.cli("sync")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert len(world.github.requests(git=True)) == 2, "held refs are not fetched again"
+        assert len(history(world, full_name)) == 2
+        assert len(endpoint.received) == 1
+
+        approved = world.cli("approve", full_name)
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+    finally:
+        endpoint.stop()
+    refs = world.onedev.refs(project)
+    assert mirrored_part(refs) == mirrored_part(world.github.refs(full_name))
+    status = status_of(world, github_id)
+    assert (status["sync_status"], status["held_refs"]) == ("completed", [])
+    rows = history(world, full_name)
+    assert {row["status"] for row in rows} == {"applied"}
+    assert {row["approved_by"] for row in rows} == {"the command line"}
+    assert (
+        "repository.rewrites_approved",
+        {"refs": ["refs/heads/feature", "refs/heads/main"]},
+    ) in (audit_actions(world))
+    nothing = world.cli("approve", full_name)
+    assert nothing.returncode != 0
+    assert "nothing held" in nothing.stderr

@@ -183,6 +183,58 @@ def status(
     run_status(settings_and_logs(), as_json=as_json, states=state or [])
 
 
+RepositoryArgument = Annotated[
+    str, typer.Argument(metavar="OWNER/NAME", help="A tracked repository, e.g. fastapi/fastapi.")
+]
+
+
+@app.command()
+def history(
+    repository: RepositoryArgument,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array instead of a table.")
+    ] = False,
+) -> None:
+    """List what GitHub overwrote or deleted in a repository (old tips kept), newest first."""
+    from epicstar.cli.rewrite_commands import run_history
+
+    run_history(settings_and_logs(), repository, as_json=as_json)
+
+
+@app.command()
+def approve(repository: RepositoryArgument) -> None:
+    """Apply the rewrites held back by EPICSTAR_REWRITE_POLICY=hold, with a pass now."""
+    from epicstar.cli.rewrite_commands import run_approve
+
+    raise typer.Exit(run_approve(settings_and_logs(), repository))
+
+
+@app.command()
+def restore(
+    repository: RepositoryArgument,
+    rewrite_id: Annotated[
+        int, typer.Argument(metavar="REWRITE_ID", help="The id `epicstar history` shows.")
+    ],
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="BRANCH",
+            help="The branch to create in OneDev (default: epicstar/rewritten/<time>/<ref>).",
+        ),
+    ] = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Delete the branch an earlier restore made.")
+    ] = False,
+) -> None:
+    """Push an old tip GitHub overwrote to OneDev as a branch; later passes leave it alone."""
+    from epicstar.cli.rewrite_commands import run_restore
+
+    if remove and branch is not None:
+        fail("--remove takes no --as: it removes the branch the rewrite was restored as")
+    run_restore(settings_and_logs(), repository, rewrite_id, branch=branch, remove=remove)
+
+
 @app.command()
 def worker(
     workers: Annotated[

@@ -13,6 +13,7 @@ from epicstar.destination import OneDevError
 from epicstar.discovery import GitHubError
 from epicstar.state.database import SETTING as DATABASE_SETTING
 from epicstar.state.database import DatabaseError
+from epicstar.sync.restore import RewriteCommandError
 from epicstar.sync.tracking import BadRepositoryName
 
 _SQLITE_FULL = "database or disk is full"
@@ -25,6 +26,7 @@ _USER_ERRORS = (
     KeyCommandError,
     ServerError,
     MethodCommandError,
+    RewriteCommandError,
 )
 
 

@@ -70,6 +70,18 @@ def _extras(report: PassReport) -> str:
         parts.append(words)
     if report.wiki_refs_changed:
         parts.append(f"wiki: {plural(report.wiki_refs_changed, 'ref')} updated")
+    if report.rewrites:
+        rewritten = plural(len(report.rewrites), "ref")
+        whole = " (the whole history)" if report.rewrites[0].whole_repository else ""
+        parts.append(
+            f"{rewritten} rewritten or deleted on GitHub{whole}, old tips kept "
+            f"(`epicstar history {report.full_name}`)"
+        )
+    if report.held:
+        parts.append(
+            f"HELD: {', '.join(sorted(report.held))} left as they were in OneDev "
+            f"(`epicstar approve {report.full_name}` applies them)"
+        )
     return "".join(f"; {part}" for part in parts)
 
 

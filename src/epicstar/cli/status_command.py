@@ -11,7 +11,7 @@ from rich.table import Table
 
 from epicstar.cli.formatting import when
 from epicstar.config import Settings
-from epicstar.state import mirror_parts, repositories
+from epicstar.state import mirror_parts, repositories, rewrites
 from epicstar.state.database import current_revision, describe_url, open_database
 from epicstar.state.models import Repository, SyncMethod, SyncStatus
 
@@ -21,21 +21,25 @@ def run_status(settings: Settings, *, as_json: bool, states: list[str]) -> None:
     try:
         with database.session() as session:
             rows = repositories.listing(session, states)
+            rewritten = rewrites.counts(session)
             if as_json:
-                print(json.dumps([row.as_status() for row in rows], indent=2))
+                views = [
+                    {**row.as_status(), "rewrites": rewritten.get(row.github_id, 0)} for row in rows
+                ]
+                print(json.dumps(views, indent=2))
                 return
-            print_table(rows)
+            print_table(rows, rewritten)
     finally:
         database.dispose()
 
 
-def print_table(rows: Sequence[Repository]) -> None:
+def print_table(rows: Sequence[Repository], rewritten: dict[int, int] | None = None) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=200)
     if not rows:
         console.print("No repositories tracked yet: `epicstar add OWNER/NAME`.")
         return
     table = Table()
-    for column in ("repository", "OneDev path", "state", "sync", "last synced"):
+    for column in ("repository", "OneDev path", "state", "sync", "last synced", "rewrites"):
         table.add_column(column, no_wrap=True)
     table.add_column("error or warning", overflow="fold", ratio=1)
     for row in rows:
@@ -45,6 +49,7 @@ def print_table(rows: Sequence[Repository]) -> None:
             row.state,
             sync_column(row),
             when(row.last_synced_at),
+            str((rewritten or {}).get(row.github_id, "-")),
             row.error or mirror_parts.warning(row) or "",
         )
     console.print(table)

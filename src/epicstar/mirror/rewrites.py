@@ -35,8 +35,8 @@ class Rewrite:
 def find_rewrites(cache: RepoCache, before: Refs, after: Refs) -> list[Rewrite]:
     """The refs of ``before`` that ``after`` overwrote or dropped (a branch moved forward is
     not one: its old commits are still in its history). Costs nothing when no ref changed;
-    one git process per branch that moved. Every branch rewritten (and more than one ref) is
-    a history rewrite: each of its rewrites is marked ``whole_repository``."""
+    one git process per branch that moved. A history rewrite (:func:`_history_rewritten`)
+    marks each of its rewrites ``whole_repository``."""
     found: list[Rewrite] = []
     for ref, old in sorted(before.items()):
         new = after.get(ref)
@@ -48,11 +48,19 @@ def find_rewrites(cache: RepoCache, before: Refs, after: Refs) -> list[Rewrite]:
             found.append(Rewrite(ref, old, new, TAG_MOVED))
         elif cache.leaves_behind(old, new):
             found.append(Rewrite(ref, old, new, FORCED))
-    branches = {ref for ref in before if ref.startswith("refs/heads/")}
-    rewritten = {r.ref for r in found if r.ref.startswith("refs/heads/")}
-    if branches and rewritten == branches and len(found) > 1:
+    if _history_rewritten(before, after, found):
         found = [replace(r, whole_repository=True) for r in found]
     return found
+
+
+def _history_rewritten(before: Refs, after: Refs, found: list[Rewrite]) -> bool:
+    """Whether every branch that stayed was force-pushed, and more than one ref with it: what
+    a history purge (git filter-repo, BFG) does. One branch amended is not one; branches
+    deleted are not rewritten."""
+    stayed = {ref for ref in before if ref.startswith("refs/heads/") and ref in after}
+    forced = {r.ref for r in found if r.kind == FORCED}
+    tags = [r for r in found if r.ref.startswith("refs/tags/")]
+    return bool(stayed) and stayed == forced and (len(forced) > 1 or bool(tags))
 
 
 def count_lost(cache: RepoCache, rewrites: list[Rewrite], after: Refs) -> list[Rewrite]:

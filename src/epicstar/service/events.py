@@ -37,6 +37,14 @@ class ServiceEvents:
             return
         if self.metrics is not None:
             self.metrics.observe_pass(report.outcome, report.seconds, report.bytes_fetched)
+        if report.rewrites:
+            self.notifier.rewritten(
+                report.full_name,
+                report.github_id,
+                report.rewrites,
+                held=any(r.ref in report.held for r in report.rewrites),
+                onedev_path=report.onedev_path,
+            )
         if report.project_created and report.onedev_path:
             self.notifier.new_mirror(report.full_name, report.github_id, report.onedev_path)
         if (

@@ -48,8 +48,10 @@ UNAUTHENTICATED = "a valid agent key is required, as the password of HTTP Basic 
 
 # Settings for http-backend and the git it runs, in its environment (never the cache's
 # config file). No automatic gc after a push: the pass that mirrors it tidies the cache
-# (epicstar.mirror.cache.RepoCache.tidy), never repacking the whole history at once.
+# (epicstar.mirror.cache.RepoCache.tidy), never repacking the whole history at once. The
+# old tips kept of rewritten refs (epicstar.mirror.rewrites) are neither shown nor writable.
 _CONFIG = {
+    "transfer.hideRefs": "refs/epicstar/",
     "core.logAllRefUpdates": "false",
     "gc.auto": "0",
     "receive.autoGc": "false",

@@ -1,0 +1,169 @@
+"""``epicstar restore``: a preserved old tip pushed to OneDev as a branch, and removed again.
+
+The branch is outside what the mirror manages: every later push spares it (its name is kept
+in the rewrite's row, which passes read before they prune). Restoring and removing take the
+cache's lock, so no pass pushes between the row and the branch changing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from epicstar.mirror.process import GitError
+from epicstar.mirror.rewrites import restored_branch
+from epicstar.state.audit import CLI, Actor, record_change
+from epicstar.state.models import RefRewrite, Repository
+from epicstar.sync.context import SyncContext
+
+
+class RewriteCommandError(ValueError):
+    """A rewrite that cannot be restored (or removed) as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    full_name: str
+    rewrite_id: int
+    branch: str
+    commit: str
+    onedev_path: str
+
+
+def tracked_by_name(session: Session, full_name: str) -> Repository:
+    row = session.scalars(
+        select(Repository).where(func.lower(Repository.full_name) == full_name.lower())
+    ).first()
+    if row is None:
+        raise RewriteCommandError(f"{full_name} is not tracked (see `epicstar status`)")
+    return row
+
+
+def restore(
+    ctx: SyncContext,
+    full_name: str,
+    rewrite_id: int,
+    *,
+    branch: str | None = None,
+    actor: Actor = CLI,
+) -> Restored:
+    """Push rewrite ``rewrite_id``'s old tip to the repository's project as ``branch``
+    (default ``epicstar/rewritten/<time>/<ref>``)."""
+    with ctx.db.session() as session:
+        repo, row = _rewrite_of(session, full_name, rewrite_id)
+        if row.restored_as is not None:
+            raise RewriteCommandError(
+                f"rewrite {rewrite_id} is already restored as the branch {row.restored_as!r}; "
+                f"`epicstar restore --remove {repo.full_name} {rewrite_id}` removes it"
+            )
+        name = branch or restored_branch(row.kept_as)
+        _check_branch_name(name, repo, session)
+        if repo.onedev_path is None:
+            raise RewriteCommandError(f"{repo.full_name} has no project in OneDev yet")
+        github_id, size_kb, path, old = repo.github_id, repo.size_kb, repo.onedev_path, row.old_sha
+    cache = ctx.cache(github_id, size_kb)
+    with cache.locked(wait=ctx.lease.total_seconds()):
+        commit = cache.peel_to_commits([old]).get(old) if cache.exists else None
+        if commit is None:
+            raise RewriteCommandError(
+                f"the cache no longer holds {old[:12]} (was {cache.path} removed?), or it is "
+                "not a commit: there is nothing to restore"
+            )
+        with ctx.db.session() as session:
+            row = _claim(session, github_id, rewrite_id, name, ctx)
+            record_change(
+                session,
+                actor,
+                "repository.rewrite_restored",
+                f"repository {github_id} ({full_name})",
+                {"rewrite_id": rewrite_id, "ref": row.ref, "branch": name, "commit": commit},
+            )
+        try:
+            cache.push_branch(ctx.onedev.git_url(path), ctx.onedev_auth(), name, commit)
+        except GitError:
+            with ctx.db.session() as session:
+                failed = session.get(RefRewrite, rewrite_id)
+                if failed is not None:
+                    failed.restored_as = failed.restored_at = None
+            raise
+    return Restored(full_name, rewrite_id, name, commit, path)
+
+
+def remove_restored(
+    ctx: SyncContext, full_name: str, rewrite_id: int, *, actor: Actor = CLI
+) -> str:
+    """Delete the branch rewrite ``rewrite_id`` was restored as; its name."""
+    with ctx.db.session() as session:
+        repo, row = _rewrite_of(session, full_name, rewrite_id)
+        if row.restored_as is None:
+            raise RewriteCommandError(f"rewrite {rewrite_id} is not restored")
+        github_id, size_kb, path, name = (
+            repo.github_id,
+            repo.size_kb,
+            repo.onedev_path,
+            row.restored_as,
+        )
+    cache = ctx.cache(github_id, size_kb)
+    with cache.locked(wait=ctx.lease.total_seconds()):
+        if path is not None:
+            cache.ensure()
+            cache.push_branch(ctx.onedev.git_url(path), ctx.onedev_auth(), name, None)
+        with ctx.db.session() as session:
+            removed = session.get(RefRewrite, rewrite_id)
+            if removed is not None:
+                removed.restored_as = removed.restored_at = None
+            record_change(
+                session,
+                actor,
+                "repository.restored_branch_removed",
+                f"repository {github_id} ({full_name})",
+                {"rewrite_id": rewrite_id, "branch": name},
+            )
+    return name
+
+
+def _rewrite_of(session: Session, full_name: str, rewrite_id: int) -> tuple[Repository, RefRewrite]:
+    repo = tracked_by_name(session, full_name)
+    row = session.get(RefRewrite, rewrite_id)
+    if row is None or row.repository_id != repo.github_id:
+        raise RewriteCommandError(
+            f"{repo.full_name} has no rewrite {rewrite_id}: "
+            f"`epicstar history {repo.full_name}` lists them"
+        )
+    return repo, row
+
+
+def _claim(
+    session: Session, github_id: int, rewrite_id: int, name: str, ctx: SyncContext
+) -> RefRewrite:
+    """Name the branch in the row before it exists, so that no pass prunes it meanwhile."""
+    row = session.get(RefRewrite, rewrite_id)
+    if row is None or row.repository_id != github_id:
+        raise RewriteCommandError(f"rewrite {rewrite_id} was removed meanwhile")
+    if row.restored_as is not None:
+        raise RewriteCommandError(f"rewrite {rewrite_id} was restored meanwhile")
+    row.restored_as, row.restored_at = name, ctx.clock()
+    return row
+
+
+def _check_branch_name(name: str, repo: Repository, session: Session) -> None:
+    valid = subprocess.run(
+        ["git", "check-ref-format", "--branch", name], capture_output=True, check=False
+    )
+    if valid.returncode != 0 or name.startswith("-") or name == "HEAD":
+        raise RewriteCommandError(f"{name!r} is not a valid branch name")
+    ref = f"refs/heads/{name}"
+    if ref in (repo.mirrored_refs or {}) or ref in (repo.held_refs or {}):
+        raise RewriteCommandError(
+            f"{name!r} is a branch the mirror holds: choose another name with --as"
+        )
+    taken = session.scalars(
+        select(RefRewrite.id).where(
+            RefRewrite.repository_id == repo.github_id, RefRewrite.restored_as == name
+        )
+    ).first()
+    if taken is not None:
+        raise RewriteCommandError(f"the branch {name!r} already holds restored rewrite {taken}")
