@@ -13,6 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from epicstar.config import ConfigError, load_settings
+from epicstar.mirror.rewrites import DELETED, FORCED, Rewrite
 from epicstar.notify import Notifier, build_notifier
 from tests.http_fakes import refused_port
 from tests.notify_endpoint import NotificationEndpoint
@@ -292,3 +293,33 @@ def test_without_urls_nothing_runs() -> None:
         with notifier:
             pass
     assert threading.active_count() == threads
+
+
+def test_a_pass_with_rewrites_sends_one_message_naming_them(service: NotificationEndpoint) -> None:
+    settings = load_settings(notify_urls=[service.url()], onedev_url="https://onedev.example.com")
+    purge = [
+        Rewrite(f"refs/heads/b{n:02}", "a" * 40, "b" * 40, FORCED, whole_repository=True)
+        for n in range(25)
+    ]
+    with build_notifier(settings) as notifier:
+        notifier.rewritten(
+            "octo/app",
+            7,
+            [Rewrite("refs/heads/topic", "c" * 40, None, DELETED, commits_lost=3)],
+            held=False,
+            onedev_path="github/octo/app",
+        )
+        notifier.rewritten("octo/purged", 8, purge, held=True)
+        assert notifier.flush(3.0)
+
+    one, whole = service.received
+    assert one["title"] == "epicstar: 1 ref of octo/app rewritten on GitHub"
+    assert one["type"] == "warning"
+    assert f"refs/heads/topic deleted (was {'c' * 12}), 3 commits" in one["message"]
+    assert "https://onedev.example.com/github/octo/app follows GitHub" in one["message"]
+    assert "epicstar restore octo/app ID" in one["message"]
+    assert whole["title"] == "epicstar: GitHub rewrote the whole history of octo/purged"
+    assert "refs/heads/b19" in whole["message"]
+    assert "refs/heads/b20" not in whole["message"]
+    assert "and 5 more" in whole["message"]
+    assert "until `epicstar approve octo/purged`" in whole["message"]

@@ -83,6 +83,18 @@ def _report(report: PassReport) -> dict[str, Any]:
         "bytes": report.bytes_fetched,
         "lfs": None if report.lfs is None else dataclasses.asdict(report.lfs),
         "wiki_refs_changed": report.wiki_refs_changed,
+        "rewrites": [
+            {
+                "ref": rewrite.ref,
+                "kind": rewrite.kind,
+                "old": rewrite.old,
+                "new": rewrite.new,
+                "commits_lost": rewrite.commits_lost,
+                "whole_repository": rewrite.whole_repository,
+            }
+            for rewrite in report.rewrites
+        ],
+        "held_refs": sorted(report.held),
         "seconds": round(report.seconds, 3),
         "detail": describe_report(report),
     }
@@ -102,6 +114,8 @@ def _planned(planned: PlannedPass) -> dict[str, Any]:
         "bytes": None,
         "lfs": None,
         "wiki_refs_changed": None,
+        "rewrites": None,
+        "held_refs": None,
         "seconds": None,
         "detail": planned.action,
     }
