@@ -14,7 +14,7 @@ rate limit); a source that fails is left out of that scrape and counted in
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from epicstar.closing import Closeable
 from epicstar.discovery.ratelimit import RateLimit
 from epicstar.state.database import Database
-from epicstar.state.models import AttemptOutcome, Repository, RepoState, SyncStatus
+from epicstar.state.models import AttemptOutcome, Repository, RepoState, RewriteKind, SyncStatus
 
 __all__ = [
     "PASS_DURATION_BUCKETS",
@@ -80,6 +80,7 @@ PASS_DURATION_BUCKETS = (
 mirror of a large repository can take an hour."""
 
 _OUTCOMES = tuple(outcome.value for outcome in AttemptOutcome)
+REWRITE_KINDS = tuple(kind.value for kind in RewriteKind)
 _log = structlog.get_logger("epicstar.metrics")
 
 
@@ -266,6 +267,14 @@ class Metrics:
             buckets=PASS_DURATION_BUCKETS,
             registry=self.registry,
         )
+        self._rewrites = Counter(
+            "epicstar_ref_rewrites",
+            "Branches and tags GitHub overwrote or deleted (old tips kept), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        for kind in REWRITE_KINDS:
+            self._rewrites.labels(kind=kind)
         self._fetched_bytes = Counter(
             "epicstar_fetched_bytes",
             "Bytes fetched from GitHub by mirror passes.",
@@ -302,6 +311,11 @@ class Metrics:
         self._pass_duration.labels(outcome=outcome).observe(max(seconds, 0.0))
         if bytes_fetched > 0:
             self._fetched_bytes.inc(bytes_fetched)
+
+    def observe_rewrites(self, kinds: Sequence[str]) -> None:
+        """Count the rewrites a pass found (each a :class:`RewriteKind` value)."""
+        for kind in kinds:
+            self._rewrites.labels(kind=kind).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The text exposition of every metric and its content type (reads the sources)."""

@@ -376,3 +376,18 @@ def test_serve_exposes_the_registry_on_its_own_port_until_closed(memory_queue: H
     assert value(samples, "epicstar_queue_depth") == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+
+
+def test_rewrites_are_counted_by_kind() -> None:
+    metrics = Metrics()
+    before = rendered(metrics)
+    for kind in ("forced", "deleted", "tag_moved"):
+        assert value(before, "epicstar_ref_rewrites_total", kind=kind) == 0
+
+    metrics.observe_rewrites(["forced", "deleted", "forced"])
+    metrics.observe_rewrites([])
+    samples = rendered(metrics)
+
+    assert value(samples, "epicstar_ref_rewrites_total", kind="forced") == 2
+    assert value(samples, "epicstar_ref_rewrites_total", kind="deleted") == 1
+    assert value(samples, "epicstar_ref_rewrites_total", kind="tag_moved") == 0

@@ -37,6 +37,7 @@ class ServiceEvents:
             return
         if self.metrics is not None:
             self.metrics.observe_pass(report.outcome, report.seconds, report.bytes_fetched)
+            self.metrics.observe_rewrites([rewrite.kind for rewrite in report.rewrites])
         if report.rewrites:
             self.notifier.rewritten(
                 report.full_name,
