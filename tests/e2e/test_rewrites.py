@@ -132,6 +132,8 @@ def test_rewrites_are_recorded_counted_and_cost_nothing_once_mirrored(world: Wor
     full_name = "octo/recorded"
     github_id, old = rewritten_repo(world, full_name)
     world.github.commit(full_name, "dev", {"d.txt": "d\n"}, "dev work")
+    plan = world.cli("sync", "--dry-run")
+    assert "(1 deleted upstream: their old tips are kept)" in plan.stdout
 
     assert world.sync().ok
 
@@ -269,6 +271,8 @@ def test_hold_keeps_rewritten_refs_until_approved_and_notifies_once(world: World
         assert len(world.github.requests(git=True)) == 2, "held refs are not fetched again"
         assert len(history(world, full_name)) == 2
         assert len(endpoint.received) == 1
+        plan = world.cli("sync", "--dry-run")
+        assert f"{full_name}: up to date" in plan.stdout
 
         approved = world.cli("approve", full_name)
         assert approved.returncode == 0, approved.stdout + approved.stderr

@@ -24,6 +24,7 @@ from epicstar.sync.failures import StepFailed, classify
 from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import Choice
 from epicstar.sync.poll import PollReport, dry_poll, stars_source
+from epicstar.sync.rewrite_step import upstream_refs
 from epicstar.sync.runner import preflight
 from epicstar.sync.selection import select_repositories
 from epicstar.sync.stars import Change
@@ -218,14 +219,19 @@ def _plan_refs(
     if repo.mirrored_refs is None:
         planned.action = f"would push every branch and tag of {name} to {path}"
         return
+    expected: Refs = repo.mirrored_refs
     if repo.sync_method == SyncMethod.AGENT:
         advertised = _agent_refs(ctx, repo) or {}
     else:
         advertised = _advertised(ctx, repo)
-    changed = diff_refs(repo.mirrored_refs, advertised)
+        expected = upstream_refs(repo) or expected
+    changed = diff_refs(expected, advertised)
     planned.refs_changed = changed
     if changed:
         planned.action = f"would update {changed} refs of {path} from {name}"
+        deleted = sum(1 for ref in expected if ref not in advertised)
+        if deleted:
+            planned.action += f" ({deleted} deleted upstream: their old tips are kept)"
     elif force:
         planned.action = f"would fetch and push {name} to {path} again (--force)"
     else:
