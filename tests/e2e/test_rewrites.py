@@ -4,6 +4,7 @@ a moved tag are mirrored exactly, and each old tip stays in the cache, safe from
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,30 @@ def test_hold_keeps_rewritten_refs_until_approved_and_notifies_once(world: World
     nothing = world.cli("approve", full_name)
     assert nothing.returncode != 0
     assert "nothing held" in nothing.stderr
+
+
+@ONE_DATABASE
+def test_a_deleted_cache_still_keeps_what_github_overwrites_from_onedev(world: World) -> None:
+    full_name = "octo/uncached"
+    repo = world.github.create_repo("octo", "uncached")
+    world.github.commit(full_name, "feature", {"f.txt": "f\n"}, "feature work")
+    first = world.github.commit(full_name, "main", {"a.txt": "a\n"}, "only in OneDev soon")
+    world.cli("add", full_name)
+    assert world.sync().ok
+    old = world.github.refs(full_name)
+    shutil.rmtree(world.data_dir / "cache" / f"{repo.id}.git")
+    parent = git(repo.path, "rev-parse", f"{first}^").strip()
+    world.github.commit(full_name, "main", {"b.txt": "b\n"}, "rewritten", parent=parent)
+    world.onedev.clear_log()
+
+    assert world.sync().ok
+
+    assert world.onedev.count(git_service="git-upload-pack") > 0, "fetched back from OneDev"
+
+    cache = world.data_dir / "cache" / f"{repo.id}.git"
+    assert kept(cache) == {"refs/heads/main": old["refs/heads/main"]}
+    [row] = history(world, full_name)
+    assert (row["ref"], row["kind"]) == ("refs/heads/main", "forced")
+    assert world.cli("restore", full_name, str(row["id"]), "--as", "before").returncode == 0
+    restored = world.onedev.refs(f"github/{full_name}")["refs/heads/before"]
+    assert restored == old["refs/heads/main"]

@@ -86,6 +86,17 @@ def preserve(cache: RepoCache, rewrites: list[Rewrite], stamp: str) -> list[Rewr
     return kept
 
 
+def kept_tips(cache: RepoCache) -> set[tuple[str, str]]:
+    """Every (ref, old tip) the cache keeps, whenever it was kept."""
+    listed = cache.git_output(["for-each-ref", "--format=%(objectname) %(refname)", NAMESPACE])
+    kept = set()
+    for line in listed.splitlines():
+        sha, _, name = line.partition(" ")
+        _stamp, _, ref = name.removeprefix(NAMESPACE).partition("/")
+        kept.add((f"refs/{ref}", sha))
+    return kept
+
+
 def restored_branch(kept_as: str) -> str:
     """The branch a preserved tip is restored as by default: ``epicstar/rewritten/...``."""
     return kept_as.removeprefix("refs/")

@@ -25,7 +25,7 @@ from epicstar import feed
 from epicstar.discovery import SourceBlocked, SourceGone
 from epicstar.mirror.cache import Refs, RepoCache
 from epicstar.mirror.process import GitError
-from epicstar.mirror.rewrites import Rewrite
+from epicstar.mirror.rewrites import Rewrite, kept_tips
 from epicstar.state import repositories
 from epicstar.state.models import (
     AttemptOutcome,
@@ -387,7 +387,9 @@ def _transfer(
     before = cache.local_refs()
     bytes_before = cache.object_bytes()
     git_step(ctx, "fetch", lambda: cache.fetch(source, source_auth))
-    after = _settle(report, repo, settle_rewrites(ctx, repo, cache, before, cache.local_refs()))
+    after = cache.local_refs()
+    before = _recover_overwritten(ctx, repo, cache, before, after)
+    after = _settle(report, repo, settle_rewrites(ctx, repo, cache, before, after))
     report.bytes_fetched = max(0, cache.object_bytes() - bytes_before)
     report.new_commits = _new_commits(cache, before, after)
     report.feed_rows = _feed_rows(repo, cache, mirrored, after)
@@ -397,6 +399,29 @@ def _transfer(
     repo.mirrored_refs = after
     report.outcome = AttemptOutcome.MIRRORED
     report.lfs = mirror_lfs(ctx, repo, cache, source, force=force)
+
+
+def _recover_overwritten(
+    ctx: SyncContext, repo: Repository, cache: RepoCache, before: Refs, after: Refs
+) -> Refs:
+    """``before``, and the refs OneDev holds that GitHub changed but the cache had lost (it
+    was deleted): their objects are fetched back from OneDev when the cache lacks them, so
+    that what GitHub overwrote can still be kept. Costs nothing unless the cache lost refs."""
+    lost = {
+        ref: sha
+        for ref, sha in (repo.mirrored_refs or {}).items()
+        if ref not in before and after.get(ref) != sha
+    }
+    if lost:  # a pass whose push failed may have kept them already
+        kept = kept_tips(cache)
+        lost = {ref: sha for ref, sha in lost.items() if (ref, sha) not in kept}
+    if not lost or repo.onedev_path is None:
+        return before
+    if missing := cache.missing(sorted(set(lost.values()))):
+        url = ctx.onedev.git_url(repo.onedev_path)
+        git_step(ctx, "fetch from OneDev", lambda: cache.fetch_objects(url, ctx.onedev_auth()))
+        missing = cache.missing(sorted(missing))
+    return {**{ref: sha for ref, sha in lost.items() if sha not in missing}, **before}
 
 
 def _settle(report: PassReport, repo: Repository, step: RewriteStep) -> Refs:
