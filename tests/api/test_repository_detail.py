@@ -14,6 +14,7 @@ WRITES = [
     (1111, "DELETE", "/repositories/{id}", None),
     (1112, "POST", "/repositories/{id}/sync", {"force": False}),
     (1113, "POST", "/repositories/{id}/retry", None),
+    (1114, "POST", "/repositories/{id}/approve", None),
 ]
 
 

@@ -45,6 +45,7 @@ def test_counts_every_state_and_status(api: Api) -> None:
         "completed": 2,
         "failed": 1,
         "permanent_failure": 1,
+        "held": 0,
     }
     assert sum(after["by_state"].values()) == after["total"]
     assert sum(after["by_sync_status"].values()) == after["total"]

@@ -185,6 +185,7 @@ def test_a_read_key_sees_no_action_and_every_forged_one_is_refused(
             f"/repositories/{github_id}/sync",
             f"/repositories/{github_id}/retry",
             f"/repositories/{github_id}/remove",
+            f"/repositories/{github_id}/approve",
             "/repositories/bulk",
             "/repositories",
             "/stars/poll",
@@ -193,7 +194,7 @@ def test_a_read_key_sees_no_action_and_every_forged_one_is_refused(
             "/keys/1/revoke",
         )
     ]
-    assert forged == [403] * 9
+    assert forged == [403] * 10
 
 
 def test_a_delivery_is_replayed(page: Page, dashboard: Dashboard) -> None:

@@ -172,6 +172,7 @@ def test_the_summary_counts_every_state_and_status_and_dates_the_polls(db: Datab
             "completed": 2,
             "failed": 1,
             "permanent_failure": 0,
+            "held": 0,
         },
         "last_star_poll_at": "2031-01-02T03:04:05+00:00",
         "next_star_poll_at": "2031-01-02T03:14:05+00:00",

@@ -45,7 +45,7 @@ WEBHOOK_WAITS = 10
 """How many times a webhook's pass waits for another pass of the same repository: after 2,
 4, 8 ... 1024 seconds, about half an hour in all."""
 
-ASKED_FOR = ("webhook", "api", "agent")
+ASKED_FOR = ("webhook", "api", "agent", "approve")
 """Triggers of passes someone is waiting for: they wait for another pass to end as above."""
 
 

@@ -75,3 +75,27 @@ def approve(session: Session, repo: Repository, *, by: str, now: datetime) -> li
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def page_of(
+    session: Session,
+    github_id: int,
+    *,
+    status: RewriteStatus | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[RefRewrite], int]:
+    """A page of a repository's rewrites, newest first (only those of ``status``, if given),
+    and how many there are in all."""
+    matches = [RefRewrite.repository_id == github_id]
+    if status is not None:
+        matches.append(RefRewrite.status == status)
+    total = session.scalar(select(func.count()).select_from(RefRewrite).where(*matches)) or 0
+    rows = session.scalars(
+        select(RefRewrite)
+        .where(*matches)
+        .order_by(RefRewrite.found_at.desc(), RefRewrite.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), total

@@ -15,6 +15,7 @@ from epicstar.web.api import (
     keys,
     repositories,
     repository_actions,
+    rewrites,
     stars,
     summary,
     webhooks,
@@ -52,6 +53,7 @@ def api_router() -> APIRouter:
     router.include_router(keys.router)
     router.include_router(audit.router)
     router.include_router(repository_actions.router)
+    router.include_router(rewrites.router)
     router.include_router(commits.feed_router)
     router.include_router(commits.ingestion_router)
     router.include_router(agent.router)

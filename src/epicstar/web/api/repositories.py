@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.orm import Session
 
 from epicstar.auth.scopes import Scope
-from epicstar.state import attempts, repositories
+from epicstar.state import attempts, repositories, rewrites
 from epicstar.state.models import Repository, RepoState, SyncStatus
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging, paging
@@ -33,10 +34,12 @@ def not_tracked(github_id: int) -> HTTPException:
     return HTTPException(404, f"no tracked repository has the GitHub id {github_id}")
 
 
-def repository_view(row: Repository) -> dict[str, Any]:
-    """``epicstar status --json``'s fields, and what GitHub says of the repository."""
+def repository_view(row: Repository, *, rewrites: int) -> dict[str, Any]:
+    """``epicstar status --json``'s fields, what GitHub says of the repository, and how many
+    of its branches and tags GitHub overwrote or deleted (``rewrites``)."""
     return {
         **row.as_status(),
+        "rewrites": rewrites,
         "html_url": row.html_url,
         "description": row.description,
         "default_branch": row.default_branch,
@@ -78,7 +81,7 @@ def list_repositories(
             offset=page.offset,
             limit=page.per_page,
         )
-        return page.answer([repository_view(row) for row in rows], total)
+        return page.answer(views_of(session, rows), total)
 
 
 @router.get(
@@ -100,4 +103,15 @@ def repository_detail(session: Session, row: Repository) -> dict[str, Any]:
     """The repository as the list shows it, and its last attempts, newest first."""
     recent, _total = attempts.page_of(session, github_id=row.github_id, limit=RECENT_ATTEMPTS)
     views = [attempts.attempt_view(attempt, name) for attempt, name in recent]
-    return {**repository_view(row), "attempts": views}
+    return {**viewed(session, row), "attempts": views}
+
+
+def views_of(session: Session, rows: Sequence[Repository]) -> list[dict[str, Any]]:
+    """Repositories as the list shows them; their rewrites counted in one query."""
+    found = rewrites.counts(session, [row.github_id for row in rows]) if rows else {}
+    return [repository_view(row, rewrites=found.get(row.github_id, 0)) for row in rows]
+
+
+def viewed(session: Session, row: Repository) -> dict[str, Any]:
+    """One repository as the list shows it."""
+    return views_of(session, [row])[0]

@@ -33,7 +33,7 @@ from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.github_answers import github_refusal
 from epicstar.web.api.hand_off import due_time, hand_to_workers
 from epicstar.web.api.params import NOT_FOUND, GitHubId
-from epicstar.web.api.repositories import not_tracked, repository_view
+from epicstar.web.api.repositories import not_tracked, viewed
 from epicstar.web.authentication import Caller, require
 
 router = APIRouter(tags=["repositories"])
@@ -138,7 +138,7 @@ def _track(
         session.flush()
         row = session.get(Repository, added.github_id)
         assert row is not None
-        return added, repository_view(row)
+        return added, viewed(session, row)
 
 
 @router.delete(
@@ -266,7 +266,7 @@ def change_repository(
                 {"old": previous, "new": body.sync_method.value},
             )
         active = row.state == RepoState.ACTIVE
-        view = repository_view(row)
+        view = viewed(session, row)
     if previous is not None and body.sync_method == SyncMethod.SERVER and active:
         hand_to_workers(api, github_id, trigger="api")
     return view

@@ -1,5 +1,6 @@
 """What a ``write`` key does from the dashboard: sync, retry, add, stop mirroring (one
-repository or a selection), poll the stars and replay a delivery. Each calls the API's own
+repository or a selection), approve what a repository holds back, poll the stars and replay
+a delivery. Each calls the API's own
 route function, so both check, audit and hand work to the workers the same way."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from epicstar.web.api.repository_actions import (
     retry_repository,
     sync_repository,
 )
+from epicstar.web.api.rewrites import approve_rewrites
 from epicstar.web.api.stars import poll_stars
 from epicstar.web.api.webhooks import replay_delivery
 from epicstar.web.dashboard.access import Action, Refusal, acting, answer, via_api
@@ -50,6 +52,19 @@ async def retry(request: Request, action: Writer, api: Api, github_id: str) -> R
 async def remove(request: Request, action: Writer, api: Api, github_id: str) -> Response:
     await via_api(remove_repository, action.visitor.caller, api, github_id_of(github_id))
     return answer(request, action, "No longer mirrored; its OneDev project and cache are kept.")
+
+
+@router.post("/repositories/{github_id}/approve")
+async def approve(request: Request, action: Writer, api: Api, github_id: str) -> Response:
+    approved = await via_api(approve_rewrites, action.visitor.caller, api, github_id_of(github_id))
+    count = len(approved.approved)
+    return answer(
+        request,
+        action,
+        f"Approved {count} held ref{'' if count == 1 else 's'}: the workers mirror what "
+        "GitHub has now; the old tips stay in the cache.",
+        status=202,
+    )
 
 
 @router.post("/repositories")

@@ -15,7 +15,7 @@ from epicstar.state.models import RepoState, SyncStatus
 from epicstar.web.api.attempts import list_attempts
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging
-from epicstar.web.api.repositories import repository_view
+from epicstar.web.api.repositories import views_of
 from epicstar.web.api.summary import get_summary
 from epicstar.web.authentication import Visitor
 from epicstar.web.dashboard.access import viewer
@@ -58,6 +58,6 @@ def _from_database(
 ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
     with api.database.reading() as session:
         rows, total = summary.needing_attention(session, limit=ATTENTION_ROWS)
-        attention = [repository_view(row) for row in rows]
+        attention = views_of(session, rows)
     latest = list_attempts(visitor.caller, api, Paging(1, LATEST_ATTEMPTS))["items"]
     return attention, total, latest

@@ -104,6 +104,19 @@ def words(value: str | None) -> str:
     return (value or "").replace("_", " ")
 
 
+def short_ref(ref: str | None) -> str:
+    """``refs/heads/main`` → ``main``, ``refs/tags/v1`` → ``v1``; any other ref as it is."""
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if ref and ref.startswith(prefix):
+            return ref.removeprefix(prefix)
+    return ref or ""
+
+
+def thousands(count: int) -> str:
+    """``100000`` → ``100,000``."""
+    return f"{count:,}"
+
+
 def segment(value: str | int) -> str:
     """``value`` as one segment of a URL's path: every reserved character escaped."""
     return quote(str(value), safe="")
@@ -121,6 +134,8 @@ _templates.filters.update(
     duration=duration,
     size=size,
     words=words,
+    short_ref=short_ref,
+    thousands=thousands,
     segment=segment,
     as_json=as_json,
 )

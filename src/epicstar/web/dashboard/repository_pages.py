@@ -1,5 +1,6 @@
 """``/repositories`` (search, filters, sorting, pages, all in the URL) and
-``/repositories/{github_id}`` (one repository and its attempt history)."""
+``/repositories/{github_id}`` (one repository, what GitHub overwrote in it, and its attempt
+history)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from epicstar.web.api.attempts import list_repository_attempts
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.paging import Paging
 from epicstar.web.api.repositories import get_repository, list_repositories
+from epicstar.web.api.rewrites import list_repository_rewrites
 from epicstar.web.authentication import Visitor
 from epicstar.web.dashboard.access import Refusal, viewer
 from epicstar.web.dashboard.listing import chosen, github_id_of, page_count, page_number
@@ -24,6 +26,8 @@ router = APIRouter(include_in_schema=False)
 
 PER_PAGE_CHOICES = (25, 50, 100)
 ATTEMPTS_PER_PAGE = 25
+REWRITES_SHOWN = 50
+"""The newest rewrites a repository's page lists; it counts the rest (the API pages them)."""
 MAX_SEARCH = 200
 
 
@@ -96,6 +100,7 @@ def repository_page(
             Paging(page_number(request.query_params.get("page")), ATTEMPTS_PER_PAGE),
             outcome=AttemptOutcome(wanted_outcome) if wanted_outcome else None,
         )
+        rewritten = list_repository_rewrites(visitor.caller, api, number, Paging(1, REWRITES_SHOWN))
     except HTTPException as error:
         raise Refusal.of(error) from None
     return page(
@@ -106,6 +111,7 @@ def repository_page(
         repository=repository,
         history=history,
         pages=page_count(history),
+        rewrites=rewritten,
         outcome=wanted_outcome,
         outcomes=list(AttemptOutcome),
         onedev_url=api.settings.onedev_url,
