@@ -9,11 +9,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from benchmarks.gitplain import mirrored_part
 from sqlalchemy import select
 
 from epicstar.mirror.rewrites import NAMESPACE
-from epicstar.state.models import AttemptOutcome, AuditEntry
+from epicstar.state import rewrites
+from epicstar.state.models import AttemptOutcome, AuditEntry, Repository, utcnow
+from epicstar.sync import mirror_pass
 from tests.e2e.conftest import ONE_DATABASE, World
 from tests.notify_endpoint import NotificationEndpoint
 
@@ -86,6 +89,15 @@ def test_what_github_overwrote_is_mirrored_exactly_and_kept_in_the_cache(world: 
     assert again.ok
     assert [r.rewrites for r in again.reports] == [[]]
     assert len(kept(cache)) == 4
+    recorded = {
+        (row["ref"], row["kind"], row["old"], row["new"]) for row in history(world, full_name)
+    }
+    assert recorded == {
+        ("refs/heads/main", "forced", old["refs/heads/main"], now["refs/heads/main"]),
+        ("refs/heads/feature", "deleted", old["refs/heads/feature"], None),
+        ("refs/tags/v1", "deleted", old["refs/tags/v1"], None),
+        ("refs/tags/v2", "tag_moved", old["refs/tags/v2"], now["refs/tags/v2"]),
+    }
 
 
 def history(world: World, full_name: str) -> list[dict[str, Any]]:
@@ -320,3 +332,38 @@ def test_a_deleted_cache_still_keeps_what_github_overwrites_from_onedev(world: W
     assert world.cli("restore", full_name, str(row["id"]), "--as", "before").returncode == 0
     restored = world.onedev.refs(f"github/{full_name}")["refs/heads/before"]
     assert restored == old["refs/heads/main"]
+
+
+@ONE_DATABASE
+def test_an_approval_while_a_pass_runs_is_applied_by_the_next(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.overrides["EPICSTAR_REWRITE_POLICY"] = "hold"
+    full_name = "octo/raced"
+    github_id, _old = rewritten_repo(world, full_name)
+    assert world.sync().ok
+    assert world.row(github_id).held_refs is not None
+    world.github.commit(full_name, "main", {"c.txt": "c\n"}, "GitHub moves again")
+    feed_rows = mirror_pass._feed_rows
+
+    def approve_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        database = world.db()
+        try:
+            with database.session() as session:
+                row = session.get(Repository, github_id)
+                assert row is not None
+                assert rewrites.approve(session, row, by="someone", now=utcnow())
+        finally:
+            database.dispose()
+        return feed_rows(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(mirror_pass, "_feed_rows", approve_meanwhile)
+        assert world.sync().ok  # held its refs again, not knowing of the approval
+
+    assert world.row(github_id).held_refs is None
+    assert {row["status"] for row in history(world, full_name)} == {"approved"}
+    assert world.sync().ok
+    assert {row["status"] for row in history(world, full_name)} == {"applied"}
+    refs = world.onedev.refs(f"github/{full_name}")
+    assert mirrored_part(refs) == mirrored_part(world.github.refs(full_name))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from epicstar.state import rewrites
 from epicstar.state.models import Origin, Repository, RepoState, SyncMethod, SyncStatus
 from epicstar.sync.context import open_context
 from epicstar.sync.runner import run_sync
@@ -184,13 +185,26 @@ def test_a_change_on_the_last_page_that_removes_nothing_needs_no_full_walk(
     assert world.row(world.github.repo("many/repo-000").id).description == "now described"
 
 
+def rewrite_count(world: World, github_id: int) -> int:
+    database = world.db()
+    try:
+        with database.session() as session:
+            return rewrites.counts(session).get(github_id, 0)
+    finally:
+        database.dispose()
+
+
 @pytest.mark.parametrize("policy", ["keep", "move", "delete"])
 def test_unstar_policies(world: World, policy: str) -> None:
     kept = world.github.create_repo("octo", "kept")
     dropped = world.github.create_repo("octo", "dropped")
     world.star("octo/kept", "octo/dropped")
     world.overrides["EPICSTAR_UNSTAR_POLICY"] = policy
+    world.github.commit("octo/dropped", "topic", {"t.txt": "t\n"}, "topic")
     assert world.sync(poll=True).ok
+    world.github.delete_branch("octo/dropped", "topic")  # kept in the cache, recorded
+    assert world.sync(poll=True).ok
+    assert rewrite_count(world, dropped.id) == 1
     refs = world.onedev.refs("github/octo/dropped")
 
     world.github.unstar(world.login, "octo/dropped")
@@ -202,6 +216,8 @@ def test_unstar_policies(world: World, policy: str) -> None:
     assert row.unstarred_at is not None
     assert world.row(kept.id).state == RepoState.ACTIVE
     assert [report.github_id for report in summary.reports] == [kept.id]
+    # What the cache kept of overwritten history goes only with the cache.
+    assert rewrite_count(world, dropped.id) == (0 if policy == "delete" else 1)
     if policy == "keep":
         assert world.onedev.refs("github/octo/dropped") == refs
         assert row.onedev_path == "github/octo/dropped"

@@ -29,7 +29,7 @@ def counts(session: Session, github_ids: Sequence[int] | None = None) -> dict[in
     query = select(RefRewrite.repository_id, func.count()).group_by(RefRewrite.repository_id)
     if github_ids is not None:
         query = query.where(RefRewrite.repository_id.in_(list(github_ids)))
-    return {github_id: count for github_id, count in session.execute(query).tuples()}
+    return {github_id: count for github_id, count in session.execute(query).all()}
 
 
 def rewrite_view(row: RefRewrite) -> dict[str, Any]:

@@ -39,12 +39,14 @@ def repository_counts(session: Session) -> Counts:
 
 
 def needs_attention() -> ColumnElement[bool]:
-    """Gone or blocked on GitHub, or active and failing."""
+    """Gone or blocked on GitHub, or active and failing or holding rewrites for approval."""
     return or_(
         Repository.state.in_([RepoState.SOURCE_GONE, RepoState.BLOCKED]),
         and_(
             Repository.state == RepoState.ACTIVE,
-            Repository.sync_status.in_([SyncStatus.FAILED, SyncStatus.PERMANENT_FAILURE]),
+            Repository.sync_status.in_(
+                [SyncStatus.FAILED, SyncStatus.PERMANENT_FAILURE, SyncStatus.HELD]
+            ),
         ),
     )
 

@@ -608,6 +608,8 @@ def _record(ctx: SyncContext, repo: Repository, begun: _Pass, report: PassReport
             elif due is not None and due > begun.leased_at and repo.next_due_at is not None:
                 # Made due while the pass ran (a push webhook): what it saw may be stale.
                 repo.next_due_at = min(repo.next_due_at, due)
+            if repo.held_refs:
+                _drop_approved(session, repo)
             merged = session.merge(repo)
             merged.lease_owner = None
             merged.lease_expires_at = None
@@ -668,8 +670,29 @@ def _record_rewrites(
         )
     for rewrite_id, (status, new) in report.settled.items():
         row = session.get(RefRewrite, rewrite_id)
-        if row is not None:
-            row.status, row.new_sha = status, new
+        if row is None:
+            continue
+        # Approved while the pass ran: it stays so, and the next pass applies it.
+        if not (row.status == RewriteStatus.APPROVED and status == RewriteStatus.HELD):
+            row.status = status
+        row.new_sha = new
+
+
+def _drop_approved(session: Session, repo: Repository) -> None:
+    """Refs approved while the pass ran are held no longer: the next pass fetches them."""
+    approved = set(
+        session.scalars(
+            select(RefRewrite.ref).where(
+                RefRewrite.repository_id == repo.github_id,
+                RefRewrite.status == RewriteStatus.APPROVED,
+            )
+        )
+    )
+    held = {ref: tip for ref, tip in (repo.held_refs or {}).items() if ref not in approved}
+    if held != repo.held_refs:
+        repo.held_refs = held or None
+        if not held and repo.sync_status == SyncStatus.HELD:
+            repo.sync_status = SyncStatus.COMPLETED
 
 
 def _decision_of(repo: Repository) -> tuple[object, ...]:

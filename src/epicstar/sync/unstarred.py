@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 from typing import Protocol
 
+from sqlalchemy import delete
+
 from epicstar.config import Settings
 from epicstar.destination import OneDevClient, onedev_name
 from epicstar.state.database import Database
-from epicstar.state.models import Repository
+from epicstar.state.models import RefRewrite, Repository
 from epicstar.sync.context import cache_path, wiki_cache_path
 from epicstar.sync.placement import ProjectPlacer
 
@@ -50,6 +52,9 @@ def settle(ctx: Destination, kind: str, github_id: int) -> str | None:
         stored = session.get(Repository, github_id)
         if stored is not None:
             keep_destination(row, stored)
+        if stored is not None and stored.onedev_project_id is None:
+            # The mirror and its cache are deleted: so is what the cache kept of its history.
+            session.execute(delete(RefRewrite).where(RefRewrite.repository_id == github_id))
     return done
 
 
