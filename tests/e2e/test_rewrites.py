@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from epicstar.mirror.rewrites import NAMESPACE
 from epicstar.state import rewrites
+from epicstar.state.audit import CLI
 from epicstar.state.models import AttemptOutcome, AuditEntry, Repository, utcnow
 from epicstar.sync import mirror_pass
 from tests.e2e.conftest import ONE_DATABASE, World
@@ -352,7 +353,7 @@ def test_an_approval_while_a_pass_runs_is_applied_by_the_next(
             with database.session() as session:
                 row = session.get(Repository, github_id)
                 assert row is not None
-                assert rewrites.approve(session, row, by="someone", now=utcnow())
+                assert rewrites.approve(session, row, actor=CLI, now=utcnow())
         finally:
             database.dispose()
         return feed_rows(*args, **kwargs)

@@ -14,8 +14,8 @@ from epicstar.config import Settings
 from epicstar.mirror.rewrites import COUNT_LIMIT
 from epicstar.notify import build_notifier
 from epicstar.service.events import ServiceEvents
-from epicstar.state import rewrites
-from epicstar.state.audit import CLI, record_change
+from epicstar.state import repositories, rewrites
+from epicstar.state.audit import CLI
 from epicstar.state.database import open_database
 from epicstar.state.models import RefRewrite, utcnow
 from epicstar.sync.context import open_context
@@ -84,19 +84,13 @@ def run_approve(settings: Settings, full_name: str) -> int:
         open_context(settings, events=ServiceEvents(None, notifier)) as ctx,
     ):
         with ctx.db.session() as session:
-            repo = tracked_by_name(session, full_name)
-            approved = rewrites.approve(session, repo, by=CLI.describe(), now=utcnow())
-            if not approved:
+            github_id = tracked_by_name(session, full_name).github_id
+            repo = repositories.locked(session, github_id)
+            assert repo is not None  # just found; a repository row is never deleted
+            refs = rewrites.approve(session, repo, actor=CLI, now=utcnow())
+            if not refs:
                 raise RewriteCommandError(f"{repo.full_name} has nothing held back to approve")
-            refs = sorted(row.ref for row in approved)
-            record_change(
-                session,
-                CLI,
-                "repository.rewrites_approved",
-                f"repository {repo.github_id} ({repo.full_name})",
-                {"refs": refs},
-            )
-            github_id, name = repo.github_id, repo.full_name
+            name = repo.full_name
         print(f"{name}: approved {', '.join(refs)}; mirroring it now.")
         report = mirror_once(ctx, github_id, trigger="approve", wait=ctx.lease_wait)
     print(f"{name}: {describe_report(report)}")

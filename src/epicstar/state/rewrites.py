@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from epicstar.mirror.rewrites import COUNT_LIMIT
+from epicstar.state.audit import Actor, record_change
 from epicstar.state.models import RefRewrite, Repository, RewriteStatus, SyncStatus
 
 
@@ -58,19 +59,31 @@ def held(session: Session, github_id: int) -> list[RefRewrite]:
     return [row for row in of_repository(session, github_id) if row.status == RewriteStatus.HELD]
 
 
-def approve(session: Session, repo: Repository, *, by: str, now: datetime) -> list[RefRewrite]:
-    """Let the next pass apply every rewrite held back for ``repo``; the ones approved.
+def approve(session: Session, repo: Repository, *, actor: Actor, now: datetime) -> list[str]:
+    """Let the next pass apply every rewrite held back for ``repo``, audited; the refs
+    approved (none: nothing was held). Take ``repo`` locked
+    (:func:`epicstar.state.repositories.locked`).
 
     The repository is due at once; its held refs are forgotten, so that pass fetches."""
     rows = held(session, repo.github_id)
+    refs = sorted(set(repo.held_refs or {}) | {row.ref for row in rows})
+    if not refs:
+        return []
     for row in rows:
         row.status = RewriteStatus.APPROVED
-        row.approved_at, row.approved_by = now, by
+        row.approved_at, row.approved_by = now, actor.describe()
     repo.held_refs = None
     if repo.sync_status == SyncStatus.HELD:
         repo.sync_status = SyncStatus.PENDING
     repo.next_due_at = now
-    return rows
+    record_change(
+        session,
+        actor,
+        "repository.rewrites_approved",
+        f"repository {repo.github_id} ({repo.full_name})",
+        {"refs": refs},
+    )
+    return refs
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from epicstar.auth.scopes import Scope
 from epicstar.state import repositories, rewrites
-from epicstar.state.audit import record_change
 from epicstar.state.models import Repository, RepoState, RewriteStatus, utcnow
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.hand_off import due_time, hand_to_workers
@@ -83,23 +82,14 @@ def approve_rewrites(
         row = repositories.locked(session, github_id)
         if row is None:
             raise not_tracked(github_id)
-        held = rewrites.held(session, github_id)
-        refs = sorted(set(row.held_refs or {}) | {rewrite.ref for rewrite in held})
+        refs = rewrites.approve(session, row, actor=caller.actor, now=utcnow())
         if not refs:
             raise HTTPException(
                 409,
                 f"{row.full_name} has nothing held back to approve (its sync status is "
                 f"{row.sync_status})",
             )
-        rewrites.approve(session, row, by=caller.actor.describe(), now=utcnow())
         row.next_due_at = due_time(api)  # claimed, as /sync does, so the tick leaves it be
-        record_change(
-            session,
-            caller.actor,
-            "repository.rewrites_approved",
-            f"repository {row.github_id} ({row.full_name})",
-            {"refs": refs},
-        )
         active = row.state == RepoState.ACTIVE
     if active:
         hand_to_workers(api, github_id, trigger=TRIGGER)
