@@ -67,6 +67,7 @@ def test_a_repositorys_rewrites_come_newest_first_in_pages(api: Api) -> None:
         kind="deleted",
         new_sha=None,
         commits_lost=100_000,
+        commits_lost_partial=True,
         whole_repository=True,
         status=RewriteStatus.HELD,
     )

@@ -40,6 +40,7 @@ def rewritten(dashboard: Dashboard, full_name: str) -> tuple[int, dict[str, int]
             new_sha="d" * 40,
             kind="forced",
             commits_lost=100_000,
+            commits_lost_partial=True,
             kept_as="refs/epicstar/rewritten/20240502T120000Z/heads/<img src=x onerror=alert(1)>",
             whole_repository=True,
             status=RewriteStatus.HELD,

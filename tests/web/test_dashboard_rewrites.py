@@ -50,7 +50,15 @@ def held_repository(db: Database) -> int:
         sync_status=SyncStatus.HELD,
         held_refs={HOSTILE: "b" * 40},
     )
-    rewrite(db, 5, HOSTILE, 2, status=RewriteStatus.HELD, commits_lost=100_000)
+    rewrite(
+        db,
+        5,
+        HOSTILE,
+        2,
+        status=RewriteStatus.HELD,
+        commits_lost=100_000,
+        commits_lost_partial=True,
+    )
     return 5
 
 

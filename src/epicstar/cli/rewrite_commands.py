@@ -11,7 +11,6 @@ from rich.table import Table
 
 from epicstar.cli.formatting import describe_report, when
 from epicstar.config import Settings
-from epicstar.mirror.rewrites import COUNT_LIMIT
 from epicstar.notify import build_notifier
 from epicstar.service.events import ServiceEvents
 from epicstar.state import repositories, rewrites
@@ -54,7 +53,7 @@ def _print_history(full_name: str, rows: list[RefRewrite], held: list[str]) -> N
     table.add_column("restored as", overflow="fold")
     for row in rows:
         lost = "?" if row.commits_lost is None else str(row.commits_lost)
-        if row.commits_lost is not None and row.commits_lost >= COUNT_LIMIT:
+        if row.commits_lost_partial:
             lost += "+"
         kind = row.kind + (" (whole history)" if row.whole_repository else "")
         table.add_row(

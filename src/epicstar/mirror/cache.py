@@ -218,14 +218,6 @@ class RepoCache:
         the commits between them, never of a whole rewritten history."""
         return bool(self._git(["rev-list", "--max-count=1", old, "--not", new]).stdout.strip())
 
-    def count_only_in(self, tip: str, others: Sequence[str], *, limit: int) -> int:
-        """Commits reachable from ``tip`` but from none of ``others``, counted up to ``limit``."""
-        revisions = f"{tip}\n" + "".join(f"^{sha}\n" for sha in others if sha != tip)
-        result = self._git(
-            ["rev-list", "--count", f"--max-count={limit}", "--stdin"], stdin=revisions
-        )
-        return int(result.stdout.strip() or 0)
-
     def count_commits(self, tips: Sequence[str], exclude: Sequence[str]) -> int:
         """Commits reachable from ``tips`` but not from ``exclude``.
 

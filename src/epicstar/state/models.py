@@ -296,8 +296,11 @@ class RefRewrite(Base):
     new_sha: Mapped[str | None] = mapped_column(String(64))  # None: deleted
     kind: Mapped[str] = mapped_column(String(16))
     commits_lost: Mapped[int | None] = mapped_column(Integer)
-    """Commits of the old tip no branch or tag of the mirror reaches any more, counted up to
-    :data:`epicstar.mirror.rewrites.COUNT_LIMIT`; None when they could not be counted."""
+    """Commits of the old tip no branch or tag of the mirror reaches any more; None when they
+    could not be counted."""
+    commits_lost_partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    """``commits_lost`` is a lower bound: the pass read only the newest
+    :data:`epicstar.mirror.rewrites.COUNT_LIMIT` commits lost."""
     kept_as: Mapped[str] = mapped_column(String(1200))  # the ref in the cache
     whole_repository: Mapped[bool] = mapped_column(Boolean, default=False)
     """Found by a pass that saw every branch rewritten: one history rewrite, not many."""

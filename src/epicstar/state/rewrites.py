@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from epicstar.mirror.rewrites import COUNT_LIMIT
 from epicstar.state.audit import Actor, record_change
 from epicstar.state.models import RefRewrite, Repository, RewriteStatus, SyncStatus
 
@@ -42,7 +41,7 @@ def rewrite_view(row: RefRewrite) -> dict[str, Any]:
         "old": row.old_sha,
         "new": row.new_sha,
         "commits_lost": row.commits_lost,
-        "commits_lost_at_least": row.commits_lost is not None and row.commits_lost >= COUNT_LIMIT,
+        "commits_lost_at_least": row.commits_lost_partial,
         "whole_repository": row.whole_repository,
         "status": row.status,
         "found_at": _iso(row.found_at),

@@ -662,6 +662,7 @@ def _record_rewrites(
                 new_sha=rewrite.new,
                 kind=rewrite.kind,
                 commits_lost=rewrite.commits_lost,
+                commits_lost_partial=rewrite.commits_lost_partial,
                 kept_as=rewrite.kept_as,
                 whole_repository=rewrite.whole_repository,
                 status=RewriteStatus.HELD if rewrite.ref in report.held else RewriteStatus.APPLIED,

@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import select
 
 from epicstar.mirror.cache import Refs, RepoCache
-from epicstar.mirror.rewrites import Rewrite, count_lost, find_rewrites, preserve
+from epicstar.mirror.rewrites import Rewrite, find_rewrites, preserve
 from epicstar.state.models import RefRewrite, Repository, RewriteStatus
 from epicstar.sync.context import SyncContext
 
@@ -76,7 +76,7 @@ def settle_rewrites(
     fresh = _decide(step, found, _open_rewrites(ctx, repo.github_id), hold=hold)
     if fresh:
         stamp = f"{ctx.clock():%Y%m%dT%H%M%S%fZ}"
-        step.found = preserve(cache, count_lost(cache, fresh, after), stamp)
+        step.found = preserve(cache, fresh, stamp)
         for rewrite in step.found:
             log.info(
                 "pass.rewritten",

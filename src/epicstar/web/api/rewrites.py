@@ -49,10 +49,11 @@ def list_repository_rewrites(
     ] = None,
 ) -> dict[str, Any]:
     """The repository's force-pushed, deleted and moved branches and tags, newest first: each
-    with its old and new tips (`new` null: deleted), the commits no branch or tag reaches any
-    more (`commits_lost`, counted up to 100,000, then `commits_lost_at_least`), where the old
-    tip is kept in the cache (`kept_as`), its `status` (`applied`, `held`, `approved`,
-    `withdrawn`), who approved it, and the branch it was restored as, if any."""
+        with its old and new tips (`new` null: deleted), the commits no branch or tag reaches any
+        more (`commits_lost`; `commits_lost_at_least` when more than 100,000 were lost at once and
+    it is a lower bound), where the old
+        tip is kept in the cache (`kept_as`), its `status` (`applied`, `held`, `approved`,
+        `withdrawn`), who approved it, and the branch it was restored as, if any."""
     with api.database.reading() as session:
         if session.get(Repository, github_id) is None:
             raise not_tracked(github_id)

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("new_sha", sa.String(length=64), nullable=True),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("commits_lost", sa.Integer(), nullable=True),
+        sa.Column("commits_lost_partial", sa.Boolean(), nullable=False),
         sa.Column("kept_as", sa.String(length=1200), nullable=False),
         sa.Column("whole_repository", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
