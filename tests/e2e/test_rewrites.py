@@ -214,6 +214,15 @@ def test_restore_makes_old_history_a_branch_that_passes_leave_alone(world: World
     ids = {row["ref"]: row["id"] for row in history(world, full_name)}
     project = f"github/{full_name}"
 
+    world.onedev.faults.inject("POST", r"git-receive-pack$", 500, body="down", times=1)
+    failed = world.cli("restore", full_name, str(ids["refs/heads/main"]))
+    assert failed.returncode != 0
+    assert failed.stderr.startswith("epicstar: error: the branch"), failed.stderr
+    assert "nothing was restored" in failed.stderr
+    assert world.onedev_token not in failed.stdout + failed.stderr
+    assert all(row["restored_as"] is None for row in history(world, full_name))
+    assert "repository.rewrite_restored" not in [action for action, _ in audit_actions(world)]
+
     done = world.cli("restore", full_name, str(ids["refs/heads/main"]))
     assert done.returncode == 0, done.stdout + done.stderr
     [row] = [r for r in history(world, full_name) if r["ref"] == "refs/heads/main"]

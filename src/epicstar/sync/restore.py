@@ -73,22 +73,25 @@ def restore(
                 "not a commit: there is nothing to restore"
             )
         with ctx.db.session() as session:
-            row = _claim(session, github_id, rewrite_id, name, ctx)
+            ref = _claim(session, github_id, rewrite_id, name, ctx).ref
+        try:
+            cache.push_branch(ctx.onedev.git_url(path), ctx.onedev_auth(), name, commit)
+        except GitError as error:
+            with ctx.db.session() as session:
+                failed = session.get(RefRewrite, rewrite_id)
+                if failed is not None:
+                    failed.restored_as = failed.restored_at = None
+            raise RewriteCommandError(
+                f"the branch {name!r} could not be pushed to OneDev, nothing was restored: {error}"
+            ) from error
+        with ctx.db.session() as session:
             record_change(
                 session,
                 actor,
                 "repository.rewrite_restored",
                 f"repository {github_id} ({full_name})",
-                {"rewrite_id": rewrite_id, "ref": row.ref, "branch": name, "commit": commit},
+                {"rewrite_id": rewrite_id, "ref": ref, "branch": name, "commit": commit},
             )
-        try:
-            cache.push_branch(ctx.onedev.git_url(path), ctx.onedev_auth(), name, commit)
-        except GitError:
-            with ctx.db.session() as session:
-                failed = session.get(RefRewrite, rewrite_id)
-                if failed is not None:
-                    failed.restored_as = failed.restored_at = None
-            raise
     return Restored(full_name, rewrite_id, name, commit, path)
 
 
@@ -110,7 +113,12 @@ def remove_restored(
     with cache.locked(wait=ctx.lease.total_seconds()):
         if path is not None:
             cache.ensure()
-            cache.push_branch(ctx.onedev.git_url(path), ctx.onedev_auth(), name, None)
+            try:
+                cache.push_branch(ctx.onedev.git_url(path), ctx.onedev_auth(), name, None)
+            except GitError as error:
+                raise RewriteCommandError(
+                    f"the branch {name!r} could not be deleted in OneDev: {error}"
+                ) from error
         with ctx.db.session() as session:
             removed = session.get(RefRewrite, rewrite_id)
             if removed is not None:
