@@ -377,3 +377,40 @@ def test_an_approval_while_a_pass_runs_is_applied_by_the_next(
     assert {row["status"] for row in history(world, full_name)} == {"applied"}
     refs = world.onedev.refs(f"github/{full_name}")
     assert mirrored_part(refs) == mirrored_part(world.github.refs(full_name))
+
+
+@ONE_DATABASE
+def test_a_wikis_overwritten_history_is_kept_and_restored_too(world: World) -> None:
+    full_name = "octo/wikied"
+    repo = world.github.create_repo("octo", "wikied")
+    world.github.create_wiki(full_name, {"Home.md": "Welcome\n"})
+    world.cli("add", full_name)
+    assert world.sync().ok
+    first = world.github.wiki_refs(full_name)["refs/heads/master"]
+    edited = world.github.edit_wiki(full_name, "Home.md", "A page someone will force away\n")
+    assert world.sync().ok
+    git(repo.wiki_path, "update-ref", "refs/heads/master", first)  # a force-push to the wiki
+    wiki = f"github/{full_name}/wiki"
+
+    assert world.sync().ok
+
+    assert world.onedev.refs(wiki)["refs/heads/master"] == first
+    [row] = history(world, full_name)
+    assert (row["ref"], row["kind"], row["old"], row["commits_lost"]) == (
+        "wiki:refs/heads/master",
+        "forced",
+        edited,
+        1,
+    )
+    wiki_cache = world.data_dir / "cache" / f"{repo.id}.wiki.git"
+    assert kept(wiki_cache) == {"refs/heads/master": edited}
+    restored = world.cli("restore", full_name, str(row["id"]), "--as", "before-the-push")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert world.onedev.refs(wiki)["refs/heads/before-the-push"] == edited
+    assert "refs/heads/before-the-push" not in world.onedev.refs(f"github/{full_name}")
+
+    world.github.edit_wiki(full_name, "Home.md", "Edited again\n")
+    assert world.sync().ok
+    refs = world.onedev.refs(wiki)
+    assert refs["refs/heads/master"] == world.github.wiki_refs(full_name)["refs/heads/master"]
+    assert refs["refs/heads/before-the-push"] == edited

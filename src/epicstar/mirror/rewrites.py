@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from epicstar.mirror.cache import Refs, RepoCache
 
 NAMESPACE = "refs/epicstar/rewritten/"
+WIKI_REFS = "wiki:"
+"""How a rewrite of a repository's wiki names its ref (``wiki:refs/heads/master``)."""
 COUNT_LIMIT = 100_000
 """The lost commits read by one pass: beyond, counts are lower bounds (a purged history of a
 huge repository is not read whole into memory)."""

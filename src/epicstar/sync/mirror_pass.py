@@ -46,6 +46,7 @@ from epicstar.sync.lease import LeaseKeeper
 from epicstar.sync.lfs_step import LfsTally, lfs_due, mirror_lfs
 from epicstar.sync.metadata import refresh_metadata
 from epicstar.sync.placement import mirror_description
+from epicstar.sync.restore import restored_branches
 from epicstar.sync.rewrite_step import RewriteStep, settle_rewrites, upstream_refs
 from epicstar.sync.steps import PushTarget, ensure_default_branch, git_step, push_refs
 from epicstar.sync.unstarred import restore_from_holding
@@ -319,7 +320,7 @@ def _run(ctx: SyncContext, repo: Repository, report: PassReport, *, force: bool)
     _mirror_refs(ctx, repo, report, force=force)
     report.refs_total = len(repo.mirrored_refs or {})
     _ensure_default_branch(ctx, repo, repo.mirrored_refs or {})
-    report.wiki_refs_changed = mirror_wiki(ctx, repo, force=force)
+    report.wiki_refs_changed = mirror_wiki(ctx, repo, force=force, kept=report.rewrites)
     if report.wiki_refs_changed and report.outcome == AttemptOutcome.UNCHANGED:
         report.outcome = AttemptOutcome.MIRRORED
     repo.sync_status = SyncStatus.HELD if repo.held_refs else SyncStatus.COMPLETED
@@ -466,22 +467,11 @@ def _push(
 ) -> int:
     """Make OneDev's branches and tags ``after`` (:func:`push_refs`); how many changed."""
     target = _push_target(repo, report)
-    target.keep = _restored_branches(ctx, repo.github_id)
+    target.keep = restored_branches(ctx, repo.github_id, wiki=False)
     try:
         return push_refs(ctx, cache, target, after)
     finally:
         repo.onedev_default_branch = target.head
-
-
-def _restored_branches(ctx: SyncContext, github_id: int) -> tuple[str, ...]:
-    """The branches `epicstar restore` made in the project: no push prunes them."""
-    with ctx.db.session() as session:
-        names = session.scalars(
-            select(RefRewrite.restored_as).where(
-                RefRewrite.repository_id == github_id, RefRewrite.restored_as.is_not(None)
-            )
-        ).all()
-    return tuple(sorted({name for name in names if name}))
 
 
 def _push_target(repo: Repository, report: PassReport | None = None) -> PushTarget:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from epicstar.mirror.cache import RepoCache
 from epicstar.mirror.process import GitError
-from epicstar.mirror.rewrites import restored_branch
+from epicstar.mirror.rewrites import WIKI_REFS, restored_branch
 from epicstar.state.audit import CLI, Actor, record_change
 from epicstar.state.models import RefRewrite, Repository
 from epicstar.sync.context import SyncContext
@@ -31,6 +32,18 @@ class Restored:
     branch: str
     commit: str
     onedev_path: str
+
+
+def restored_branches(ctx: SyncContext, github_id: int, *, wiki: bool) -> tuple[str, ...]:
+    """The branches `epicstar restore` made in the repository's project (or its wiki's): no
+    push prunes them."""
+    with ctx.db.session() as session:
+        rows = session.execute(
+            select(RefRewrite.ref, RefRewrite.restored_as).where(
+                RefRewrite.repository_id == github_id, RefRewrite.restored_as.is_not(None)
+            )
+        ).all()
+    return tuple(sorted({name for ref, name in rows if name and ref.startswith(WIKI_REFS) == wiki}))
 
 
 def tracked_by_name(session: Session, full_name: str) -> Repository:
@@ -60,11 +73,12 @@ def restore(
                 f"`epicstar restore --remove {repo.full_name} {rewrite_id}` removes it"
             )
         name = branch or restored_branch(row.kept_as)
-        _check_branch_name(name, repo, session)
-        if repo.onedev_path is None:
-            raise RewriteCommandError(f"{repo.full_name} has no project in OneDev yet")
-        github_id, size_kb, path, old = repo.github_id, repo.size_kb, repo.onedev_path, row.old_sha
-    cache = ctx.cache(github_id, size_kb)
+        place = _Place.of(repo, row)
+        _check_branch_name(name, repo, session, place)
+        if place.path is None:
+            raise RewriteCommandError(f"{repo.full_name} has no such project in OneDev yet")
+        github_id, path, old = repo.github_id, place.path, row.old_sha
+    cache = place.cache(ctx)
     with cache.locked(wait=ctx.lease.total_seconds()):
         commit = cache.peel_to_commits([old]).get(old) if cache.exists else None
         if commit is None:
@@ -103,13 +117,9 @@ def remove_restored(
         repo, row = _rewrite_of(session, full_name, rewrite_id)
         if row.restored_as is None:
             raise RewriteCommandError(f"rewrite {rewrite_id} is not restored")
-        github_id, size_kb, path, name = (
-            repo.github_id,
-            repo.size_kb,
-            repo.onedev_path,
-            row.restored_as,
-        )
-    cache = ctx.cache(github_id, size_kb)
+        place = _Place.of(repo, row)
+        github_id, path, name = repo.github_id, place.path, row.restored_as
+    cache = place.cache(ctx)
     with cache.locked(wait=ctx.lease.total_seconds()):
         if path is not None:
             cache.ensure()
@@ -157,14 +167,36 @@ def _claim(
     return row
 
 
-def _check_branch_name(name: str, repo: Repository, session: Session) -> None:
+@dataclass(frozen=True)
+class _Place:
+    """Where a rewrite's old tip is kept and goes back to: the code's, or the wiki's."""
+
+    github_id: int
+    size_kb: int
+    wiki: bool
+    path: str | None  # the OneDev project's
+    mirrored: frozenset[str]  # the refs the mirror holds there
+
+    @classmethod
+    def of(cls, repo: Repository, row: RefRewrite) -> _Place:
+        if row.ref.startswith(WIKI_REFS):
+            return cls(repo.github_id, 0, True, repo.wiki_path, frozenset(repo.wiki_refs or {}))
+        held = set(repo.mirrored_refs or {}) | set(repo.held_refs or {})
+        return cls(repo.github_id, repo.size_kb, False, repo.onedev_path, frozenset(held))
+
+    def cache(self, ctx: SyncContext) -> RepoCache:
+        if self.wiki:
+            return ctx.wiki_cache(self.github_id)
+        return ctx.cache(self.github_id, self.size_kb)
+
+
+def _check_branch_name(name: str, repo: Repository, session: Session, place: _Place) -> None:
     valid = subprocess.run(
         ["git", "check-ref-format", "--branch", name], capture_output=True, check=False
     )
     if valid.returncode != 0 or name.startswith("-") or name == "HEAD":
         raise RewriteCommandError(f"{name!r} is not a valid branch name")
-    ref = f"refs/heads/{name}"
-    if ref in (repo.mirrored_refs or {}) or ref in (repo.held_refs or {}):
+    if f"refs/heads/{name}" in place.mirrored:
         raise RewriteCommandError(
             f"{name!r} is a branch the mirror holds: choose another name with --as"
         )

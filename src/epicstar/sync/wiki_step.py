@@ -14,17 +14,24 @@ them, and their agent pushes only the code.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+
+import structlog
 
 from epicstar.mirror.cache import Advertisement, Refs, RepoCache
 from epicstar.mirror.credentials import HttpAuth
 from epicstar.mirror.process import GitError
+from epicstar.mirror.rewrites import WIKI_REFS, Rewrite, find_rewrites, preserve
 from epicstar.state.models import Repository, SyncMethod, WikiState
 from epicstar.sync.context import SyncContext
 from epicstar.sync.failures import ProjectConflict
 from epicstar.sync.placement import adoptable
+from epicstar.sync.restore import restored_branches
 from epicstar.sync.steps import PushTarget, ensure_default_branch, git_step, push_refs
 from epicstar.sync.visibility import check_private_project
+
+log = structlog.get_logger("epicstar.sync")
 
 WIKI_PROJECT = "wiki"
 LOOK_AGAIN = timedelta(days=1)
@@ -43,12 +50,15 @@ def wiki_marker(github_id: int) -> str:
     return f"(epicstar wiki mirror, GitHub id {github_id})"
 
 
-def mirror_wiki(ctx: SyncContext, repo: Repository, *, force: bool = False) -> int | None:
+def mirror_wiki(
+    ctx: SyncContext, repo: Repository, *, force: bool = False, kept: list[Rewrite] | None = None
+) -> int | None:
     """Mirror ``repo``'s wiki when it is due (its code is mirrored already); how many of the
     wiki mirror's refs changed, or None when GitHub was not asked or has no wiki.
 
     With ``force`` GitHub is asked whenever the wiki is turned on, and the wiki is fetched
-    and pushed even when its refs look unchanged.
+    and pushed even when its refs look unchanged. What the fetch overwrote is kept in the
+    wiki's cache, as for the code, and added to ``kept`` with refs named ``wiki:refs/…``.
     """
     if not ctx.settings.wikis or repo.sync_method != SyncMethod.SERVER:
         return None
@@ -73,7 +83,7 @@ def mirror_wiki(ctx: SyncContext, repo: Repository, *, force: bool = False) -> i
     if not force and repo.wiki_project_id is not None and advertised.refs == repo.wiki_refs:
         repo.wiki_state = WikiState.MIRRORED
         return 0
-    return _transfer(ctx, repo, url, auth, advertised)
+    return _transfer(ctx, repo, url, auth, advertised, kept=[] if kept is None else kept)
 
 
 def _due(ctx: SyncContext, repo: Repository) -> bool:
@@ -111,16 +121,21 @@ def _transfer(
     url: str,
     auth: HttpAuth | None,
     advertised: Advertisement,
+    *,
+    kept: list[Rewrite],
 ) -> int:
     target = _wiki_project(ctx, repo)
+    target.keep = restored_branches(ctx, repo.github_id, wiki=True)
     if target.project_id != repo.wiki_project_id or target.created:
         repo.wiki_refs = None  # a new or adopted project: nothing in it can be assumed
     repo.wiki_project_id, repo.wiki_path = target.project_id, target.path
     cache = ctx.wiki_cache(repo.github_id)
     with cache.locked(wait=ctx.lease.total_seconds()):
         cache.ensure()
+        before = cache.local_refs()
         git_step(ctx, "wiki fetch", lambda: cache.fetch(url, auth))
         after = cache.local_refs()
+        kept.extend(_keep_rewrites(ctx, cache, before, after))
         target.default_branch = _default_branch(advertised, after)
         try:
             changed = push_refs(ctx, cache, target, after, step="wiki push")
@@ -132,6 +147,25 @@ def _transfer(
     repo.wiki_state = WikiState.MIRRORED
     repo.wiki_synced_at = repo.wiki_checked_at = now
     return changed
+
+
+def _keep_rewrites(ctx: SyncContext, cache: RepoCache, before: Refs, after: Refs) -> list[Rewrite]:
+    """What the wiki's fetch overwrote, kept in its cache; named ``wiki:refs/…``. Whether the
+    whole history was rewritten is the code's to say."""
+    found = [replace(r, whole_repository=False) for r in find_rewrites(cache, before, after)]
+    if not found:
+        return []
+    kept = preserve(cache, found, f"{ctx.clock():%Y%m%dT%H%M%S%fZ}")
+    for rewrite in kept:
+        log.info(
+            "pass.rewritten",
+            ref=f"{WIKI_REFS}{rewrite.ref}",
+            kind=rewrite.kind,
+            old=rewrite.old,
+            new=rewrite.new,
+            commits_lost=rewrite.commits_lost,
+        )
+    return [replace(r, ref=f"{WIKI_REFS}{r.ref}") for r in kept]
 
 
 def _wiki_project(ctx: SyncContext, repo: Repository) -> PushTarget:
