@@ -3,6 +3,7 @@ a moved tag are mirrored exactly, and each old tip stays in the cache, safe from
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -414,3 +415,27 @@ def test_a_wikis_overwritten_history_is_kept_and_restored_too(world: World) -> N
     refs = world.onedev.refs(wiki)
     assert refs["refs/heads/master"] == world.github.wiki_refs(full_name)["refs/heads/master"]
     assert refs["refs/heads/before-the-push"] == edited
+
+
+@ONE_DATABASE
+def test_restore_puts_back_the_lfs_objects_only_the_old_history_holds(world: World) -> None:
+    full_name = "octo/weights"
+    world.github.create_repo("octo", "weights")
+    world.github.commit_lfs(full_name, "main", {"kept.bin": b"kept\n" * 100}, "on main")
+    world.github.commit_lfs(full_name, "experiment", {"tried.bin": b"tried\n" * 100}, "tried")
+    world.cli("add", full_name)
+    assert world.sync().ok
+    project = f"github/{full_name}"
+    tried = hashlib.sha256(b"tried\n" * 100).hexdigest()
+    assert tried in world.onedev.lfs_objects(project)
+    world.github.delete_branch(full_name, "experiment")
+    assert world.sync().ok
+    world.onedev.lfs_object_paths(project)[tried].unlink()  # as if OneDev had dropped it
+
+    [row] = history(world, full_name)
+    restored = world.cli("restore", full_name, str(row["id"]), "--as", "experiment")
+
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "1 LFS object put back" in restored.stdout
+    assert world.onedev.lfs_objects(project)[tried] == b"tried\n" * 100
+    assert world.onedev.refs(project)["refs/heads/experiment"] == row["old"]

@@ -110,6 +110,13 @@ def run_restore(
         done = restore(ctx, full_name, rewrite_id, branch=branch)
     print(
         f"{done.full_name}: rewrite {done.rewrite_id} restored as the branch {done.branch!r} "
-        f"({done.commit[:12]}) in OneDev at {done.onedev_path}; later passes leave it alone "
+        f"({done.commit[:12]}{_lfs_words(done.lfs_objects_pushed)}) in OneDev at "
+        f"{done.onedev_path}; later passes leave it alone "
         f"until `epicstar restore --remove {done.full_name} {done.rewrite_id}`."
     )
+
+
+def _lfs_words(pushed: int) -> str:
+    if not pushed:
+        return ""
+    return f", {pushed} LFS object{'s' if pushed != 1 else ''} put back"

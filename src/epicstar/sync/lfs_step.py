@@ -79,7 +79,7 @@ def mirror_lfs(
     known = sorted(set(done.values()))
     exclude = sorted(set(known) - cache.missing(known))
     pointers = _unique([*scan_pointers(cache, tips, exclude), *_missing_before(repo)])
-    tally, missing = _transfer(ctx, repo, cache, source, pointers)
+    tally, missing = transfer_lfs(ctx, repo.onedev_path or "", cache, source, pointers)
     repo.lfs_missing = (
         {"count": len(missing), "objects": [_as_row(m) for m in missing[:MISSING_KEPT]]}
         if missing
@@ -95,9 +95,12 @@ def mirror_lfs(
     return tally
 
 
-def _transfer(
-    ctx: SyncContext, repo: Repository, cache: RepoCache, source: str, pointers: list[Pointer]
+def transfer_lfs(
+    ctx: SyncContext, onedev_path: str, cache: RepoCache, source: str, pointers: list[Pointer]
 ) -> tuple[LfsTally, list[Missing]]:
+    """Put ``pointers``' objects in OneDev's project at ``onedev_path``: from the cache's LFS
+    store, fetched from GitHub's (``source``) first when the store lacks them. OneDev is sent
+    only those it lacks. Raises LfsError when it fails for good."""
     limit = ctx.settings.lfs_max_object_mb
     wanted: list[Pointer] = []
     missing: list[Missing] = []
@@ -117,7 +120,7 @@ def _transfer(
     ) as http:
         github = BatchClient(http, source, ctx.github_auth(source), server="GitHub")
         onedev = BatchClient(
-            http, ctx.onedev.git_url(repo.onedev_path or ""), ctx.onedev_auth(), server="OneDev"
+            http, ctx.onedev.git_url(onedev_path), ctx.onedev_auth(), server="OneDev"
         )
         relayed = ctx.retry.run(
             lambda: relay(github, onedev, store, wanted, stopping=ctx.stopping),

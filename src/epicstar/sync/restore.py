@@ -14,11 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from epicstar.mirror.cache import RepoCache
+from epicstar.mirror.lfs.batch import LfsError
+from epicstar.mirror.lfs.pointers import scan_pointers
 from epicstar.mirror.process import GitError
 from epicstar.mirror.rewrites import WIKI_REFS, restored_branch
 from epicstar.state.audit import CLI, Actor, record_change
 from epicstar.state.models import RefRewrite, Repository
 from epicstar.sync.context import SyncContext
+from epicstar.sync.lfs_step import transfer_lfs
 
 
 class RewriteCommandError(ValueError):
@@ -32,6 +35,7 @@ class Restored:
     branch: str
     commit: str
     onedev_path: str
+    lfs_objects_pushed: int = 0
 
 
 def restored_branches(ctx: SyncContext, github_id: int, *, wiki: bool) -> tuple[str, ...]:
@@ -78,6 +82,7 @@ def restore(
         if place.path is None:
             raise RewriteCommandError(f"{repo.full_name} has no such project in OneDev yet")
         github_id, path, old = repo.github_id, place.path, row.old_sha
+        lfs_source = repo.clone_url if place.uses_lfs(ctx, repo) else None
     cache = place.cache(ctx)
     with cache.locked(wait=ctx.lease.total_seconds()):
         commit = cache.peel_to_commits([old]).get(old) if cache.exists else None
@@ -98,6 +103,7 @@ def restore(
             raise RewriteCommandError(
                 f"the branch {name!r} could not be pushed to OneDev, nothing was restored: {error}"
             ) from error
+        lfs_pushed = _push_lfs(ctx, cache, path, lfs_source, commit) if lfs_source else 0
         with ctx.db.session() as session:
             record_change(
                 session,
@@ -106,7 +112,7 @@ def restore(
                 f"repository {github_id} ({full_name})",
                 {"rewrite_id": rewrite_id, "ref": ref, "branch": name, "commit": commit},
             )
-    return Restored(full_name, rewrite_id, name, commit, path)
+    return Restored(full_name, rewrite_id, name, commit, path, lfs_pushed)
 
 
 def remove_restored(
@@ -141,6 +147,27 @@ def remove_restored(
                 {"rewrite_id": rewrite_id, "branch": name},
             )
     return name
+
+
+def _push_lfs(ctx: SyncContext, cache: RepoCache, path: str, source: str, commit: str) -> int:
+    """The LFS objects only the restored history references, put in OneDev (which may have
+    dropped them once no branch referenced them); how many it lacked."""
+    pointers = scan_pointers(cache, [commit], sorted(set(cache.local_refs().values())))
+    if not pointers:
+        return 0
+    try:
+        tally, missing = transfer_lfs(ctx, path, cache, source, pointers)
+    except LfsError as error:
+        raise RewriteCommandError(
+            f"the branch is restored, but its LFS objects could not be put in OneDev: {error}; "
+            "`epicstar restore --remove` and restore again to retry"
+        ) from error
+    if missing:
+        raise RewriteCommandError(
+            f"the branch is restored, but {len(missing)} of its LFS objects could not be put "
+            f"in OneDev (first: {missing[0].reason})"
+        )
+    return tally.objects_pushed
 
 
 def _rewrite_of(session: Session, full_name: str, rewrite_id: int) -> tuple[Repository, RefRewrite]:
@@ -183,6 +210,9 @@ class _Place:
             return cls(repo.github_id, 0, True, repo.wiki_path, frozenset(repo.wiki_refs or {}))
         held = set(repo.mirrored_refs or {}) | set(repo.held_refs or {})
         return cls(repo.github_id, repo.size_kb, False, repo.onedev_path, frozenset(held))
+
+    def uses_lfs(self, ctx: SyncContext, repo: Repository) -> bool:
+        return not self.wiki and ctx.settings.lfs and repo.uses_lfs and bool(repo.clone_url)
 
     def cache(self, ctx: SyncContext) -> RepoCache:
         if self.wiki:
