@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from epicstar.config import ConfigError, load_settings
-from epicstar.mirror.rewrites import DELETED, FORCED, Rewrite
+from epicstar.mirror.rewrites import Rewrite, RewriteKind
 from epicstar.notify import Notifier, build_notifier
 from tests.http_fakes import refused_port
 from tests.notify_endpoint import NotificationEndpoint
@@ -298,14 +298,16 @@ def test_without_urls_nothing_runs() -> None:
 def test_a_pass_with_rewrites_sends_one_message_naming_them(service: NotificationEndpoint) -> None:
     settings = load_settings(notify_urls=[service.url()], onedev_url="https://onedev.example.com")
     purge = [
-        Rewrite(f"refs/heads/b{n:02}", "a" * 40, "b" * 40, FORCED, whole_repository=True)
+        Rewrite(
+            f"refs/heads/b{n:02}", "a" * 40, "b" * 40, RewriteKind.FORCED, whole_repository=True
+        )
         for n in range(25)
     ]
     with build_notifier(settings) as notifier:
         notifier.rewritten(
             "octo/app",
             7,
-            [Rewrite("refs/heads/topic", "c" * 40, None, DELETED, commits_lost=3)],
+            [Rewrite("refs/heads/topic", "c" * 40, None, RewriteKind.DELETED, commits_lost=3)],
             held=False,
             onedev_path="github/octo/app",
         )

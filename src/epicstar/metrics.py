@@ -33,8 +33,9 @@ from sqlalchemy import func, select
 
 from epicstar.closing import Closeable
 from epicstar.discovery.ratelimit import RateLimit
+from epicstar.mirror.rewrites import RewriteKind
 from epicstar.state.database import Database
-from epicstar.state.models import AttemptOutcome, Repository, RepoState, RewriteKind, SyncStatus
+from epicstar.state.models import AttemptOutcome, Repository, RepoState, SyncStatus
 
 __all__ = [
     "PASS_DURATION_BUCKETS",

@@ -11,7 +11,7 @@ import pytest
 
 from epicstar.mirror import rewrites
 from epicstar.mirror.cache import Refs, RepoCache
-from epicstar.mirror.rewrites import DELETED, FORCED, TAG_MOVED, LostCommits, find_rewrites
+from epicstar.mirror.rewrites import LostCommits, RewriteKind, find_rewrites
 
 
 def git(repo: Path, *args: str, stdin: str | None = None, when: int = 0) -> str:
@@ -100,10 +100,10 @@ def test_each_kind_is_told_and_a_fast_forward_is_none(history: History) -> None:
     found = {r.ref: r for r in find_rewrites(cache_of(history), before, after)}
 
     assert {ref: r.kind for ref, r in found.items()} == {
-        "refs/heads/main": FORCED,
-        "refs/heads/side": DELETED,
-        "refs/tags/moved": TAG_MOVED,
-        "refs/tags/gone": DELETED,
+        "refs/heads/main": RewriteKind.FORCED,
+        "refs/heads/side": RewriteKind.DELETED,
+        "refs/tags/moved": RewriteKind.TAG_MOVED,
+        "refs/tags/gone": RewriteKind.DELETED,
     }
     assert found["refs/heads/main"].commits_lost == 0  # base[2] is still on ff
     assert found["refs/heads/side"].commits_lost == 2
@@ -118,7 +118,7 @@ def test_a_branch_reset_to_an_older_commit_still_reachable_is_forced(history: Hi
 
     [found] = find_rewrites(cache_of(history), before, after)
 
-    assert (found.ref, found.kind, found.commits_lost) == ("refs/heads/main", FORCED, 0)
+    assert (found.ref, found.kind, found.commits_lost) == ("refs/heads/main", RewriteKind.FORCED, 0)
 
 
 def test_lost_commits_are_counted_as_git_counts_them_through_merges(history: History) -> None:
@@ -156,7 +156,7 @@ def test_a_purge_of_every_branch_is_one_history_rewrite(history: History) -> Non
 
     found = find_rewrites(cache_of(history), before, after)
 
-    assert {r.kind for r in found} == {FORCED, TAG_MOVED}
+    assert {r.kind for r in found} == {RewriteKind.FORCED, RewriteKind.TAG_MOVED}
     assert all(r.whole_repository for r in found)
     assert {r.ref: r.commits_lost for r in found} == {
         "refs/heads/main": 4,
@@ -173,7 +173,11 @@ def test_one_branch_amended_is_not_a_history_rewrite(history: History) -> None:
         cache_of(history), {"refs/heads/main": base[1]}, {"refs/heads/main": amended}
     )
 
-    assert (found.kind, found.commits_lost, found.whole_repository) == (FORCED, 1, False)
+    assert (found.kind, found.commits_lost, found.whole_repository) == (
+        RewriteKind.FORCED,
+        1,
+        False,
+    )
 
 
 def test_beyond_the_limit_counts_are_lower_bounds(
@@ -188,8 +192,13 @@ def test_beyond_the_limit_counts_are_lower_bounds(
     found = {r.ref: r for r in find_rewrites(cache_of(history), before, after)}
 
     main, early = found["refs/heads/main"], found["refs/heads/early"]
-    assert (main.kind, main.commits_lost, main.commits_lost_partial) == (FORCED, 10, True)
-    assert early.kind == FORCED  # its old tip is past what the walk read: asked on its own
+    assert (main.kind, main.commits_lost, main.commits_lost_partial) == (
+        RewriteKind.FORCED,
+        10,
+        True,
+    )
+    # Its old tip is past what the walk read: it is asked about on its own.
+    assert early.kind == RewriteKind.FORCED
     assert (early.commits_lost, early.commits_lost_partial) == (None, False)
 
 

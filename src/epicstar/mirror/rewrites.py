@@ -5,9 +5,15 @@ to, no push sends and no prune removes; the refs keep its history from git's gc.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, replace
+from datetime import datetime
+
+import structlog
 
 from epicstar.mirror.cache import Refs, RepoCache
+
+log = structlog.get_logger("epicstar.sync")
 
 NAMESPACE = "refs/epicstar/rewritten/"
 WIKI_REFS = "wiki:"
@@ -16,9 +22,13 @@ COUNT_LIMIT = 100_000
 """The lost commits read by one pass: beyond, counts are lower bounds (a purged history of a
 huge repository is not read whole into memory)."""
 
-FORCED = "forced"
-DELETED = "deleted"
-TAG_MOVED = "tag_moved"
+
+class RewriteKind(enum.StrEnum):
+    """How GitHub overwrote a branch or tag the mirror held."""
+
+    FORCED = "forced"  # a branch moved other than forward
+    DELETED = "deleted"  # a branch or tag deleted
+    TAG_MOVED = "tag_moved"  # a tag pointed at another object
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,7 @@ class Rewrite:
     ref: str
     old: str
     new: str | None  # None: deleted
-    kind: str  # FORCED, DELETED or TAG_MOVED
+    kind: RewriteKind
     kept_as: str = ""
     commits_lost: int | None = None
     """Commits of ``old`` that no branch or tag reaches any more; None when unknown."""
@@ -53,15 +63,15 @@ def find_rewrites(cache: RepoCache, before: Refs, after: Refs) -> list[Rewrite]:
     commit_of.update({old: old for ref, old in changed.items() if ref.startswith("refs/heads/")})
     commit_of.update(cache.peel_to_commits(tags))
     walk = LostCommits.walk(cache, sorted(set(changed.values())), sorted(set(after.values())))
-    kinds = {}
+    kinds: dict[str, RewriteKind] = {}
     for ref, old in sorted(changed.items()):
         new = after.get(ref)
         if new is None:
-            kind = DELETED
+            kind = RewriteKind.DELETED
         elif ref.startswith("refs/tags/"):
-            kind = TAG_MOVED
+            kind = RewriteKind.TAG_MOVED
         elif old in walk.parents or cache.leaves_behind(old, new):
-            kind = FORCED
+            kind = RewriteKind.FORCED
         else:
             continue
         kinds[ref] = kind
@@ -153,17 +163,30 @@ def _history_rewritten(before: Refs, after: Refs, found: list[Rewrite]) -> bool:
     a history purge (git filter-repo, BFG) does. One branch amended is not one; branches
     deleted are not rewritten."""
     stayed = {ref for ref in before if ref.startswith("refs/heads/") and ref in after}
-    forced = {r.ref for r in found if r.kind == FORCED}
+    forced = {r.ref for r in found if r.kind == RewriteKind.FORCED}
     tags = [r for r in found if r.ref.startswith("refs/tags/")]
     return bool(stayed) and stayed == forced and (len(forced) > 1 or bool(tags))
 
 
-def preserve(cache: RepoCache, rewrites: list[Rewrite], stamp: str) -> list[Rewrite]:
-    """Keep each rewrite's old tip as ``NAMESPACE<stamp>/<ref without refs/>``."""
+def preserve(
+    cache: RepoCache, rewrites: list[Rewrite], now: datetime, *, label: str = ""
+) -> list[Rewrite]:
+    """Keep each rewrite's old tip as ``NAMESPACE<now>/<ref without refs/>``, and log it
+    (``pass.rewritten``, its ref named with ``label`` before it)."""
+    stamp = f"{now:%Y%m%dT%H%M%S%fZ}"
     kept = [
         replace(r, kept_as=f"{NAMESPACE}{stamp}/{r.ref.removeprefix('refs/')}") for r in rewrites
     ]
     cache.create_refs({r.kept_as: r.old for r in kept})
+    for rewrite in kept:
+        log.info(
+            "pass.rewritten",
+            ref=f"{label}{rewrite.ref}",
+            kind=rewrite.kind,
+            old=rewrite.old,
+            new=rewrite.new,
+            commits_lost=rewrite.commits_lost,
+        )
     return kept
 
 

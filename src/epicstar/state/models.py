@@ -118,14 +118,6 @@ class AttemptOutcome(enum.StrEnum):
     INTERRUPTED = "interrupted"  # stopped by a shutdown or Ctrl+C; due again at once
 
 
-class RewriteKind(enum.StrEnum):
-    """How GitHub overwrote a branch or tag the mirror held."""
-
-    FORCED = "forced"  # a branch moved other than forward
-    DELETED = "deleted"  # a branch or tag deleted
-    TAG_MOVED = "tag_moved"  # a tag pointed at another object
-
-
 class RewriteStatus(enum.StrEnum):
     APPLIED = "applied"  # mirrored to OneDev; the old tip kept in the cache
     HELD = "held"  # EPICSTAR_REWRITE_POLICY=hold: OneDev keeps the old tip until approved
@@ -294,7 +286,7 @@ class RefRewrite(Base):
     ref: Mapped[str] = mapped_column(String(1024))
     old_sha: Mapped[str] = mapped_column(String(64))
     new_sha: Mapped[str | None] = mapped_column(String(64))  # None: deleted
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # a RewriteKind of epicstar.mirror.rewrites
     commits_lost: Mapped[int | None] = mapped_column(Integer)
     """Commits of the old tip no branch or tag of the mirror reaches any more; None when they
     could not be counted."""

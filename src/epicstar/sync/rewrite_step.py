@@ -75,19 +75,9 @@ def settle_rewrites(
     step = RewriteStep(refs=dict(after))
     fresh = _decide(step, found, _open_rewrites(ctx, repo.github_id), hold=hold)
     if fresh:
-        stamp = f"{ctx.clock():%Y%m%dT%H%M%S%fZ}"
-        step.found = preserve(cache, fresh, stamp)
-        for rewrite in step.found:
-            log.info(
-                "pass.rewritten",
-                ref=rewrite.ref,
-                kind=rewrite.kind,
-                old=rewrite.old,
-                new=rewrite.new,
-                commits_lost=rewrite.commits_lost,
-                held=rewrite.ref in step.held,
-            )
+        step.found = preserve(cache, fresh, ctx.clock())
     if step.held:
+        log.info("pass.held", refs=sorted(step.held))
         kept_back = {ref: before[ref] for ref in step.held}
         cache.set_refs(kept_back)
         step.refs.update(kept_back)

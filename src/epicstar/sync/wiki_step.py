@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import structlog
-
 from epicstar.mirror.cache import Advertisement, Refs, RepoCache
 from epicstar.mirror.credentials import HttpAuth
 from epicstar.mirror.process import GitError
@@ -30,8 +28,6 @@ from epicstar.sync.placement import adoptable
 from epicstar.sync.restore import restored_branches
 from epicstar.sync.steps import PushTarget, ensure_default_branch, git_step, push_refs
 from epicstar.sync.visibility import check_private_project
-
-log = structlog.get_logger("epicstar.sync")
 
 WIKI_PROJECT = "wiki"
 LOOK_AGAIN = timedelta(days=1)
@@ -51,7 +47,7 @@ def wiki_marker(github_id: int) -> str:
 
 
 def mirror_wiki(
-    ctx: SyncContext, repo: Repository, *, force: bool = False, kept: list[Rewrite] | None = None
+    ctx: SyncContext, repo: Repository, *, kept: list[Rewrite], force: bool = False
 ) -> int | None:
     """Mirror ``repo``'s wiki when it is due (its code is mirrored already); how many of the
     wiki mirror's refs changed, or None when GitHub was not asked or has no wiki.
@@ -83,7 +79,7 @@ def mirror_wiki(
     if not force and repo.wiki_project_id is not None and advertised.refs == repo.wiki_refs:
         repo.wiki_state = WikiState.MIRRORED
         return 0
-    return _transfer(ctx, repo, url, auth, advertised, kept=[] if kept is None else kept)
+    return _transfer(ctx, repo, url, auth, advertised, kept=kept)
 
 
 def _due(ctx: SyncContext, repo: Repository) -> bool:
@@ -155,16 +151,7 @@ def _keep_rewrites(ctx: SyncContext, cache: RepoCache, before: Refs, after: Refs
     found = [replace(r, whole_repository=False) for r in find_rewrites(cache, before, after)]
     if not found:
         return []
-    kept = preserve(cache, found, f"{ctx.clock():%Y%m%dT%H%M%S%fZ}")
-    for rewrite in kept:
-        log.info(
-            "pass.rewritten",
-            ref=f"{WIKI_REFS}{rewrite.ref}",
-            kind=rewrite.kind,
-            old=rewrite.old,
-            new=rewrite.new,
-            commits_lost=rewrite.commits_lost,
-        )
+    kept = preserve(cache, found, ctx.clock(), label=WIKI_REFS)
     return [replace(r, ref=f"{WIKI_REFS}{r.ref}") for r in kept]
 
 
