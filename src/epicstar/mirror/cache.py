@@ -214,8 +214,8 @@ class RepoCache:
 
     def leaves_behind(self, old: str, new: str) -> bool:
         """Whether moving a branch from ``old`` to ``new`` leaves commits behind (not a fast
-        forward). One git process, which stops at the first such commit: its cost is that of
-        the commits between them, never of a whole rewritten history."""
+        forward). One git process, cheap when ``new`` descends from ``old``; when their
+        histories share nothing git walks both whole, whatever ``--max-count`` says."""
         return bool(self._git(["rev-list", "--max-count=1", old, "--not", new]).stdout.strip())
 
     def count_commits(self, tips: Sequence[str], exclude: Sequence[str]) -> int:
@@ -282,15 +282,16 @@ class RepoCache:
 
     def create_refs(self, refs: Mapping[str, str]) -> None:
         """Create ``refs`` (name: object) at once, all or none; an existing name is an error."""
-        if refs:
-            commands = "".join(f"create {name} {sha}\n" for name, sha in refs.items())
-            self._git(["update-ref", "--stdin"], stdin=commands)
+        self._update_refs("create", refs)
 
     def set_refs(self, refs: Mapping[str, str]) -> None:
         """Point each of ``refs`` (name: object) at its object, created or moved, all at once."""
+        self._update_refs("update", refs)
+
+    def _update_refs(self, command: str, refs: Mapping[str, str]) -> None:
         if refs:
-            commands = "".join(f"update {name} {sha}\n" for name, sha in refs.items())
-            self._git(["update-ref", "--stdin"], stdin=commands)
+            lines = "".join(f"{command} {name} {sha}\n" for name, sha in refs.items())
+            self._git(["update-ref", "--stdin"], stdin=lines)
 
     def git_output(self, args: Sequence[str], *, stdin: str | None = None) -> str:
         """What a read-only git command prints in this cache."""
@@ -356,22 +357,21 @@ class RepoCache:
         Without ``prune`` only creations and updates are pushed. Raises :class:`PushRejected`
         when the remote refuses refs (those it accepted stay updated).
         """
-        options = ["--porcelain", "--force", "--no-verify", *(["--prune"] if prune else [])]
+        options = ["--force", *(["--prune"] if prune else [])]
         spared = [f"^refs/heads/{branch}" for branch in keep]
-        try:
-            result = self._git(["push", *options, url, *REFSPECS, *spared], auth=auth)
-        except GitError as error:
-            refused = rejected(error)
-            if refused is None:
-                raise
-            raise refused from error
+        result = self._push([*options, url, *REFSPECS, *spared], auth)
         return PushResult(changed=_count_pushed(result.stdout), output=result.stdout)
 
     def push_branch(self, url: str, auth: HttpAuth | None, branch: str, sha: str | None) -> None:
         """Point ``branch`` at ``url`` to ``sha`` (created or moved); delete it for None."""
         spec = f"+{sha}:refs/heads/{branch}" if sha else f":refs/heads/{branch}"
+        self._push([url, spec], auth)
+
+    def _push(self, args: Sequence[str], auth: HttpAuth | None) -> GitResult:
+        """``git push --porcelain --no-verify <args>``; raises :class:`PushRejected` when the
+        remote refuses refs."""
         try:
-            self._git(["push", "--porcelain", "--no-verify", url, spec], auth=auth)
+            return self._git(["push", "--porcelain", "--no-verify", *args], auth=auth)
         except GitError as error:
             refused = rejected(error)
             if refused is None:
