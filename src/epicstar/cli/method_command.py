@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from epicstar.config import Settings
-from epicstar.state.audit import CLI, record_change
+from epicstar.state.audit import CLI, record_change, repository_target
 from epicstar.state.database import open_database
 from epicstar.state.models import Repository, SyncMethod, utcnow
 from epicstar.sync.tracking import parse_full_name, switch_method
@@ -90,7 +90,7 @@ def _switch(session: Session, row: Repository, method: SyncMethod, *, dry_run: b
         session,
         CLI,
         "repository.sync_method_changed",
-        f"repository {row.github_id} ({row.full_name})",
+        repository_target(row.github_id, row.full_name),
         {"old": previous, "new": method.value},
     )
     then = {

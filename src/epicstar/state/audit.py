@@ -49,6 +49,11 @@ class Actor:
 CLI = Actor("cli")
 
 
+def repository_target(github_id: int, full_name: str) -> str:
+    """How an entry names the repository it changed."""
+    return f"repository {github_id} ({full_name})"
+
+
 def record_change(
     session: Session,
     actor: Actor,

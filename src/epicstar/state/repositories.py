@@ -153,6 +153,17 @@ def locked(session: Session, github_id: int) -> Repository | None:
     return session.get(Repository, github_id, populate_existing=True)
 
 
+def by_name(session: Session, full_name: str) -> Repository | None:
+    """The repository named ``full_name`` in any case (the oldest, should a name have been
+    reused by a repository GitHub made later)."""
+    return session.scalars(
+        select(Repository)
+        .where(func.lower(Repository.full_name) == full_name.lower())
+        .order_by(Repository.github_id)
+        .limit(1)
+    ).first()
+
+
 def listing(session: Session, states: Sequence[str] = ()) -> list[Repository]:
     statement = select(Repository).order_by(func.lower(Repository.full_name))
     if states:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from epicstar.state.audit import Actor, record_change
+from epicstar.state.audit import Actor, record_change, repository_target
 from epicstar.state.models import RefRewrite, Repository, RewriteStatus, SyncStatus
 
 
@@ -79,7 +79,7 @@ def approve(session: Session, repo: Repository, *, actor: Actor, now: datetime) 
         session,
         actor,
         "repository.rewrites_approved",
-        f"repository {repo.github_id} ({repo.full_name})",
+        repository_target(repo.github_id, repo.full_name),
         {"refs": refs},
     )
     return refs

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from epicstar.mirror.cache import RepoCache
@@ -18,7 +18,8 @@ from epicstar.mirror.lfs.batch import LfsError
 from epicstar.mirror.lfs.pointers import scan_pointers
 from epicstar.mirror.process import GitError
 from epicstar.mirror.rewrites import WIKI_REFS, restored_branch
-from epicstar.state.audit import CLI, Actor, record_change
+from epicstar.state import repositories
+from epicstar.state.audit import CLI, Actor, record_change, repository_target
 from epicstar.state.models import RefRewrite, Repository
 from epicstar.sync.context import SyncContext
 from epicstar.sync.lfs_step import transfer_lfs
@@ -51,9 +52,7 @@ def restored_branches(ctx: SyncContext, github_id: int, *, wiki: bool) -> tuple[
 
 
 def tracked_by_name(session: Session, full_name: str) -> Repository:
-    row = session.scalars(
-        select(Repository).where(func.lower(Repository.full_name) == full_name.lower())
-    ).first()
+    row = repositories.by_name(session, full_name)
     if row is None:
         raise RewriteCommandError(f"{full_name} is not tracked (see `epicstar status`)")
     return row
@@ -77,12 +76,11 @@ def restore(
                 f"`epicstar restore --remove {repo.full_name} {rewrite_id}` removes it"
             )
         name = branch or restored_branch(row.kept_as)
-        place = _Place.of(repo, row)
-        _check_branch_name(name, repo, session, place)
+        place = _Place.of(ctx, repo, row)
+        _check_branch_name(name, session, place)
         if place.path is None:
             raise RewriteCommandError(f"{repo.full_name} has no such project in OneDev yet")
-        github_id, path, old = repo.github_id, place.path, row.old_sha
-        lfs_source = repo.clone_url if place.uses_lfs(ctx, repo) else None
+        path, old = place.path, row.old_sha
     cache = place.cache(ctx)
     with cache.locked(wait=ctx.lease.total_seconds()):
         commit = cache.peel_to_commits([old]).get(old) if cache.exists else None
@@ -92,7 +90,7 @@ def restore(
                 "not a commit: there is nothing to restore"
             )
         with ctx.db.session() as session:
-            ref = _claim(session, github_id, rewrite_id, name, ctx).ref
+            ref = _claim(session, place.github_id, rewrite_id, name, ctx).ref
         try:
             cache.push_branch(ctx.onedev.git_url(path), ctx.onedev_auth(), name, commit)
         except GitError as error:
@@ -103,16 +101,17 @@ def restore(
             raise RewriteCommandError(
                 f"the branch {name!r} could not be pushed to OneDev, nothing was restored: {error}"
             ) from error
-        lfs_pushed = _push_lfs(ctx, cache, path, lfs_source, commit) if lfs_source else 0
+        source = place.lfs_source
+        lfs_pushed = _push_lfs(ctx, cache, path, source, commit) if source else 0
         with ctx.db.session() as session:
             record_change(
                 session,
                 actor,
                 "repository.rewrite_restored",
-                f"repository {github_id} ({full_name})",
+                repository_target(place.github_id, place.full_name),
                 {"rewrite_id": rewrite_id, "ref": ref, "branch": name, "commit": commit},
             )
-    return Restored(full_name, rewrite_id, name, commit, path, lfs_pushed)
+    return Restored(place.full_name, rewrite_id, name, commit, path, lfs_pushed)
 
 
 def remove_restored(
@@ -123,8 +122,8 @@ def remove_restored(
         repo, row = _rewrite_of(session, full_name, rewrite_id)
         if row.restored_as is None:
             raise RewriteCommandError(f"rewrite {rewrite_id} is not restored")
-        place = _Place.of(repo, row)
-        github_id, path, name = repo.github_id, place.path, row.restored_as
+        place = _Place.of(ctx, repo, row)
+        path, name = place.path, row.restored_as
     cache = place.cache(ctx)
     with cache.locked(wait=ctx.lease.total_seconds()):
         if path is not None:
@@ -143,7 +142,7 @@ def remove_restored(
                 session,
                 actor,
                 "repository.restored_branch_removed",
-                f"repository {github_id} ({full_name})",
+                repository_target(place.github_id, place.full_name),
                 {"rewrite_id": rewrite_id, "branch": name},
             )
     return name
@@ -199,20 +198,23 @@ class _Place:
     """Where a rewrite's old tip is kept and goes back to: the code's, or the wiki's."""
 
     github_id: int
+    full_name: str
     size_kb: int
     wiki: bool
     path: str | None  # the OneDev project's
     mirrored: frozenset[str]  # the refs the mirror holds there
+    lfs_source: str | None  # where LFS objects come from, when they are mirrored there
 
     @classmethod
-    def of(cls, repo: Repository, row: RefRewrite) -> _Place:
+    def of(cls, ctx: SyncContext, repo: Repository, row: RefRewrite) -> _Place:
         if row.ref.startswith(WIKI_REFS):
-            return cls(repo.github_id, 0, True, repo.wiki_path, frozenset(repo.wiki_refs or {}))
-        held = set(repo.mirrored_refs or {}) | set(repo.held_refs or {})
-        return cls(repo.github_id, repo.size_kb, False, repo.onedev_path, frozenset(held))
-
-    def uses_lfs(self, ctx: SyncContext, repo: Repository) -> bool:
-        return not self.wiki and ctx.settings.lfs and repo.uses_lfs and bool(repo.clone_url)
+            wiki_refs = frozenset(repo.wiki_refs or {})
+            return cls(repo.github_id, repo.full_name, 0, True, repo.wiki_path, wiki_refs, None)
+        holds = frozenset(repo.mirrored_refs or {}) | frozenset(repo.held_refs or {})
+        lfs = repo.clone_url if ctx.settings.lfs and repo.uses_lfs else None
+        return cls(
+            repo.github_id, repo.full_name, repo.size_kb, False, repo.onedev_path, holds, lfs
+        )
 
     def cache(self, ctx: SyncContext) -> RepoCache:
         if self.wiki:
@@ -220,7 +222,7 @@ class _Place:
         return ctx.cache(self.github_id, self.size_kb)
 
 
-def _check_branch_name(name: str, repo: Repository, session: Session, place: _Place) -> None:
+def _check_branch_name(name: str, session: Session, place: _Place) -> None:
     valid = subprocess.run(
         ["git", "check-ref-format", "--branch", name], capture_output=True, check=False
     )
@@ -232,7 +234,7 @@ def _check_branch_name(name: str, repo: Repository, session: Session, place: _Pl
         )
     taken = session.scalars(
         select(RefRewrite.id).where(
-            RefRewrite.repository_id == repo.github_id, RefRewrite.restored_as == name
+            RefRewrite.repository_id == place.github_id, RefRewrite.restored_as == name
         )
     ).first()
     if taken is not None:

@@ -17,7 +17,7 @@ from epicstar.auth.scopes import Scope
 from epicstar.discovery import GitHubError
 from epicstar.discovery import Repository as SourceRepository
 from epicstar.state import repositories
-from epicstar.state.audit import record_change
+from epicstar.state.audit import record_change, repository_target
 from epicstar.state.models import Origin, Repository, RepoState, SyncMethod
 from epicstar.sync.failures import RETRYABLE, retry_afresh
 from epicstar.sync.tracking import (
@@ -132,7 +132,7 @@ def _track(
                 session,
                 caller.actor,
                 "repository.added",
-                _target(added.github_id, added.full_name),
+                repository_target(added.github_id, added.full_name),
                 details,
             )
         session.flush()
@@ -163,7 +163,7 @@ def remove_repository(caller: Writer, api: Api, github_id: GitHubId) -> Response
                 session,
                 caller.actor,
                 "repository.removed",
-                _target(row.github_id, row.full_name),
+                repository_target(row.github_id, row.full_name),
                 details,
             )
     return Response(status_code=204)
@@ -197,7 +197,7 @@ def sync_repository(
             session,
             caller.actor,
             "repository.sync_requested",
-            _target(row.github_id, row.full_name),
+            repository_target(row.github_id, row.full_name),
             {"force": force},
         )
     hand_to_workers(api, github_id, trigger="api", force=force)
@@ -233,7 +233,7 @@ def retry_repository(caller: Writer, api: Api, github_id: GitHubId) -> Accepted:
             session,
             caller.actor,
             "repository.retry_requested",
-            _target(row.github_id, row.full_name),
+            repository_target(row.github_id, row.full_name),
             details,
         )
     hand_to_workers(api, github_id, trigger="api")
@@ -262,7 +262,7 @@ def change_repository(
                 session,
                 caller.actor,
                 "repository.sync_method_changed",
-                _target(row.github_id, row.full_name),
+                repository_target(row.github_id, row.full_name),
                 {"old": previous, "new": body.sync_method.value},
             )
         active = row.state == RepoState.ACTIVE
@@ -270,7 +270,3 @@ def change_repository(
     if previous is not None and body.sync_method == SyncMethod.SERVER and active:
         hand_to_workers(api, github_id, trigger="api")
     return view
-
-
-def _target(github_id: int, full_name: str) -> str:
-    return f"repository {github_id} ({full_name})"

@@ -9,13 +9,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from epicstar.feed import FeedFilter, page_of
 from epicstar.feed.atom import stats_line
 from epicstar.feed.links import github_link, headline
+from epicstar.state import repositories
 from epicstar.state.models import Commit, Repository
 from epicstar.web.api.context import ApiContext, api_context
 from epicstar.web.api.params import MAX_GITHUB_ID
@@ -123,9 +123,4 @@ def _repository(session: Session, text: str) -> Repository | None:
         found = session.get(Repository, int(text))
         if found is not None:
             return found
-    return session.scalars(
-        select(Repository)
-        .where(func.lower(Repository.full_name) == text.lower())
-        .order_by(Repository.github_id)
-        .limit(1)
-    ).first()
+    return repositories.by_name(session, text)
