@@ -199,7 +199,6 @@ class Notifier(Closeable):
         self._send("rewritten", full_name, title, "\n".join(lines), "warning")
 
     # Lifecycle
-    # Lifecycle
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued message was delivered or dropped; False at the timeout."""

@@ -68,7 +68,7 @@ def _print_history(full_name: str, rows: list[RefRewrite], held: list[str]) -> N
         )
     console.print(table)
     print(
-        "Each old tip is kept in epicstar's cache until the repository is removed; "
+        "Each old tip is kept in epicstar's cache of the repository for as long as that cache; "
         f"`epicstar restore {full_name} ID` pushes one to OneDev as a branch."
     )
     if held:

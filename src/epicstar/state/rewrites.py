@@ -6,22 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from epicstar.state.audit import Actor, record_change, repository_target
 from epicstar.state.models import RefRewrite, Repository, RewriteStatus, SyncStatus
 
 
-def of_repository(session: Session, github_id: int) -> list[RefRewrite]:
-    """A repository's rewrites, newest first."""
-    return list(
-        session.scalars(
-            select(RefRewrite)
-            .where(RefRewrite.repository_id == github_id)
-            .order_by(RefRewrite.found_at.desc(), RefRewrite.id.desc())
-        )
-    )
+def of_repository(
+    session: Session, github_id: int, *, status: RewriteStatus | None = None
+) -> list[RefRewrite]:
+    """A repository's rewrites (only those of ``status``, if given), newest first."""
+    return list(session.scalars(_newest_first(github_id, status)))
 
 
 def counts(session: Session, github_ids: Sequence[int] | None = None) -> dict[int, int]:
@@ -54,17 +50,13 @@ def rewrite_view(row: RefRewrite) -> dict[str, Any]:
     }
 
 
-def held(session: Session, github_id: int) -> list[RefRewrite]:
-    return [row for row in of_repository(session, github_id) if row.status == RewriteStatus.HELD]
-
-
 def approve(session: Session, repo: Repository, *, actor: Actor, now: datetime) -> list[str]:
     """Let the next pass apply every rewrite held back for ``repo``, audited; the refs
     approved (none: nothing was held). Take ``repo`` locked
     (:func:`epicstar.state.repositories.locked`).
 
     The repository is due at once; its held refs are forgotten, so that pass fetches."""
-    rows = held(session, repo.github_id)
+    rows = of_repository(session, repo.github_id, status=RewriteStatus.HELD)
     refs = sorted(set(repo.held_refs or {}) | {row.ref for row in rows})
     if not refs:
         return []
@@ -99,15 +91,14 @@ def page_of(
 ) -> tuple[list[RefRewrite], int]:
     """A page of a repository's rewrites, newest first (only those of ``status``, if given),
     and how many there are in all."""
-    matches = [RefRewrite.repository_id == github_id]
+    query = _newest_first(github_id, status)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.offset(offset).limit(limit))
+    return list(rows), total or 0
+
+
+def _newest_first(github_id: int, status: RewriteStatus | None) -> Select[RefRewrite]:
+    query = select(RefRewrite).where(RefRewrite.repository_id == github_id)
     if status is not None:
-        matches.append(RefRewrite.status == status)
-    total = session.scalar(select(func.count()).select_from(RefRewrite).where(*matches)) or 0
-    rows = session.scalars(
-        select(RefRewrite)
-        .where(*matches)
-        .order_by(RefRewrite.found_at.desc(), RefRewrite.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows), total
+        query = query.where(RefRewrite.status == status)
+    return query.order_by(RefRewrite.found_at.desc(), RefRewrite.id.desc())
